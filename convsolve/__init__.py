@@ -1,0 +1,29 @@
+"""convsolve: which kernel, stride and padding choices keep every layer valid over a range of input sizes.
+
+Example:
+    >>> import convsolve
+    >>> net = convsolve.load_config({"input": {"channels": 3, "size": {"range": [1, 64]}},
+    ...     "layers": [{"name": "c", "type": "conv2d", "out_channels": 8, "kernel": 7}]})
+    >>> str(net.valid_sizes())
+    '7..64'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ConfigError, ConvsolveError, MissingExtraError, UsageError
+from .io.config import load
+from .network import Network
+from .sizesets import SizeRange, SizeSet
+
+__all__ = [
+    "load", "load_config", "Network", "SizeRange", "SizeSet",
+    "ConvsolveError", "ConfigError", "UsageError", "MissingExtraError",
+]
+__version__ = "0.1.0"
+
+
+def load_config(data: Any, source: str | None = None) -> Network:
+    """The network described by an already-parsed config mapping."""
+    return Network.from_config(data, source=source)

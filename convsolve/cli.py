@@ -1,0 +1,172 @@
+"""The ``convsolve`` command line: parsing arguments and printing results, nothing more.
+
+Exit codes: 0 valid, 1 invalid network, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import ConvsolveError, UsageError
+from .io.config import load
+from .network import Network
+from .sizesets import SizeRange
+
+app = typer.Typer(
+    help="Which kernel/stride/padding choices keep every layer valid over a range of input sizes.\n\n"
+    "Examples:\n\n"
+    "  convsolve check configs/seed/kernel_larger_than_input.yaml\n\n"
+    "  convsolve shapes configs/resnet18.yaml --input 224\n\n"
+    "  convsolve sizes configs/unet.yaml --input 1:512",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+state = {"debug": False}
+
+INPUT_HELP = (
+    "Input sizes overriding the config: 224, a range 32:224 (every spatial axis), "
+    "or per axis joined by x: 224x320, 32:64x100:200."
+)
+JSON_HELP = "Print the result as JSON."
+
+
+@app.callback()
+def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
+    """convsolve: valid sizes, shapes and diagnostics for CNNs over ranges of input sizes."""
+    state["debug"] = debug
+
+
+def parse_input(text: str, ndim: int) -> tuple[list[SizeRange], bool]:
+    """``--input`` into per-axis ranges and whether they are tied (one value for every axis).
+
+    Example:
+        >>> parse_input("32:64", 2)
+        ([SizeRange(lo=32, hi=64), SizeRange(lo=32, hi=64)], True)
+    """
+    parts = text.lower().split("x")
+    if len(parts) == ndim + 2:
+        parts = parts[2:]  # N x C x H x W, as ONNX and PyTorch print shapes
+    try:
+        ranges = [SizeRange.parse(part.strip()) for part in parts]
+    except ValueError as exc:
+        raise UsageError(f"--input {text!r}: {exc}", field="--input") from None
+    if len(ranges) == 1:
+        return ranges * ndim, True
+    if len(ranges) != ndim:
+        raise UsageError(f"--input {text!r}: the network is {ndim}-D, give one size or {ndim} joined by 'x'", field="--input")
+    return ranges, False
+
+
+def _load(path: Path, input_text: Optional[str]) -> Network:
+    network = load(path)
+    if input_text is not None:
+        ranges, tied = parse_input(input_text, network.ndim)
+        network = network.with_input(ranges, tied)
+    return network
+
+
+def _run(action: Callable[[], int]) -> None:
+    """Run a command, turning convsolve errors into a one-paragraph message and exit code."""
+    try:
+        code = action()
+    except ConvsolveError as exc:
+        if state["debug"]:
+            raise
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(exc.exit_code) from None
+    raise typer.Exit(code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+@app.command()
+def check(
+    config: Path = typer.Argument(..., help="Network config (YAML or JSON)."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Is the network valid at every input size of its range? If not, where, why, and what fixes it.
+
+    Example: convsolve check configs/seed/kernel_larger_than_input.yaml
+    """
+
+    def action() -> int:
+        report = _load(config, input).check()
+        if as_json:
+            _print_json(report.to_dict())
+        else:
+            out.print(str(report), markup=False)
+        return 0 if report.ok else 1
+
+    _run(action)
+
+
+@app.command()
+def sizes(
+    config: Path = typer.Argument(..., help="Network config (YAML or JSON)."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """The input sizes at which every layer is valid, stated compactly.
+
+    Example: convsolve sizes configs/unet.yaml --input 1:512
+    """
+
+    def action() -> int:
+        network = _load(config, input)
+        valid = network.valid_sizes()
+        if as_json:
+            _print_json({"network": network.name, "input": network.input.describe(), **valid.to_dict()})
+        else:
+            smallest = "" if valid.min is None else f"; smallest {'x'.join(map(str, valid.min))}"
+            count = f" ({len(valid.sets[0])} sizes{smallest})" if valid.tied else ""
+            out.print(f"valid input sizes in {network.input.describe()}: {valid}{count}", markup=False)
+        return 1 if valid.empty else 0
+
+    _run(action)
+
+
+@app.command()
+def shapes(
+    config: Path = typer.Argument(..., help="Network config (YAML or JSON)."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help="One input size: 224, or 224x320 (also 1x3x224x224)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Per-layer output shapes at one input size, like torchinfo's summary.
+
+    Example: convsolve shapes configs/resnet18.yaml --input 224
+    """
+
+    def action() -> int:
+        network = _load(config, input)
+        ranges = network.input.ranges
+        if any(r.lo != r.hi for r in ranges):
+            if input is not None:
+                raise UsageError(f"shapes needs one input size, got the range {input!r}", field="--input")
+            ranges = [SizeRange(r.lo, r.lo) for r in ranges]
+        rows = network.shapes([r.lo for r in ranges])
+        if as_json:
+            _print_json({"network": network.name, "input": [r.lo for r in ranges], "layers": [row.to_dict() for row in rows]})
+        else:
+            table = Table(title=f"{network.name} at {'x'.join(str(r.lo) for r in ranges)}")
+            for column in ("layer", "type", "output shape", "problem"):
+                table.add_column(column)
+            for row in rows:
+                shape = "-" if row.shape is None else " x ".join(map(str, row.shape))
+                table.add_row(row.node, row.layer, shape, row.problem, style="red" if row.problem else None)
+            out.print(table)
+        return 1 if any(row.problem for row in rows) else 0
+
+    _run(action)

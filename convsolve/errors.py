@@ -1,0 +1,60 @@
+"""The one exception hierarchy of convsolve; each error carries its facts as fields.
+
+Example:
+    >>> err = ConfigError("kernel must be a positive integer", file="net.yaml", node="c1", field="kernel")
+    >>> str(err)
+    "net.yaml: layer 'c1', field 'kernel': kernel must be a positive integer"
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConvsolveError(Exception):
+    """Base of every error convsolve raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, **facts: Any) -> None:
+        self.message = message
+        self.facts = {key: value for key, value in facts.items() if value is not None}
+        super().__init__(str(self))
+
+    def location(self) -> str:
+        """Where the problem is: file, line, layer and field, as far as known."""
+        parts = []
+        file = self.facts.get("file")
+        if file is not None:
+            line = self.facts.get("line")
+            parts.append(f"{file}:{line}" if line else str(file))
+        node = self.facts.get("node")
+        if node is not None:
+            parts.append(f"layer {node!r}")
+        field = self.facts.get("field")
+        if field is not None:
+            parts.append(f"field {field!r}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.location()
+        return f"{where}: {self.message}" if where else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as plain data, for ``--json``."""
+        return {"error": type(self).__name__, "message": self.message, **{k: str(v) for k, v in self.facts.items()}}
+
+
+class ConfigError(ConvsolveError):
+    """The network description itself is malformed: a bad field, name, type or graph."""
+
+
+class UsageError(ConvsolveError):
+    """A command-line argument or API argument is malformed."""
+
+
+class MissingExtraError(ConvsolveError):
+    """An optional dependency is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(f"this needs {package}; install it with: pip install 'convsolve[{extra}]'")

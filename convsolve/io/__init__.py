@@ -1,0 +1,1 @@
+"""Reading and writing networks: config files (YAML/JSON), and later importers and exporters."""

@@ -1,0 +1,456 @@
+"""Layer kinds and their exact per-axis size rules.
+
+Every rule is written once, with integer arithmetic that works the same on a Python ``int`` and on a
+NumPy integer array, so one formula serves range-wide inference (arrays of input sizes) and the
+filled-in explanations of diagnostics (single sizes). Floor division is ``//``, ceiling division is
+``-(-a // b)``; nothing goes through floats except ``interpolate``'s scale factor, which PyTorch
+itself applies in double precision.
+
+Example:
+    >>> conv = Conv(type="conv2d", ndim=2, out_channels=8, kernel=7)
+    >>> conv.axis_size(0, 5)
+    (-1, False)
+    >>> conv.explain(0, 5)[0]
+    'floor((5 + 2*0 - 7) / 1) + 1 = -1'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Sequence, Union
+
+import numpy as np
+
+from .conventions import Convention, Padding
+
+__all__ = [
+    "Size",
+    "Layer",
+    "Conv",
+    "ConvTranspose",
+    "Pool",
+    "AdaptivePool",
+    "Interpolate",
+    "PixelShuffle",
+    "PixelUnshuffle",
+    "Pad",
+    "CenterCrop",
+    "Flatten",
+    "Linear",
+    "ShapePreserving",
+    "Merge",
+    "LAYER_TYPES",
+    "SHAPE_PRESERVING_TYPES",
+]
+
+Size = Union[int, np.ndarray]
+"""One input size, or an array of them: every rule accepts both."""
+
+
+def axes_field(minimum: int, default: int | None = None, required: bool = False) -> Any:
+    """A per-axis integer hyperparameter (an int or one per axis) with a lower bound."""
+    return field(default=default, metadata={"kind": "axes", "min": minimum, "required": required})
+
+
+def int_field(minimum: int, default: int | None = None, required: bool = False) -> Any:
+    """A single integer hyperparameter with a lower bound."""
+    return field(default=default, metadata={"kind": "int", "min": minimum, "required": required})
+
+
+def _ceil_div(a: Size, b: int) -> Size:
+    return -(-a // b)
+
+
+def _as_bool(value: Any) -> Any:
+    return bool(value) if isinstance(value, (bool, np.bool_)) else value
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer's type name and spatial rank; subclasses add hyperparameters and size rules."""
+
+    type: str
+    ndim: int
+    family: ClassVar[str] = "spatial"
+    """How inference treats it: 'spatial', 'merge', 'flatten', 'linear' or 'preserve'."""
+
+    def __post_init__(self) -> None:
+        # an int for a per-axis field means the same value on every axis
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            kind = spec.metadata.get("kind")
+            if kind in ("axes", "scales") and isinstance(value, (int, float)):
+                object.__setattr__(self, spec.name, (value,) * self.ndim)
+            elif kind == "padding" and isinstance(value, Padding) and not value.pairs:
+                object.__setattr__(self, spec.name, Padding(((0, 0),) * self.ndim, value.dynamic))
+            elif kind == "padding" and isinstance(value, int):
+                object.__setattr__(self, spec.name, Padding(((value, value),) * self.ndim))
+
+    def out_channels_for(self, in_channels: int) -> int:
+        """Channels produced from ``in_channels``; ValueError(field, message) if they do not fit."""
+        return in_channels
+
+    def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
+        """Settings the framework refuses whatever the input size, as ``(field, message)`` pairs."""
+        return []
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        """Output size on ``axis`` for input size ``n`` and whether the framework accepts it."""
+        return n, n >= 1
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        """The size rule filled in at ``n`` and, when it fails, the cause in plain words."""
+        out, _ = self.axis_size(axis, n)
+        return f"{n} -> {out}", ""
+
+    def describe(self) -> str:
+        """Short summary for messages: ``conv2d, kernel 7, stride 2``."""
+        parts = [self.type]
+        for name in ("kernel", "stride", "padding", "dilation", "scale_factor", "size", "output_size"):
+            value = getattr(self, name, None)
+            if value is None or (name == "dilation" and set(value) == {1}):
+                continue
+            if isinstance(value, Padding):
+                text = str(value.to_config())
+            else:
+                text = str(value[0]) if len(set(value)) == 1 else "x".join(map(str, value))
+            parts.append(f"{name} {text}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Conv(Layer):
+    """``convNd``: ``out = floor((n + pb + pe - E) / s) + 1`` with ``E = d*(k-1) + 1``; needs ``n + pb + pe >= E``."""
+
+    out_channels: int = int_field(1, required=True)
+    kernel: tuple[int, ...] = axes_field(1, required=True)
+    stride: tuple[int, ...] = axes_field(1, 1)
+    padding: Padding = field(default=Padding(()), metadata={"kind": "padding"})
+    dilation: tuple[int, ...] = axes_field(1, 1)
+    groups: int = int_field(1, 1)
+    in_channels: int | None = int_field(1)
+
+    def effective_kernel(self, axis: int) -> int:
+        """``E = d*(k-1) + 1``: the span one output pixel reads."""
+        return self.dilation[axis] * (self.kernel[axis] - 1) + 1
+
+    def out_channels_for(self, in_channels: int) -> int:
+        if self.in_channels is not None and self.in_channels != in_channels:
+            raise ValueError("in_channels", f"in_channels is {self.in_channels} but {in_channels} channels reach it")
+        if in_channels % self.groups:
+            raise ValueError("groups", f"groups ({self.groups}) must divide the input channels ({in_channels})")
+        if self.out_channels % self.groups:
+            raise ValueError("groups", f"groups ({self.groups}) must divide out_channels ({self.out_channels})")
+        return self.out_channels
+
+    def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
+        if convention.refuses_stride_with_dilation and max(self.stride) > 1 and max(self.dilation) > 1:
+            return [("dilation", f"{convention.name} refuses stride > 1 together with dilation > 1")]
+        return []
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        s = self.stride[axis]
+        if self.padding.dynamic:
+            return _ceil_div(n, s), n >= 1
+        before, after = self.padding.pairs[axis]
+        numerator = n + before + after - self.effective_kernel(axis)
+        return numerator // s + 1, _as_bool((numerator >= 0) & (n >= 1))
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        s, e = self.stride[axis], self.effective_kernel(axis)
+        out, ok = self.axis_size(axis, n)
+        if self.padding.dynamic:
+            return f"ceil({n} / {s}) = {out}", ""
+        before, after = self.padding.pairs[axis]
+        pads = f"2*{before}" if before == after else f"{before} + {after}"
+        kernel = str(e) if self.dilation[axis] == 1 else f"({self.dilation[axis]}*({self.kernel[axis]} - 1) + 1)"
+        formula = f"floor(({n} + {pads} - {kernel}) / {s}) + 1 = {out}"
+        if ok:
+            return formula, ""
+        what = "kernel" if self.dilation[axis] == 1 else "effective kernel"
+        if before + after == 0:
+            return formula, f"the size reaching it ({n}) is smaller than the {what} ({e})"
+        return formula, f"the size reaching it ({n}) plus padding ({before + after}) is smaller than the {what} ({e})"
+
+
+@dataclass(frozen=True)
+class ConvTranspose(Conv):
+    """``conv_transposeNd``: ``out = (n-1)*s - pb - pe + E + output_padding``, at least 1.
+
+    With ``output_size`` the output is that size, which must lie in ``[min, min + s - 1]``.
+    """
+
+    output_padding: tuple[int, ...] = axes_field(0, 0)
+    output_size: tuple[int, ...] | None = axes_field(1)
+
+    def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
+        problems = super().static_problems(convention)
+        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+            if op >= max(s, d):
+                problems.append(("output_padding", f"output padding ({op}) must be smaller than either stride ({s}) or dilation ({d})"))
+                break
+        return problems
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        s = self.stride[axis]
+        if self.padding.dynamic:
+            return n * s, n >= 1
+        before, after = self.padding.pairs[axis]
+        smallest = (n - 1) * s - before - after + self.effective_kernel(axis)
+        if self.output_size is not None:
+            wanted = self.output_size[axis]
+            return wanted + 0 * n, _as_bool((n >= 1) & (smallest <= wanted) & (wanted <= smallest + s - 1))
+        out = smallest + self.output_padding[axis]
+        return out, _as_bool((n >= 1) & (out >= 1))
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        s, e = self.stride[axis], self.effective_kernel(axis)
+        out, ok = self.axis_size(axis, n)
+        if self.padding.dynamic:
+            return f"{n} * {s} = {out}", ""
+        before, after = self.padding.pairs[axis]
+        smallest = (n - 1) * s - before - after + e
+        if self.output_size is not None:
+            formula = f"output_size {out}; allowed ({n} - 1)*{s} - {before + after} + {e} = {smallest} .. {smallest + s - 1}"
+            return formula, "" if ok else f"the requested output size ({out}) is outside {smallest}..{smallest + s - 1}"
+        op = self.output_padding[axis]
+        formula = f"({n} - 1)*{s} - {before + after} + {e} + {op} = {out}"
+        return formula, "" if ok else f"the padding ({before + after}) removes more than the layer produces"
+
+
+@dataclass(frozen=True)
+class Pool(Conv):
+    """``max_poolNd``/``avg_poolNd``: the conv rule, with ``ceil_mode`` rounding up.
+
+    With ceil_mode, ``out = floor((n + pb + pe - E + s - 1) / s) + 1``, then one less if the last
+    window would start past the input and the left padding (``(out-1)*s >= n + pb``). Valid when ``out >= 1``.
+    """
+
+    out_channels: int = 0
+    ceil_mode: bool = field(default=False, metadata={"kind": "bool"})
+
+    def out_channels_for(self, in_channels: int) -> int:
+        return in_channels
+
+    def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
+        problems = super().static_problems(convention)
+        if convention.pool_padding_at_most_half_kernel and not self.padding.dynamic:
+            for (before, after), k in zip(self.padding.pairs, self.kernel):
+                if max(before, after) > k // 2:
+                    problems.append(("padding", f"padding ({max(before, after)}) must be at most half the kernel ({k} // 2 = {k // 2})"))
+                    break
+        return problems
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        s = self.stride[axis]
+        if self.padding.dynamic:
+            return _ceil_div(n, s), n >= 1
+        before, after = self.padding.pairs[axis]
+        numerator = n + before + after - self.effective_kernel(axis)
+        if not self.ceil_mode:
+            out = numerator // s + 1
+            return out, _as_bool((out >= 1) & (n >= 1))
+        out = (numerator + s - 1) // s + 1
+        out = out - ((out - 1) * s >= n + before)
+        return out, _as_bool((out >= 1) & (n >= 1))
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        if not self.ceil_mode or self.padding.dynamic:
+            formula, cause = super().explain(axis, n)
+            return formula, cause
+        s, e = self.stride[axis], self.effective_kernel(axis)
+        before, after = self.padding.pairs[axis]
+        out, ok = self.axis_size(axis, n)
+        raw = (n + before + after - e + s - 1) // s + 1
+        formula = f"ceil(({n} + {before + after} - {e}) / {s}) + 1 = {raw}"
+        if raw != out:
+            formula += f", minus 1 as the last window would start at {(raw - 1) * s} >= {n} + {before}: {out}"
+        if ok:
+            return formula, ""
+        return formula, f"the size reaching it ({n}) plus padding ({before + after}) is too small for the window ({e})"
+
+
+@dataclass(frozen=True)
+class AdaptivePool(Layer):
+    """``adaptive_{avg,max}_poolNd``: the fixed ``output_size`` from any input of at least 1."""
+
+    output_size: tuple[int, ...] = axes_field(1, required=True)
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        return self.output_size[axis] + 0 * n, n >= 1
+
+
+@dataclass(frozen=True)
+class Interpolate(Layer):
+    """``interpolate``/``upsample``: a fixed ``size``, or ``floor(n * scale_factor)`` in double precision."""
+
+    size: tuple[int, ...] | None = axes_field(1)
+    scale_factor: tuple[float, ...] | None = field(default=None, metadata={"kind": "scales"})
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        if self.size is not None:
+            return self.size[axis] + 0 * n, n >= 1
+        assert self.scale_factor is not None
+        scaled = np.floor(np.asarray(n, dtype=np.float64) * self.scale_factor[axis]).astype(np.int64)
+        out = int(scaled) if np.ndim(scaled) == 0 else scaled
+        return out, _as_bool((out >= 1) & (n >= 1))
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        out, ok = self.axis_size(axis, n)
+        if self.size is not None:
+            return f"size {out}", ""
+        assert self.scale_factor is not None
+        formula = f"floor({n} * {self.scale_factor[axis]}) = {out}"
+        return formula, "" if ok else f"scaling {n} by {self.scale_factor[axis]} leaves no pixel"
+
+
+@dataclass(frozen=True)
+class PixelShuffle(Layer):
+    """``pixel_shuffle``: ``out = n * r``; channels must be divisible by ``r**2``."""
+
+    upscale_factor: int = int_field(1, required=True)
+
+    def out_channels_for(self, in_channels: int) -> int:
+        r2 = self.upscale_factor**2
+        if in_channels % r2:
+            raise ValueError("upscale_factor", f"the input channels ({in_channels}) must be divisible by upscale_factor**2 ({r2})")
+        return in_channels // r2
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        return n * self.upscale_factor, n >= 1
+
+
+@dataclass(frozen=True)
+class PixelUnshuffle(Layer):
+    """``pixel_unshuffle``: ``out = n / r``; the size must be divisible by ``r``."""
+
+    downscale_factor: int = int_field(1, required=True)
+
+    def out_channels_for(self, in_channels: int) -> int:
+        return in_channels * self.downscale_factor**2
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        r = self.downscale_factor
+        return n // r, _as_bool((n % r == 0) & (n >= 1))
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        r = self.downscale_factor
+        formula = f"{n} / {r} = {n // r}" if n % r == 0 else f"{n} mod {r} = {n % r}"
+        return formula, "" if n % r == 0 else f"the size reaching it ({n}) is not divisible by downscale_factor ({r})"
+
+
+@dataclass(frozen=True)
+class Pad(Layer):
+    """``pad`` (zero/reflect/replicate padding, negative values crop): ``out = n + before + after``.
+
+    ``padding`` is in axis order (depth, height, width), unlike ``torch.nn.functional.pad``.
+    """
+
+    padding: Padding = field(default=Padding(()), metadata={"kind": "padding", "required": True})
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        before, after = self.padding.pairs[axis]
+        out = n + before + after
+        return out, _as_bool((out >= 1) & (n >= 1))
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        before, after = self.padding.pairs[axis]
+        out = n + before + after
+        formula = f"{n} + {before} + {after} = {out}"
+        return formula, "" if out >= 1 else f"cropping {-(before + after)} from a size of {n} leaves nothing"
+
+
+@dataclass(frozen=True)
+class CenterCrop(Layer):
+    """``center_crop``: the central ``size`` pixels; the input must be at least that large."""
+
+    size: tuple[int, ...] = axes_field(1, required=True)
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        return self.size[axis] + 0 * n, n >= self.size[axis]
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        crop = self.size[axis]
+        return f"crop {crop} from {n}", "" if n >= crop else f"the size reaching it ({n}) is smaller than the crop ({crop})"
+
+
+@dataclass(frozen=True)
+class Flatten(Layer):
+    """``flatten`` from dim 1: ``features = channels * product of spatial sizes``."""
+
+    family: ClassVar[str] = "flatten"
+
+
+@dataclass(frozen=True)
+class Linear(Layer):
+    """``linear``: needs exactly ``in_features`` features (when given) and produces ``out_features``."""
+
+    family: ClassVar[str] = "linear"
+    out_features: int = int_field(1, required=True)
+    in_features: int | None = int_field(1)
+
+
+@dataclass(frozen=True)
+class ShapePreserving(Layer):
+    """Activations, normalisation, dropout, identity: the output has the input's shape."""
+
+    family: ClassVar[str] = "preserve"
+    num_groups: int | None = int_field(1)
+
+    def out_channels_for(self, in_channels: int) -> int:
+        if self.num_groups is not None and in_channels % self.num_groups:
+            raise ValueError("num_groups", f"num_groups ({self.num_groups}) must divide the channels ({in_channels})")
+        return in_channels
+
+
+@dataclass(frozen=True)
+class Merge(Layer):
+    """``add``/``mul``: equal sizes and channels; ``concat``: equal sizes, channels summed."""
+
+    family: ClassVar[str] = "merge"
+
+    def merged_channels(self, channels: Sequence[int]) -> int:
+        """Channels of the result; ValueError(field, message) when an add/mul gets unequal channels."""
+        if self.type == "concat":
+            return sum(channels)
+        if len(set(channels)) > 1:
+            raise ValueError("inputs", f"{self.type} needs equal channels, got {', '.join(map(str, channels))}")
+        return channels[0]
+
+
+def _family_types() -> dict[str, tuple[type[Layer], int | None]]:
+    table: dict[str, tuple[type[Layer], int | None]] = {}
+    for nd in (1, 2, 3):
+        table[f"conv{nd}d"] = (Conv, nd)
+        table[f"conv_transpose{nd}d"] = (ConvTranspose, nd)
+        for kind in ("max", "avg"):
+            table[f"{kind}_pool{nd}d"] = (Pool, nd)
+            table[f"adaptive_{kind}_pool{nd}d"] = (AdaptivePool, nd)
+    for name in ("interpolate", "upsample"):
+        table[name] = (Interpolate, None)
+    table["pixel_shuffle"] = (PixelShuffle, 2)
+    table["pixel_unshuffle"] = (PixelUnshuffle, 2)
+    table["pad"] = (Pad, None)
+    table["center_crop"] = (CenterCrop, None)
+    table["flatten"] = (Flatten, None)
+    table["linear"] = (Linear, None)
+    for name in ("add", "mul", "concat"):
+        table[name] = (Merge, None)
+    for name in SHAPE_PRESERVING_TYPES:
+        table[name] = (ShapePreserving, None)
+    return table
+
+
+SHAPE_PRESERVING_TYPES = (
+    "identity", "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "sigmoid",
+    "tanh", "hardswish", "hardsigmoid", "hardtanh", "softplus", "softmax", "log_softmax", "prelu",
+    "batch_norm", "batch_norm1d", "batch_norm2d", "batch_norm3d", "instance_norm", "group_norm",
+    "layer_norm", "local_response_norm", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
+)
+
+LAYER_TYPES: dict[str, tuple[type[Layer], int | None]] = _family_types()
+"""Config type name -> (layer class, spatial rank or None when the network's rank applies)."""
+
+MERGE_ALIASES = {"cat": "concat", "multiply": "mul", "sum": "add"}
+"""Other spellings accepted for merge types."""
+

@@ -1,0 +1,400 @@
+"""The network: a ``networkx.DiGraph`` of layers, built from a config mapping and validated.
+
+Nodes are layer names with attributes ``layer`` (a :class:`~convsolve.layers.Layer`), ``inputs``
+(the ordered names feeding it; order matters for ``concat``) and ``line`` (where the config wrote
+it). The network input is the node ``"input"``. Edges run from producer to consumer.
+
+Example:
+    >>> net = Network.from_config({
+    ...     "name": "tiny", "input": {"channels": 3, "size": {"range": [32, 224]}},
+    ...     "layers": [{"name": "stem", "type": "conv2d", "out_channels": 8, "kernel": 7, "stride": 2}]})
+    >>> list(net.graph.successors("input"))
+    ['stem']
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import networkx as nx
+
+from .conventions import CONVENTIONS, Convention, parse_padding
+from .errors import ConfigError
+from .layers import LAYER_TYPES, MERGE_ALIASES, Interpolate, Layer, Pool
+from .sizesets import SizeRange
+
+if TYPE_CHECKING:
+    from .diagnose import Report
+    from .inference import Inference, ShapeRow
+    from .sizesets import SizeSet
+
+__all__ = ["InputSpec", "Network", "INPUT", "line_of"]
+
+INPUT = "input"
+"""The name of the network's input node."""
+
+AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+IGNORED_FIELDS = frozenset(
+    "bias mode align_corners recompute_scale_factor antialias count_include_pad divisor_override inplace "
+    "negative_slope eps momentum affine track_running_stats p dim padding_mode value return_indices "
+    "approximate alpha beta lambd min_val max_val normalized_shape elementwise_affine num_features "
+    "start_dim end_dim comment".split()
+)
+"""Fields accepted for fidelity with PyTorch that do not change any shape."""
+
+TOP_LEVEL_KEYS = ("name", "convention", "input", "layers", "description")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Input channels and the size range per spatial axis; ``tied`` means square inputs (one size for all axes)."""
+
+    channels: int
+    ranges: tuple[SizeRange, ...]
+    tied: bool
+
+    @property
+    def ndim(self) -> int:
+        return len(self.ranges)
+
+    def describe(self) -> str:
+        """``32..224 (square)`` or ``height 32..64, width 100``."""
+        if self.tied:
+            return f"{self.ranges[0]} (every spatial axis)" if self.ndim > 1 else str(self.ranges[0])
+        return ", ".join(f"{axis} {rng}" for axis, rng in zip(AXIS_NAMES[self.ndim], self.ranges))
+
+    def with_ranges(self, ranges: Sequence[SizeRange], tied: bool) -> "InputSpec":
+        """The same input over other ranges."""
+        return InputSpec(self.channels, tuple(ranges), tied)
+
+
+class Network:
+    """A validated layer graph with its input specification and size convention."""
+
+    def __init__(
+        self, name: str, graph: nx.DiGraph, input_spec: InputSpec, convention: Convention, source: str | None = None
+    ) -> None:
+        self.name = name
+        self.graph = graph
+        self.input = input_spec
+        self.convention = convention
+        self.source = source
+        self.order: list[str] = list(nx.topological_sort(graph))
+
+    @property
+    def ndim(self) -> int:
+        """Spatial rank: 1, 2 or 3."""
+        return self.input.ndim
+
+    @property
+    def axis_names(self) -> tuple[str, ...]:
+        return AXIS_NAMES[self.ndim]
+
+    def layer(self, name: str) -> Layer:
+        """The layer of node ``name``."""
+        return self.graph.nodes[name]["layer"]
+
+    def inputs_of(self, name: str) -> tuple[str, ...]:
+        """The names feeding node ``name``, in order."""
+        return self.graph.nodes[name]["inputs"]
+
+    def replace_layer(self, name: str, layer: Layer) -> "Network":
+        """A copy with node ``name``'s layer replaced (the graph is copied, layers are shared)."""
+        graph = self.graph.copy()
+        graph.nodes[name]["layer"] = layer
+        return Network(self.name, graph, self.input, self.convention, self.source)
+
+    def with_input(self, ranges: Sequence[SizeRange], tied: bool) -> "Network":
+        """A copy over other input ranges."""
+        return Network(self.name, self.graph, self.input.with_ranges(ranges, tied), self.convention, self.source)
+
+    def infer(self) -> "Inference":
+        """Sizes of every node over the whole input range (see :func:`convsolve.inference.infer`)."""
+        from .inference import infer
+
+        return infer(self)
+
+    def valid_sizes(self) -> "SizeSet | tuple[SizeSet, ...]":
+        """The input sizes at which every layer is valid: one set, or one per axis when axes vary independently."""
+        return self.infer().valid_sizes()
+
+    def check(self) -> "Report":
+        """Every violation over the input range, with causes and fixes (see :mod:`convsolve.diagnose`)."""
+        from .diagnose import diagnose
+
+        return diagnose(self)
+
+    def shapes(self, sizes: Sequence[int]) -> "list[ShapeRow]":
+        """Per-layer output shapes for one input size per axis."""
+        from .inference import shape_table
+
+        return shape_table(self, sizes)
+
+    def __str__(self) -> str:
+        lines = [f"network {self.name!r} ({self.convention.name}), input {self.input.channels} x {self.input.describe()}"]
+        for name in self.order[1:]:
+            sources = ", ".join(self.inputs_of(name))
+            lines.append(f"  {name} = {self.layer(name).describe()} <- {sources}")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_config(cls, data: Any, source: str | None = None) -> "Network":
+        """Build and validate a network from a parsed config mapping; ConfigError names file, layer and field."""
+        return _Builder(source).build(data)
+
+
+def line_of(container: Any, key: Any) -> int | None:
+    """1-based line of ``key`` in a ruamel.yaml mapping or sequence, when known."""
+    lc = getattr(container, "lc", None)
+    if lc is None:
+        return None
+    try:
+        return int(lc.key(key)[0]) + 1 if isinstance(key, str) else int(lc.item(key)[0]) + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+class _Builder:
+    """Turns a config mapping into a Network, raising ConfigError at the first problem."""
+
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+
+    def error(self, message: str, *, node: str | None = None, field: str | None = None, line: int | None = None) -> ConfigError:
+        return ConfigError(message, file=self.source, node=node, field=field, line=line)
+
+    def build(self, data: Any) -> Network:
+        if not isinstance(data, Mapping):
+            raise self.error(f"the config must be a mapping with 'input' and 'layers', got {type(data).__name__}")
+        for key in data:
+            if key not in TOP_LEVEL_KEYS:
+                raise self.error(f"unknown top-level key {key!r}{_suggest(str(key), TOP_LEVEL_KEYS)}", line=line_of(data, key))
+        convention = self.convention(data.get("convention", "pytorch"))
+        raw_layers = data.get("layers")
+        if not isinstance(raw_layers, list) or not raw_layers:
+            raise self.error("'layers' must be a non-empty list of layers")
+        ndim = self.network_rank(raw_layers)
+        input_spec = self.input_spec(data.get("input"), ndim)
+        graph = nx.DiGraph()
+        graph.add_node(INPUT, layer=None, inputs=(), line=line_of(data, "input"))
+        previous = INPUT
+        for index, raw in enumerate(raw_layers):
+            name, layer, inputs, line = self.layer(raw, index, ndim, convention, raw_layers)
+            if name in graph:
+                raise self.error(f"duplicate layer name {name!r}", node=name, field="name", line=line)
+            inputs = inputs or (previous,)
+            graph.add_node(name, layer=layer, inputs=inputs, line=line)
+            previous = name
+        for name in list(graph.nodes):
+            for source in graph.nodes[name]["inputs"]:
+                if source not in graph:
+                    hint = _suggest(source, [n for n in graph.nodes if n != name])
+                    raise self.error(f"unknown input {source!r}{hint}", node=name, field="inputs", line=graph.nodes[name]["line"])
+                graph.add_edge(source, name)
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle:
+            path = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
+            raise self.error(f"the layers form a cycle: {path}", node=cycle[0][1], field="inputs")
+        network = Network(str(data.get("name", "network")), graph, input_spec, convention, self.source)
+        self.check_arity_and_rank(network)
+        return network
+
+    def convention(self, value: Any) -> Convention:
+        if not isinstance(value, str) or value.lower() not in CONVENTIONS:
+            raise self.error(f"'convention' must be one of {', '.join(CONVENTIONS)}, got {value!r}", field="convention")
+        return CONVENTIONS[value.lower()]
+
+    def network_rank(self, raw_layers: list[Any]) -> int:
+        ranks = {}
+        for raw in raw_layers:
+            if isinstance(raw, Mapping) and isinstance(raw.get("type"), str):
+                entry = LAYER_TYPES.get(raw["type"].lower())
+                if entry and entry[1] is not None:
+                    ranks.setdefault(entry[1], raw.get("name", raw["type"]))
+        if len(ranks) > 1:
+            listed = ", ".join(f"{rank}-D ({name!r})" for rank, name in ranks.items())
+            raise self.error(f"layers of different spatial ranks are mixed: {listed}")
+        return next(iter(ranks), 2)
+
+    def input_spec(self, raw: Any, ndim: int) -> InputSpec:
+        if not isinstance(raw, Mapping):
+            raise self.error("'input' must be a mapping like {channels: 3, size: {range: [32, 224]}}", field="input")
+        names = AXIS_NAMES[ndim]
+        allowed = ("channels", "size") + names
+        for key in raw:
+            if key not in allowed:
+                raise self.error(f"unknown input key {key!r} for a {ndim}-D network (allowed: {', '.join(allowed)})", field=f"input.{key}", line=line_of(raw, key))
+        channels = raw.get("channels")
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise self.error(f"input channels must be a positive integer, got {channels!r}", field="input.channels")
+        if "size" in raw:
+            if any(name in raw for name in names):
+                raise self.error(f"give either 'size' or per-axis sizes ({', '.join(names)}), not both", field="input.size")
+            rng = self.size_range(raw["size"], "input.size")
+            return InputSpec(channels, (rng,) * ndim, tied=True)
+        missing = [name for name in names if name not in raw]
+        if missing:
+            raise self.error(f"input needs 'size' or all of {', '.join(names)} (missing {', '.join(missing)})", field="input")
+        return InputSpec(channels, tuple(self.size_range(raw[name], f"input.{name}") for name in names), tied=False)
+
+    def size_range(self, raw: Any, where: str) -> SizeRange:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            values = [raw, raw]
+        elif isinstance(raw, Mapping) and set(raw) == {"range"} and isinstance(raw["range"], list) and len(raw["range"]) == 2:
+            values = list(raw["range"])
+        else:
+            raise self.error(f"a size is an integer or {{range: [lo, hi]}}, got {_show(raw)}", field=where)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise self.error(f"size bounds must be integers, got {_show(raw)}", field=where)
+        try:
+            return SizeRange(values[0], values[1])
+        except ValueError as exc:
+            raise self.error(str(exc), field=where) from None
+
+    def layer(
+        self, raw: Any, index: int, ndim: int, convention: Convention, raw_layers: list[Any]
+    ) -> tuple[str, Layer, tuple[str, ...], int | None]:
+        line = line_of(raw_layers, index)
+        if not isinstance(raw, Mapping):
+            raise self.error(f"layer #{index + 1} must be a mapping with 'name' and 'type', got {_show(raw)}", line=line)
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise self.error(f"layer #{index + 1} needs a 'name' (a non-empty string)", field="name", line=line)
+        if name == INPUT:
+            raise self.error(f"{INPUT!r} is reserved for the network input; rename the layer", node=name, field="name", line=line)
+        type_name = raw.get("type")
+        if not isinstance(type_name, str):
+            raise self.error("needs a 'type', such as conv2d or max_pool2d", node=name, field="type", line=line)
+        type_name = MERGE_ALIASES.get(type_name.lower(), type_name.lower())
+        if type_name not in LAYER_TYPES:
+            raise self.error(f"unknown layer type {raw['type']!r}{_suggest(type_name, LAYER_TYPES)}", node=name, field="type", line=line)
+        inputs = raw.get("inputs")
+        if inputs is not None and (not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs) or not inputs):
+            raise self.error(f"'inputs' must be a non-empty list of layer names, got {_show(inputs)}", node=name, field="inputs", line=line)
+        cls, _ = LAYER_TYPES[type_name]
+        values = {k: v for k, v in raw.items() if k not in ("name", "type", "inputs")}
+        layer = self.layer_fields(cls, type_name, values, ndim, convention, name, raw, line)
+        return name, layer, tuple(inputs or ()), line
+
+    def layer_fields(
+        self, cls: type[Layer], type_name: str, values: dict[str, Any], ndim: int,
+        convention: Convention, name: str, raw: Any, line: int | None,
+    ) -> Layer:
+        specs = {spec.name: spec for spec in fields(cls) if spec.name not in ("type", "ndim")}
+        allowed = set(specs) - _excluded_fields(cls, type_name)
+        for key in values:
+            value = values[key]
+            if isinstance(value, Mapping) and ("choice" in value or "range" in value):
+                raise self.error(
+                    f"{key} is a search space ({_show(value)}); check/shapes/sizes need fixed values — "
+                    "use the solver commands (count, enumerate, sample) for spaces",
+                    node=name, field=key, line=line_of(raw, key) or line,
+                )
+            if key not in allowed and key not in IGNORED_FIELDS:
+                raise self.error(f"unknown field {key!r} for {type_name}{_suggest(key, sorted(allowed))}", node=name, field=key, line=line_of(raw, key) or line)
+        parsed: dict[str, Any] = {}
+        for key in ("kernel", "stride", "dilation"):
+            if key in allowed and key in values:
+                parsed[key] = self.field_value(specs[key], values[key], ndim, name, raw, line)
+        if cls is Pool and "stride" not in values and "kernel" in parsed:
+            parsed["stride"] = parsed["kernel"]  # PyTorch: stride defaults to the kernel
+        for key, spec in specs.items():
+            if key in parsed or key not in allowed:
+                continue
+            if key in values:
+                if spec.metadata.get("kind") == "padding":
+                    parsed[key] = self.padding(values[key], convention, parsed, ndim, name, raw, line)
+                else:
+                    parsed[key] = self.field_value(spec, values[key], ndim, name, raw, line)
+            elif spec.metadata.get("required"):
+                raise self.error(f"{type_name} needs {key!r}", node=name, field=key, line=line)
+        if cls is Interpolate and ("size" in parsed) == ("scale_factor" in parsed):
+            raise self.error("interpolate needs exactly one of 'size' and 'scale_factor'", node=name, field="size", line=line)
+        return cls(type=type_name, ndim=ndim, **parsed)
+
+    def padding(self, value: Any, convention: Convention, parsed: dict[str, Any], ndim: int, name: str, raw: Any, line: int | None) -> Any:
+        try:
+            if isinstance(value, int) and not isinstance(value, bool) and value < 0 and "kernel" in parsed:
+                raise ValueError(f"padding must be >= 0, got {value}")
+            padding = parse_padding(
+                value, convention,
+                kernel=parsed.get("kernel", (1,) * ndim),
+                dilation=parsed.get("dilation", (1,) * ndim),
+                stride=parsed.get("stride", (1,) * ndim),
+            )
+        except ValueError as exc:
+            raise self.error(str(exc), node=name, field="padding", line=line_of(raw, "padding") or line) from None
+        if "kernel" in parsed and any(min(pair) < 0 for pair in padding.pairs):
+            raise self.error(f"padding must be >= 0, got {_show(value)}", node=name, field="padding", line=line_of(raw, "padding") or line)
+        return padding
+
+    def field_value(self, spec: Any, value: Any, ndim: int, name: str, raw: Any, line: int | None) -> Any:
+        kind, minimum = spec.metadata.get("kind"), spec.metadata.get("min", 0)
+        where = {"node": name, "field": spec.name, "line": line_of(raw, spec.name) or line}
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise self.error(f"expected true or false, got {_show(value)}", **where)
+            return value
+        if kind == "scales":
+            items = value if isinstance(value, list) else [value]
+            if len(items) not in (1, ndim) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in items):
+                raise self.error(f"expected a positive number or {ndim} of them, got {_show(value)}", **where)
+            return tuple(float(v) for v in items) * (ndim if len(items) == 1 else 1)
+        items = value if isinstance(value, list) and kind == "axes" else [value]
+        if kind == "axes" and len(items) not in (1, ndim):
+            raise self.error(f"expected an integer or a list of {ndim} (one per axis), got {_show(value)}", **where)
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise self.error(f"expected an integer{' or a list of ' + str(ndim) if kind == 'axes' else ''}, got {_show(value)}", **where)
+            if item < minimum:
+                raise self.error(f"must be >= {minimum}, got {item}", **where)
+        if kind == "axes":
+            return tuple(items) * (ndim if len(items) == 1 else 1)
+        return items[0]
+
+    def check_arity_and_rank(self, network: Network) -> None:
+        """Merges need two or more inputs, others exactly one; no spatial layer after a flatten."""
+        flat: dict[str, bool] = {INPUT: False}
+        for name in network.order[1:]:
+            layer, inputs = network.layer(name), network.inputs_of(name)
+            line = network.graph.nodes[name]["line"]
+            if layer.family == "merge":
+                if len(inputs) < 2:
+                    raise self.error(f"{layer.type} needs at least two inputs, got {len(inputs)}", node=name, field="inputs", line=line)
+                if len({flat[i] for i in inputs}) > 1:
+                    raise self.error(f"{layer.type} mixes flattened and spatial inputs", node=name, field="inputs", line=line)
+            elif len(inputs) != 1:
+                raise self.error(f"{layer.type} takes one input, got {len(inputs)}: {', '.join(inputs)}", node=name, field="inputs", line=line)
+            source_flat = flat[inputs[0]]
+            if source_flat and layer.family == "spatial":
+                raise self.error(f"{layer.type} needs spatial input but {inputs[0]!r} is flattened", node=name, field="inputs", line=line)
+            flat[name] = source_flat or layer.family == "flatten"
+
+
+def _excluded_fields(cls: type[Layer], type_name: str) -> set[str]:
+    if cls is Pool:
+        excluded = {"out_channels", "groups", "in_channels"}
+        if type_name.startswith("avg"):
+            excluded.add("dilation")
+        return excluded
+    return set()
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value)
+
