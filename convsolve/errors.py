@@ -24,17 +24,15 @@ class ConvsolveError(Exception):
     def location(self) -> str:
         """Where the problem is: file, line, layer and field, as far as known."""
         parts = []
-        file = self.facts.get("file")
-        if file is not None:
-            line = self.facts.get("line")
-            parts.append(f"{file}:{line}" if line else str(file))
         node = self.facts.get("node")
         if node is not None:
             parts.append(f"layer {node!r}")
         field = self.facts.get("field")
         if field is not None:
             parts.append(f"field {field!r}")
-        return ", ".join(parts)
+        file, line = self.facts.get("file"), self.facts.get("line")
+        place = ("" if file is None else f"{file}:{line}" if line else str(file))
+        return ": ".join(p for p in (place, ", ".join(parts)) if p)
 
     def __str__(self) -> str:
         where = self.location()

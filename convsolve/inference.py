@@ -297,7 +297,7 @@ def shape_table(network: Network, sizes: Sequence[int]) -> list[ShapeRow]:
             problem = problem or "invalid here (see `convsolve check`)"
         elif not valid:
             problem = problem or "not reached: an earlier layer is invalid"
-        if not valid:
+        if not valid or name in problems:
             shape = None
         elif node.sizes is None:
             shape = (int(node.features.flat[0]),) if node.features is not None else None
