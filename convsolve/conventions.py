@@ -26,10 +26,18 @@ class Convention:
     pool_padding_at_most_half_kernel: bool
     same_refuses_stride: bool
     refuses_stride_with_dilation: bool
+    padding_words_only_for_conv: bool = False
+    """Only ``convNd`` takes 'same'/'valid'; pools, transposed convs and pad need integers (PyTorch)."""
+    avg_pool3d_input_covers_kernel: bool = False
+    """``avg_pool3d`` also needs the unpadded input to be at least the kernel (PyTorch)."""
+    output_size_derives_pads: bool = False
+    """A transposed conv's ``output_size`` is ONNX's ``output_shape``: the pads follow from it, any input works."""
 
 
-PYTORCH = Convention("pytorch", ("valid", "same"), True, True, False)
-ONNX = Convention("onnx", ("notset", "valid", "same_upper", "same_lower"), False, False, False)
+PYTORCH = Convention(
+    "pytorch", ("valid", "same"), True, True, False, padding_words_only_for_conv=True, avg_pool3d_input_covers_kernel=True
+)
+ONNX = Convention("onnx", ("notset", "valid", "same_upper", "same_lower"), False, False, False, output_size_derives_pads=True)
 TENSORFLOW = Convention("tensorflow", ("valid", "same"), False, False, True)
 CONVENTIONS = {c.name: c for c in (PYTORCH, ONNX, TENSORFLOW)}
 

@@ -185,7 +185,8 @@ def _explain(network: Network, result: Inference, name: str, axis: int, index: i
     sizes = [int(result.nodes[s].sizes[axis][index]) for s in sources]  # type: ignore[index]
     if layer.family == "merge":
         listed = ", ".join(f"{s!r} gives {n}" for s, n in zip(sources, sizes))
-        return listed, " != ".join(map(str, sizes)), f"the inputs of {layer.type} must have equal sizes: {listed}"
+        rule = "equal sizes (or 1, broadcasting)" if getattr(layer, "broadcast", False) else "equal sizes"
+        return listed, " != ".join(map(str, sizes)), f"the inputs of {layer.type} must have {rule}: {listed}"
     reaching = str(sizes[0])
     if layer.family == "linear":
         wanted = getattr(layer, "in_features")
@@ -276,13 +277,16 @@ def _candidates(layer: Layer, field: str, axes: list[int]) -> Iterator[tuple[str
     if isinstance(current, Padding):
         if current.dynamic:
             return
+        # padding beyond 'same' (E // 2 a side) grows the image: not advice worth giving
+        limit = [max(*current.pairs[a], layer.effective_kernel(a) // 2) if isinstance(layer, Conv) else None for a in range(layer.ndim)]
         for step in range(1, MAX_STEP + 1):
             for sign in (-1, 1):
                 pairs = list(current.pairs)
                 for a in axes:
                     before, after = pairs[a]
                     pairs[a] = (before + sign * step, after + sign * step)
-                if all(min(p) >= 0 for p in pairs):
+                within = all(limit[a] is None or max(pairs[a]) <= limit[a] for a in axes)
+                if within and all(min(p) >= 0 for p in pairs):
                     value = Padding(tuple(pairs))
                     yield _text(value.to_config()), dataclasses.replace(layer, padding=value)
         return

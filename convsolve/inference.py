@@ -214,8 +214,8 @@ def _node_sizes(layer: Layer, sources: list[NodeSizes], channels: int | None, sw
             return _joint_result(first, ok_in, merged, joint_in, agree, sweep)
         sizes, ok, fails = [], [], []
         for axis in range(len(sweep.axes)):
-            agree = np.logical_and.reduce([s.sizes[axis] == first.sizes[axis] for s in sources])  # type: ignore[index]
-            sizes.append(first.sizes[axis])
+            merged, agree = layer.merged_size([s.sizes[axis] for s in sources])  # type: ignore[attr-defined, index]
+            sizes.append(merged)
             ok.append(ok_in[axis] & agree)
             fails.append(ok_in[axis] & ~agree)
         return NodeSizes(channels, tuple(sizes), tuple(ok), tuple(fails), None, joint_in, None)

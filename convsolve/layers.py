@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import reduce
 from typing import Any, ClassVar, Sequence, Union
 
 import numpy as np
@@ -177,15 +178,20 @@ class Conv(Layer):
 class ConvTranspose(Conv):
     """``conv_transposeNd``: ``out = (n-1)*s - pb - pe + E + output_padding``, at least 1.
 
-    With ``output_size`` the output is that size, which must lie in ``[min, min + s - 1]``.
+    With ``output_size`` the output is that size, which must lie in ``[min, min + s - 1]`` (PyTorch).
+    With ``pads_from_output_size`` too (ONNX ``output_shape``) the pads are derived from the output size,
+    so every input size of at least 1 gives it.
     """
 
     output_padding: tuple[int, ...] = axes_field(0, 0)
     output_size: tuple[int, ...] | None = axes_field(1)
+    pads_from_output_size: bool = field(default=False, metadata={"kind": "derived"})
+    """Set from the convention (ONNX): ``output_size`` is reached from any input."""
 
     def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
         problems = super().static_problems(convention)
-        for op, s, d in zip(self.output_padding, self.stride, self.dilation):
+        # with output_size, PyTorch derives the output padding from it and ignores this field
+        for op, s, d in zip(self.output_padding if self.output_size is None else (), self.stride, self.dilation):
             if op >= max(s, d):
                 problems.append(("output_padding", f"output padding ({op}) must be smaller than either stride ({s}) or dilation ({d})"))
                 break
@@ -193,6 +199,8 @@ class ConvTranspose(Conv):
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         s = self.stride[axis]
+        if self.output_size is not None and self.pads_from_output_size:
+            return self.output_size[axis] + 0 * n, n >= 1
         if self.padding.dynamic:
             return n * s, n >= 1
         before, after = self.padding.pairs[axis]
@@ -206,6 +214,8 @@ class ConvTranspose(Conv):
     def explain(self, axis: int, n: int) -> tuple[str, str]:
         s, e = self.stride[axis], self.effective_kernel(axis)
         out, ok = self.axis_size(axis, n)
+        if self.output_size is not None and self.pads_from_output_size:
+            return f"output_shape {out} (the pads are derived from it)", ""
         if self.padding.dynamic:
             return f"{n} * {s} = {out}", ""
         before, after = self.padding.pairs[axis]
@@ -223,11 +233,14 @@ class Pool(Conv):
     """``max_poolNd``/``avg_poolNd``: the conv rule, with ``ceil_mode`` rounding up.
 
     With ceil_mode, ``out = floor((n + pb + pe - E + s - 1) / s) + 1``, then one less if the last
-    window would start past the input and the left padding (``(out-1)*s >= n + pb``). Valid when ``out >= 1``.
+    window would start past the input and the left padding (``(out-1)*s >= n + pb``). Valid when ``out >= 1``;
+    with ``input_covers_kernel`` (PyTorch's ``avg_pool3d``) also ``n >= k``.
     """
 
     out_channels: int = 0
     ceil_mode: bool = field(default=False, metadata={"kind": "bool"})
+    input_covers_kernel: bool = field(default=False, metadata={"kind": "derived"})
+    """Set from the convention: PyTorch's avg_pool3d needs ``n >= k``."""
 
     def out_channels_for(self, in_channels: int) -> int:
         return in_channels
@@ -247,14 +260,18 @@ class Pool(Conv):
             return _ceil_div(n, s), n >= 1
         before, after = self.padding.pairs[axis]
         numerator = n + before + after - self.effective_kernel(axis)
+        least = self.kernel[axis] if self.input_covers_kernel else 1
         if not self.ceil_mode:
             out = numerator // s + 1
-            return out, _as_bool((out >= 1) & (n >= 1))
+            return out, _as_bool((out >= 1) & (n >= least))
         out = (numerator + s - 1) // s + 1
         out = out - ((out - 1) * s >= n + before)
-        return out, _as_bool((out >= 1) & (n >= 1))
+        return out, _as_bool((out >= 1) & (n >= least))
 
     def explain(self, axis: int, n: int) -> tuple[str, str]:
+        if self.input_covers_kernel and not self.padding.dynamic and n < self.kernel[axis]:
+            k = self.kernel[axis]
+            return f"{n} < kernel {k}", f"avg_pool3d needs the size reaching it ({n}) to be at least the kernel ({k}), padding aside"
         if not self.ceil_mode or self.padding.dynamic:
             formula, cause = super().explain(axis, n)
             return formula, cause
@@ -344,6 +361,7 @@ class Pad(Layer):
     """``pad`` (zero/reflect/replicate padding, negative values crop): ``out = n + before + after``.
 
     ``padding`` is in axis order (depth, height, width), unlike ``torch.nn.functional.pad``.
+    PyTorch crops before it pads, so the crops alone must leave ``n + min(before, 0) + min(after, 0) >= 0``.
     """
 
     padding: Padding = field(default=Padding(()), metadata={"kind": "padding", "required": True})
@@ -351,12 +369,16 @@ class Pad(Layer):
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         before, after = self.padding.pairs[axis]
         out = n + before + after
-        return out, _as_bool((out >= 1) & (n >= 1))
+        cropped = n + min(before, 0) + min(after, 0)
+        return out, _as_bool((out >= 1) & (cropped >= 0) & (n >= 1))
 
     def explain(self, axis: int, n: int) -> tuple[str, str]:
         before, after = self.padding.pairs[axis]
         out = n + before + after
         formula = f"{n} + {before} + {after} = {out}"
+        crop = -(min(before, 0) + min(after, 0))
+        if out >= 1 and crop > n:
+            return formula, f"cropping {crop} from a size of {n} happens before the padding is added, and leaves less than nothing"
         return formula, "" if out >= 1 else f"cropping {-(before + after)} from a size of {n} leaves nothing"
 
 
@@ -405,17 +427,33 @@ class ShapePreserving(Layer):
 
 @dataclass(frozen=True)
 class Merge(Layer):
-    """``add``/``mul``: equal sizes and channels; ``concat``: equal sizes, channels summed."""
+    """``add``/``mul``: equal sizes and channels; ``concat``: equal sizes, channels summed.
+
+    With ``broadcast`` an add/mul follows PyTorch broadcasting: a size (or channel count) of 1
+    stretches to match the others, as in a squeeze-and-excitation gate.
+    """
 
     family: ClassVar[str] = "merge"
+    broadcast: bool = field(default=False, metadata={"kind": "bool"})
 
     def merged_channels(self, channels: Sequence[int]) -> int:
         """Channels of the result; ValueError(field, message) when an add/mul gets unequal channels."""
         if self.type == "concat":
             return sum(channels)
-        if len(set(channels)) > 1:
+        if not self.agree(list(channels)):
             raise ValueError("inputs", f"{self.type} needs equal channels, got {', '.join(map(str, channels))}")
-        return channels[0]
+        return max(channels)
+
+    def merged_size(self, sizes: Sequence[Size]) -> tuple[Size, Any]:
+        """The merged size on one axis and whether the inputs agree (equal, or 1 where broadcasting)."""
+        out = reduce(np.maximum, sizes) if self.broadcast else sizes[0]
+        return out, self.agree(sizes, out)
+
+    def agree(self, sizes: Sequence[Size], out: Size | None = None) -> Any:
+        """Whether every input equals ``out`` (the largest), or is 1 when broadcasting."""
+        out = reduce(np.maximum, sizes) if out is None else out
+        checks = [(s == out) | (s == 1) if self.broadcast else s == out for s in sizes]
+        return _as_bool(reduce(np.logical_and, checks))
 
 
 def _family_types() -> dict[str, tuple[type[Layer], int | None]]:

@@ -22,7 +22,7 @@ import networkx as nx
 
 from .conventions import CONVENTIONS, Convention, parse_padding
 from .errors import ConfigError
-from .layers import LAYER_TYPES, MERGE_ALIASES, Interpolate, Layer, Pool
+from .layers import LAYER_TYPES, MERGE_ALIASES, Conv, ConvTranspose, Interpolate, Layer, Pool
 from .sizesets import SizeRange
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ class _Builder:
         raw_layers = data.get("layers")
         if not isinstance(raw_layers, list) or not raw_layers:
             raise self.error("'layers' must be a non-empty list of layers")
-        ndim = self.network_rank(raw_layers)
+        ndim = self.network_rank(raw_layers, data.get("input"))
         input_spec = self.input_spec(data.get("input"), ndim)
         graph = nx.DiGraph()
         graph.add_node(INPUT, layer=None, inputs=(), line=line_of(data, "input"))
@@ -210,7 +210,7 @@ class _Builder:
             raise self.error(f"'convention' must be one of {', '.join(CONVENTIONS)}, got {value!r}", field="convention")
         return CONVENTIONS[value.lower()]
 
-    def network_rank(self, raw_layers: list[Any]) -> int:
+    def network_rank(self, raw_layers: list[Any], raw_input: Any) -> int:
         ranks = {}
         for raw in raw_layers:
             if isinstance(raw, Mapping) and isinstance(raw.get("type"), str):
@@ -220,6 +220,11 @@ class _Builder:
         if len(ranks) > 1:
             listed = ", ".join(f"{rank}-D ({name!r})" for rank, name in ranks.items())
             raise self.error(f"layers of different spatial ranks are mixed: {listed}")
+        if not ranks and isinstance(raw_input, Mapping):
+            # only rank-free layers (pad, interpolate, ...): the input's axis names decide
+            for rank in (1, 3):
+                if AXIS_NAMES[rank][0] in raw_input:
+                    return rank
         return next(iter(ranks), 2)
 
     def input_spec(self, raw: Any, ndim: int) -> InputSpec:
@@ -286,7 +291,7 @@ class _Builder:
         self, cls: type[Layer], type_name: str, values: dict[str, Any], ndim: int,
         convention: Convention, name: str, raw: Any, line: int | None,
     ) -> Layer:
-        specs = {spec.name: spec for spec in fields(cls) if spec.name not in ("type", "ndim")}
+        specs = {spec.name: spec for spec in fields(cls) if spec.name not in ("type", "ndim") and spec.metadata.get("kind") != "derived"}
         allowed = set(specs) - _excluded_fields(cls, type_name)
         for key in values:
             value = values[key]
@@ -309,6 +314,12 @@ class _Builder:
                 continue
             if key in values:
                 if spec.metadata.get("kind") == "padding":
+                    if isinstance(values[key], str) and convention.padding_words_only_for_conv and cls is not Conv:
+                        raise self.error(
+                            f"{type_name} takes integer padding in the {convention.name} convention, not {values[key]!r} "
+                            "(padding words are for convolutions only)",
+                            node=name, field=key, line=line_of(raw, key) or line,
+                        )
                     parsed[key] = self.padding(values[key], convention, parsed, ndim, name, raw, line)
                 else:
                     parsed[key] = self.field_value(spec, values[key], ndim, name, raw, line)
@@ -316,6 +327,10 @@ class _Builder:
                 raise self.error(f"{type_name} needs {key!r}", node=name, field=key, line=line)
         if cls is Interpolate and ("size" in parsed) == ("scale_factor" in parsed):
             raise self.error("interpolate needs exactly one of 'size' and 'scale_factor'", node=name, field="size", line=line)
+        if cls is Pool and type_name == "avg_pool3d" and convention.avg_pool3d_input_covers_kernel:
+            parsed["input_covers_kernel"] = True
+        if cls is ConvTranspose and "output_size" in parsed and convention.output_size_derives_pads:
+            parsed["pads_from_output_size"] = True
         return cls(type=type_name, ndim=ndim, **parsed)
 
     def padding(self, value: Any, convention: Convention, parsed: dict[str, Any], ndim: int, name: str, raw: Any, line: int | None) -> Any:
@@ -378,6 +393,8 @@ class _Builder:
 
 
 def _excluded_fields(cls: type[Layer], type_name: str) -> set[str]:
+    if type_name == "concat":
+        return {"broadcast"}
     if cls is Pool:
         excluded = {"out_channels", "groups", "in_channels"}
         if type_name.startswith("avg"):

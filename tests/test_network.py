@@ -192,3 +192,21 @@ def test_bad_json_carries_the_line(tmp_path):
     with pytest.raises(ConfigError, match="not valid JSON") as info:
         convsolve.load(path)
     assert info.value.facts["line"] == 2
+
+
+def test_convention_decides_framework_specific_rules():
+    def layer(convention, spec):
+        data = {"convention": convention, "input": {"channels": 1, "depth": 4, "height": 4, "width": 4}, "layers": [spec]}
+        return convsolve.load_config(data).layer(spec["name"])
+
+    pool = {"name": "p", "type": "avg_pool3d", "kernel": 3, "stride": 1, "padding": 1}
+    assert layer("pytorch", pool).axis_size(0, 2) == (2, False)  # PyTorch: the unpadded input must cover the kernel
+    assert layer("onnx", pool).axis_size(0, 2) == (2, True)
+    up = {"name": "u", "type": "conv_transpose3d", "out_channels": 1, "kernel": 3, "stride": 2, "output_size": 9}
+    assert layer("pytorch", up).axis_size(0, 2) == (9, False)  # PyTorch: output_size within [min, min + s - 1]
+    assert layer("onnx", up).axis_size(0, 2) == (9, True)  # ONNX output_shape: the pads follow from it
+
+
+def test_derived_fields_are_not_config_fields():
+    with pytest.raises(ConfigError, match="unknown field 'input_covers_kernel'"):
+        convsolve.load_config(config({"name": "p", "type": "avg_pool2d", "kernel": 2, "input_covers_kernel": True}))

@@ -1,0 +1,93 @@
+"""Translating single ONNX nodes: defaults, refusals that name the node and attribute, the optional extra."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+pytest.importorskip("onnx")
+
+from onnx import helper  # noqa: E402
+
+from convsolve.errors import ConfigError, MissingExtraError  # noqa: E402
+from convsolve.io.onnx import layer_from_onnx_node  # noqa: E402
+from convsolve.layers import ConvTranspose, Merge, Pool, ShapePreserving  # noqa: E402
+
+pytestmark = pytest.mark.onnx
+
+
+def test_pool_stride_defaults_to_one_unlike_pytorch():
+    layer = layer_from_onnx_node(helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2]), (1, 3, 32, 32))
+    assert isinstance(layer, Pool) and layer.stride == (1, 1)
+    assert layer.axis_size(0, 32) == (31, True)
+
+
+def test_conv_kernel_defaults_to_the_weight_shape_and_channels_come_from_it():
+    node = helper.make_node("Conv", ["x", "w"], ["y"], group=2, pads=[1, 0, 1, 0])
+    layer = layer_from_onnx_node(node, (1, 4, 9, 9), {"w": (6, 2, 3, 2)})
+    assert (layer.kernel, layer.out_channels, layer.in_channels, layer.groups) == ((3, 2), 6, 4, 2)
+    assert layer.padding.pairs == ((1, 1), (0, 0))
+
+
+def test_conv_transpose_output_shape_derives_the_pads():
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[3, 2], output_shape=[10, 8], pads=[1, 1, 1, 1])
+    layer = layer_from_onnx_node(node, (1, 1, 3, 3), {"w": (1, 2, 3, 3)})
+    assert isinstance(layer, ConvTranspose) and layer.pads_from_output_size and layer.padding.pairs == ((0, 0), (0, 0))
+    assert layer.axis_size(0, 100) == (10, True)
+
+
+def test_unsupported_op_names_node_and_op_type():
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="up1")
+    with pytest.raises(ConfigError) as info:
+        layer_from_onnx_node(node, (1, 3, 8, 8))
+    assert info.value.facts == {"node": "up1", "field": "op_type"}
+    assert "scales" in str(info.value)
+
+
+def test_unknown_attribute_is_refused_by_name():
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="c", future_option=1)
+    with pytest.raises(ConfigError, match="future_option") as info:
+        layer_from_onnx_node(node, (1, 1, 8, 8), {"w": (1, 1, 3, 3)})
+    assert info.value.facts["field"] == "future_option"
+
+
+def test_kernel_shape_must_agree_with_the_weight():
+    node = helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[2, 2])
+    with pytest.raises(ConfigError, match=r"kernel_shape \[2, 2\] disagrees") as info:
+        layer_from_onnx_node(node, (1, 1, 8, 8), {"w": (1, 1, 3, 3)})
+    assert info.value.facts == {"node": "y", "field": "kernel_shape"}  # unnamed node: named by its output
+
+
+def test_conv_needs_the_weight_shape():
+    with pytest.raises(ConfigError, match="weight_shapes"):
+        layer_from_onnx_node(helper.make_node("Conv", ["x", "w"], ["y"]), (1, 1, 8, 8))
+
+
+@pytest.mark.parametrize("attrs, field", [
+    ({"pads": [-1, 0]}, "pads"),
+    ({"pads": [1, 1], "auto_pad": "SAME_UPPER"}, "pads"),
+    ({"auto_pad": "SAME"}, "auto_pad"),
+    ({"strides": [1, 1]}, "strides"),
+    ({"strides": [0]}, "strides"),
+])
+def test_padding_and_stride_errors_name_the_attribute(attrs, field):
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3], **attrs)
+    with pytest.raises(ConfigError) as info:
+        layer_from_onnx_node(node, (1, 1, 8))
+    assert info.value.facts["field"] == field
+
+
+def test_add_of_a_constant_that_keeps_the_shape_preserves_it():
+    node = helper.make_node("Add", ["x", "bias"], ["y"])
+    assert isinstance(layer_from_onnx_node(node, (1, 8, 5, 5), {"bias": (8, 1, 1)}), ShapePreserving)
+    assert isinstance(layer_from_onnx_node(node, (1, 8, 5, 5)), Merge)
+    with pytest.raises(ConfigError, match="broadcasts"):
+        layer_from_onnx_node(node, (1, 8, 5, 1), {"bias": (5, 5)})
+
+
+def test_missing_onnx_package_raises_missing_extra(monkeypatch):
+    node = helper.make_node("Relu", ["x"], ["y"])
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(MissingExtraError, match=r"convsolve\[onnx\]"):
+        layer_from_onnx_node(node, (1, 3, 8, 8))
