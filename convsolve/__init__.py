@@ -16,9 +16,10 @@ from .errors import ConfigError, ConvsolveError, MissingExtraError, UsageError
 from .io.config import load
 from .network import Network
 from .sizesets import SizeRange, SizeSet
+from .space import Space, load_space
 
 __all__ = [
-    "load", "load_config", "Network", "SizeRange", "SizeSet",
+    "load", "load_config", "load_space", "Network", "Space", "SizeRange", "SizeSet",
     "ConvsolveError", "ConfigError", "UsageError", "MissingExtraError",
 ]
 __version__ = "0.1.0"

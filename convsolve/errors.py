@@ -47,6 +47,30 @@ class ConfigError(ConvsolveError):
     """The network description itself is malformed: a bad field, name, type or graph."""
 
 
+class ExpressionError(ConfigError):
+    """A constraint or derived value that does not parse, or uses something outside the safe subset.
+
+    Carries the ``expression`` text and, when known, the 1-based ``column`` of the offending construct.
+    """
+
+    def __init__(self, problem: str, *, expression: str, column: int | None = None, **facts: Any) -> None:
+        self.problem = problem
+        self.expression = expression
+        self.column = column
+        at = f", column {column}" if column is not None else ""
+        super().__init__(f"expression {expression!r}{at}: {problem}", expression=expression, column=column, **facts)
+
+
+class InvalidAssignment(ConvsolveError):
+    """Values of a search space's parameters that do not make a valid layer.
+
+    For example a derived padding of -1, ``padding: same`` with stride 2 in PyTorch, or a division
+    by zero in a derived value. A solver treats the combination as excluded, not as an error.
+    """
+
+    exit_code = 1
+
+
 class UsageError(ConvsolveError):
     """A command-line argument or API argument is malformed."""
 

@@ -235,22 +235,13 @@ def _node_sizes(layer: Layer, sources: list[NodeSizes], channels: int | None, sw
     sizes, ok, fails = [], [], []
     for axis in range(len(sweep.axes)):
         n = np.where(first.ok[axis], first.sizes[axis], 1)  # type: ignore[index]
-        out, own_ok = _axis_rule(layer, axis, n, len(sweep.axes))
+        out, own_ok = layer.axis_size(axis, n)
         out = np.broadcast_to(np.asarray(out, dtype=np.int64), n.shape)
         own_ok = np.broadcast_to(np.asarray(own_ok, dtype=bool), n.shape)
         sizes.append(np.where(own_ok, out, 0))
         ok.append(first.ok[axis] & own_ok)
         fails.append(first.ok[axis] & ~own_ok)
     return NodeSizes(channels, tuple(sizes), tuple(ok), tuple(fails), None, joint_in, None)
-
-
-def _axis_rule(layer: Layer, axis: int, n: np.ndarray, ndim: int) -> tuple[Any, Any]:
-    if isinstance(layer, Linear):
-        # linear on a spatial tensor acts on the last axis only
-        if axis != ndim - 1:
-            return n, True
-        return layer.out_features + 0 * n, True if layer.in_features is None else n == layer.in_features
-    return layer.axis_size(axis, n)
 
 
 def _joint_and(arrays: list[np.ndarray | None]) -> np.ndarray | None:

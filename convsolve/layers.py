@@ -411,6 +411,12 @@ class Linear(Layer):
     out_features: int = int_field(1, required=True)
     in_features: int | None = int_field(1)
 
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        """On a spatial tensor, linear acts on the last axis only."""
+        if axis != self.ndim - 1:
+            return n, n >= 1
+        return self.out_features + 0 * n, n >= 1 if self.in_features is None else _as_bool(n == self.in_features)
+
 
 @dataclass(frozen=True)
 class ShapePreserving(Layer):

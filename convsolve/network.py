@@ -47,6 +47,19 @@ IGNORED_FIELDS = frozenset(
 
 TOP_LEVEL_KEYS = ("name", "convention", "input", "layers", "description")
 
+SPACE_KEYS = ("params", "constraints", "targets")
+"""Top-level keys of a search-space config (see :mod:`convsolve.space`), on top of :data:`TOP_LEVEL_KEYS`."""
+
+SPACE_MARKERS = ("choice", "range", "param", "expr")
+"""Keys of a layer field left open in a search space: ``{choice: [...]}``, ``{range: [lo, hi]}``, ``{param: name}``, ``{expr: "..."}``."""
+
+
+def is_space_value(value: Any) -> bool:
+    """Whether a layer field's config value leaves a choice open (a space marker, or a per-axis list holding one)."""
+    if isinstance(value, Mapping):
+        return any(key in value for key in SPACE_MARKERS)
+    return isinstance(value, list) and any(is_space_value(item) for item in value)
+
 
 @dataclass(frozen=True)
 class InputSpec:
@@ -157,6 +170,18 @@ def line_of(container: Any, key: Any) -> int | None:
         return None
 
 
+@dataclass(frozen=True)
+class LayerHead:
+    """A config layer's name, type, inputs and line, and its remaining fields as written."""
+
+    name: str
+    type_name: str
+    cls: type[Layer]
+    inputs: tuple[str, ...]
+    line: int | None
+    fields: dict[str, Any]
+
+
 class _Builder:
     """Turns a config mapping into a Network, raising ConfigError at the first problem."""
 
@@ -167,27 +192,54 @@ class _Builder:
         return ConfigError(message, file=self.source, node=node, field=field, line=line)
 
     def build(self, data: Any) -> Network:
+        convention, ndim, input_spec, raw_layers = self.header(data, TOP_LEVEL_KEYS)
+        graph = self.new_graph(data)
+        previous = INPUT
+        for index, raw in enumerate(raw_layers):
+            head = self.layer_head(raw, index, raw_layers)
+            layer = self.layer_fields(head.cls, head.type_name, head.fields, ndim, convention, head.name, raw, head.line)
+            previous = self.add_node(graph, head, previous, layer=layer)
+        self.connect(graph)
+        network = Network(str(data.get("name", "network")), graph, input_spec, convention, self.source)
+        self.check_arity_and_rank(graph, network.order, {name: network.layer(name).type for name in network.order[1:]})
+        return network
+
+    def header(self, data: Any, keys: Sequence[str]) -> tuple[Convention, int, InputSpec, list[Any]]:
+        """The convention, spatial rank, input and raw layer list of a config whose top-level keys are ``keys``."""
         if not isinstance(data, Mapping):
             raise self.error(f"the config must be a mapping with 'input' and 'layers', got {type(data).__name__}")
         for key in data:
-            if key not in TOP_LEVEL_KEYS:
-                raise self.error(f"unknown top-level key {key!r}{_suggest(str(key), TOP_LEVEL_KEYS)}", line=line_of(data, key))
+            if key in keys:
+                continue
+            if key in SPACE_KEYS:
+                raise self.error(
+                    f"{key!r} belongs to a search space: check/shapes/sizes need a fixed network — "
+                    "load it with convsolve.load_space, or use the solver commands (count, enumerate, sample)",
+                    field=str(key), line=line_of(data, key),
+                )
+            raise self.error(f"unknown top-level key {key!r}{_suggest(str(key), keys)}", line=line_of(data, key))
         convention = self.convention(data.get("convention", "pytorch"))
         raw_layers = data.get("layers")
         if not isinstance(raw_layers, list) or not raw_layers:
             raise self.error("'layers' must be a non-empty list of layers")
         ndim = self.network_rank(raw_layers, data.get("input"))
-        input_spec = self.input_spec(data.get("input"), ndim)
+        return convention, ndim, self.input_spec(data.get("input"), ndim), raw_layers
+
+    def new_graph(self, data: Any) -> nx.DiGraph:
+        """A graph holding only the input node."""
         graph = nx.DiGraph()
         graph.add_node(INPUT, layer=None, inputs=(), line=line_of(data, "input"))
-        previous = INPUT
-        for index, raw in enumerate(raw_layers):
-            name, layer, inputs, line = self.layer(raw, index, ndim, convention, raw_layers)
-            if name in graph:
-                raise self.error(f"duplicate layer name {name!r}", node=name, field="name", line=line)
-            inputs = inputs or (previous,)
-            graph.add_node(name, layer=layer, inputs=inputs, line=line)
-            previous = name
+        return graph
+
+    def add_node(self, graph: nx.DiGraph, head: LayerHead, previous: str, **attributes: Any) -> str:
+        """Add a layer's node, fed by ``previous`` unless it names its inputs; returns its name."""
+        if head.name in graph:
+            raise self.error(f"duplicate layer name {head.name!r}", node=head.name, field="name", line=head.line)
+        graph.add_node(head.name, inputs=head.inputs or (previous,), line=head.line, **attributes)
+        return head.name
+
+    def connect(self, graph: nx.DiGraph) -> None:
+        """Add an edge from every input to its consumer; unknown inputs and cycles are errors."""
         for name in list(graph.nodes):
             for source in graph.nodes[name]["inputs"]:
                 if source not in graph:
@@ -201,9 +253,6 @@ class _Builder:
         if cycle:
             path = " -> ".join([edge[0] for edge in cycle] + [cycle[0][0]])
             raise self.error(f"the layers form a cycle: {path}", node=cycle[0][1], field="inputs")
-        network = Network(str(data.get("name", "network")), graph, input_spec, convention, self.source)
-        self.check_arity_and_rank(network)
-        return network
 
     def convention(self, value: Any) -> Convention:
         if not isinstance(value, str) or value.lower() not in CONVENTIONS:
@@ -262,9 +311,8 @@ class _Builder:
         except ValueError as exc:
             raise self.error(str(exc), field=where) from None
 
-    def layer(
-        self, raw: Any, index: int, ndim: int, convention: Convention, raw_layers: list[Any]
-    ) -> tuple[str, Layer, tuple[str, ...], int | None]:
+    def layer_head(self, raw: Any, index: int, raw_layers: list[Any]) -> LayerHead:
+        """A layer's name, type, inputs and line, with its other fields still raw."""
         line = line_of(raw_layers, index)
         if not isinstance(raw, Mapping):
             raise self.error(f"layer #{index + 1} must be a mapping with 'name' and 'type', got {_show(raw)}", line=line)
@@ -284,33 +332,44 @@ class _Builder:
             raise self.error(f"'inputs' must be a non-empty list of layer names, got {_show(inputs)}", node=name, field="inputs", line=line)
         cls, _ = LAYER_TYPES[type_name]
         values = {k: v for k, v in raw.items() if k not in ("name", "type", "inputs")}
-        layer = self.layer_fields(cls, type_name, values, ndim, convention, name, raw, line)
-        return name, layer, tuple(inputs or ()), line
+        return LayerHead(name, type_name, cls, tuple(inputs or ()), line, values)
 
-    def layer_fields(
-        self, cls: type[Layer], type_name: str, values: dict[str, Any], ndim: int,
-        convention: Convention, name: str, raw: Any, line: int | None,
-    ) -> Layer:
+    def field_specs(
+        self, cls: type[Layer], type_name: str, values: Mapping[str, Any], name: str, raw: Any, line: int | None,
+        *, spaces: bool = False,
+    ) -> dict[str, Any]:
+        """The config fields of a layer type (dataclass fields by name), after refusing unknown keys in ``values``.
+
+        Unless ``spaces``, a field left open (``{choice: ...}`` and the like) is refused too.
+        """
         specs = {spec.name: spec for spec in fields(cls) if spec.name not in ("type", "ndim") and spec.metadata.get("kind") != "derived"}
         allowed = set(specs) - _excluded_fields(cls, type_name)
         for key in values:
             value = values[key]
-            if isinstance(value, Mapping) and ("choice" in value or "range" in value):
+            if not spaces and is_space_value(value):
                 raise self.error(
                     f"{key} is a search space ({_show(value)}); check/shapes/sizes need fixed values — "
-                    "use the solver commands (count, enumerate, sample) for spaces",
+                    "load it with convsolve.load_space, or use the solver commands (count, enumerate, sample)",
                     node=name, field=key, line=line_of(raw, key) or line,
                 )
             if key not in allowed and key not in IGNORED_FIELDS:
                 raise self.error(f"unknown field {key!r} for {type_name}{_suggest(key, sorted(allowed))}", node=name, field=key, line=line_of(raw, key) or line)
+        return {key: spec for key, spec in specs.items() if key in allowed}
+
+    def layer_fields(
+        self, cls: type[Layer], type_name: str, values: Mapping[str, Any], ndim: int,
+        convention: Convention, name: str, raw: Any, line: int | None,
+    ) -> Layer:
+        """The layer built from its config fields ``values`` (plain values, no open choices)."""
+        specs = self.field_specs(cls, type_name, values, name, raw, line)
         parsed: dict[str, Any] = {}
         for key in ("kernel", "stride", "dilation"):
-            if key in allowed and key in values:
+            if key in specs and key in values:
                 parsed[key] = self.field_value(specs[key], values[key], ndim, name, raw, line)
         if cls is Pool and "stride" not in values and "kernel" in parsed:
             parsed["stride"] = parsed["kernel"]  # PyTorch: stride defaults to the kernel
         for key, spec in specs.items():
-            if key in parsed or key not in allowed:
+            if key in parsed:
                 continue
             if key in values:
                 if spec.metadata.get("kind") == "padding":
@@ -373,23 +432,26 @@ class _Builder:
             return tuple(items) * (ndim if len(items) == 1 else 1)
         return items[0]
 
-    def check_arity_and_rank(self, network: Network) -> None:
-        """Merges need two or more inputs, others exactly one; no spatial layer after a flatten."""
+    def check_arity_and_rank(self, graph: nx.DiGraph, order: Sequence[str], types: Mapping[str, str]) -> None:
+        """Merges need two or more inputs, others exactly one; no spatial layer after a flatten.
+
+        ``order`` is a topological order starting at the input; ``types`` gives each layer's type name.
+        """
         flat: dict[str, bool] = {INPUT: False}
-        for name in network.order[1:]:
-            layer, inputs = network.layer(name), network.inputs_of(name)
-            line = network.graph.nodes[name]["line"]
-            if layer.family == "merge":
+        for name in order[1:]:
+            type_name, inputs, line = types[name], graph.nodes[name]["inputs"], graph.nodes[name]["line"]
+            family = LAYER_TYPES[type_name][0].family
+            if family == "merge":
                 if len(inputs) < 2:
-                    raise self.error(f"{layer.type} needs at least two inputs, got {len(inputs)}", node=name, field="inputs", line=line)
+                    raise self.error(f"{type_name} needs at least two inputs, got {len(inputs)}", node=name, field="inputs", line=line)
                 if len({flat[i] for i in inputs}) > 1:
-                    raise self.error(f"{layer.type} mixes flattened and spatial inputs", node=name, field="inputs", line=line)
+                    raise self.error(f"{type_name} mixes flattened and spatial inputs", node=name, field="inputs", line=line)
             elif len(inputs) != 1:
-                raise self.error(f"{layer.type} takes one input, got {len(inputs)}: {', '.join(inputs)}", node=name, field="inputs", line=line)
+                raise self.error(f"{type_name} takes one input, got {len(inputs)}: {', '.join(inputs)}", node=name, field="inputs", line=line)
             source_flat = flat[inputs[0]]
-            if source_flat and layer.family == "spatial":
-                raise self.error(f"{layer.type} needs spatial input but {inputs[0]!r} is flattened", node=name, field="inputs", line=line)
-            flat[name] = source_flat or layer.family == "flatten"
+            if source_flat and family == "spatial":
+                raise self.error(f"{type_name} needs spatial input but {inputs[0]!r} is flattened", node=name, field="inputs", line=line)
+            flat[name] = source_flat or family == "flatten"
 
 
 def _excluded_fields(cls: type[Layer], type_name: str) -> set[str]:

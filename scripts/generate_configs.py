@@ -49,10 +49,15 @@ def _yaml_value(value: Any) -> str:
     return str(value)
 
 
+def comment_block(text: str) -> str:
+    """``text`` as YAML comment lines: each blank-line-separated paragraph refilled to HEADER_WIDTH."""
+    paragraphs = [textwrap.fill(" ".join(p.split()), HEADER_WIDTH) for p in text.strip().split("\n\n")]
+    return "\n".join(f"# {line}".rstrip() for line in "\n\n".join(paragraphs).splitlines())
+
+
 def render(name: str, header: str, channels: int, layers: LayerList) -> str:
     """The config file text: header comment, name, input and layers."""
-    paragraphs = [textwrap.fill(" ".join(p.split()), HEADER_WIDTH) for p in header.strip().split("\n\n")]
-    comment = "\n".join(f"# {line}".rstrip() for line in "\n\n".join(paragraphs).splitlines())
+    comment = comment_block(header)
     lo, hi = INPUT_RANGE
     return (
         f"{comment}\n#\n# {GENERATED}\n"
