@@ -34,7 +34,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 state = {"debug": False}
 
 INPUT_HELP = (
-    "Input sizes overriding the config: 224, a range 32:224 (every spatial axis), "
+    "Input sizes overriding the config: 224, a range 32:224 or every 16th size 64:512:16 (every spatial axis), "
     "or per axis joined by x: 224x320, 32:64x100:200."
 )
 JSON_HELP = "Print the result as JSON."
@@ -51,7 +51,7 @@ def parse_input(text: str, ndim: int) -> tuple[list[SizeRange], bool]:
 
     Example:
         >>> parse_input("32:64", 2)
-        ([SizeRange(lo=32, hi=64), SizeRange(lo=32, hi=64)], True)
+        ([SizeRange(lo=32, hi=64, step=1), SizeRange(lo=32, hi=64, step=1)], True)
     """
     parts = text.lower().split("x")
     if len(parts) == ndim + 2:
@@ -168,5 +168,171 @@ def shapes(
                 table.add_row(row.node, row.layer, shape, row.problem, style="red" if row.problem else None)
             out.print(table)
         return 1 if any(row.problem for row in rows) else 0
+
+    _run(action)
+
+
+# --- search spaces -------------------------------------------------------------------------------
+
+TIMEOUT_HELP = "Stop with exit code 124 after this many seconds."
+
+
+def _load_space(path: Path, input_text: Optional[str]) -> Any:
+    from .space import load_space
+
+    space = load_space(path)
+    if input_text is not None:
+        ranges, tied = parse_input(input_text, space.ndim)
+        space = space.with_input(ranges, tied)
+    return space
+
+
+def _print_jsonl(rows: Any) -> None:
+    for row in rows:
+        sys.stdout.write(json.dumps(row) + "\n")
+
+
+@app.command()
+def count(
+    config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+) -> None:
+    """Exact number of valid assignments over the whole input range, of how many.
+
+    Example: convsolve count configs/spaces/mobilenetv2_nas.yaml
+    """
+    from . import ops
+
+    def action() -> int:
+        result = ops.count(_load_space(config, input), timeout=timeout)
+        if as_json:
+            _print_json(result.to_dict())
+        else:
+            out.print(str(result), markup=False)
+        return 0 if result.valid else 1
+
+    _run(action)
+
+
+@app.command("enumerate")
+def enumerate_command(
+    config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=0, help="Stop after this many assignments."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+) -> None:
+    """Every valid assignment, lazily, in a fixed order (constant memory).
+
+    Example: convsolve enumerate configs/spaces/resnet_space.yaml --limit 100 --jsonl
+    """
+    from . import ops
+
+    def action() -> int:
+        found = 0
+        for row in ops.enumerate_assignments(_load_space(config, input), limit=limit, timeout=timeout):
+            found += 1
+            sys.stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+        return 0 if found else 1
+
+    _run(action)
+
+
+@app.command()
+def sample(
+    config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
+    n: int = typer.Option(10, "-n", min=0, help="How many assignments."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (the same seed gives the same samples)."),
+    distinct: bool = typer.Option(False, "--distinct", help="Without replacement."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+) -> None:
+    """Valid assignments drawn uniformly at random.
+
+    Example: convsolve sample configs/spaces/mobilenetv2_nas.yaml -n 1000 --seed 0 --jsonl
+    """
+    from . import ops
+
+    def action() -> int:
+        rows = ops.sample(_load_space(config, input), n, seed=seed, replace=not distinct, timeout=timeout)
+        for row in rows:
+            sys.stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+        return 0 if rows or n == 0 else 1
+
+    _run(action)
+
+
+@app.command()
+def prune(
+    config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the pruned config here (comments and order kept)."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+) -> None:
+    """Drop every value that appears in no valid assignment: the tightest per-parameter domains.
+
+    Example: convsolve prune configs/spaces/resnet_space.yaml -o pruned.yaml
+    """
+    from . import ops
+    from .io.config import write_config
+
+    def action() -> int:
+        space = _load_space(config, input)
+        result = ops.prune(space, timeout=timeout)
+        if output is not None:
+            if not result.valid:
+                raise UsageError("no assignment is valid, so there is no pruned config to write", field="-o")
+            if output.resolve() == config.resolve():
+                raise UsageError(f"refusing to overwrite the input {config}; write elsewhere", field="-o")
+            write_config(space.to_config(domains=result.domains), output, overwrite=force)
+        if as_json:
+            _print_json(result.to_dict())
+        else:
+            out.print(str(result), markup=False)
+        return 0 if result.valid else 1
+
+    _run(action)
+
+
+def _parse_setting(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise UsageError(f"--set {text!r}: expected NAME=VALUE, e.g. stem.kernel=7", field="--set")
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return name.strip(), lowered == "true"
+    try:
+        return name.strip(), int(value)
+    except ValueError:
+        raise UsageError(f"--set {text!r}: the value must be an integer or true/false", field="--set") from None
+
+
+@app.command()
+def suggest(
+    config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
+    settings: list[str] = typer.Option([], "--set", "-s", help="Fix a parameter: NAME=VALUE (repeatable)."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+) -> None:
+    """With some parameters fixed, the values of the others that still admit a valid completion.
+
+    Example: convsolve suggest configs/spaces/resnet_space.yaml --set conv1.kernel=7 --set conv1.stride=2
+    """
+    from . import ops
+
+    def action() -> int:
+        fixed = dict(_parse_setting(text) for text in settings)
+        result = ops.suggest(_load_space(config, input), fixed, timeout=timeout)
+        if as_json:
+            _print_json(result.to_dict())
+        else:
+            out.print(str(result), markup=False)
+        return 0 if result.valid else 1
 
     _run(action)

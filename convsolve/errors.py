@@ -80,3 +80,12 @@ class MissingExtraError(ConvsolveError):
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(f"this needs {package}; install it with: pip install 'convsolve[{extra}]'")
+
+
+class SolverTimeout(ConvsolveError):
+    """A solver run exceeded its ``--timeout``."""
+
+    exit_code = 124
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"stopped after the timeout of {seconds:g} s; narrow the space or the input range, or allow more time", seconds=seconds)

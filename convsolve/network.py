@@ -299,15 +299,18 @@ class _Builder:
 
     def size_range(self, raw: Any, where: str) -> SizeRange:
         if isinstance(raw, int) and not isinstance(raw, bool):
-            values = [raw, raw]
-        elif isinstance(raw, Mapping) and set(raw) == {"range"} and isinstance(raw["range"], list) and len(raw["range"]) == 2:
-            values = list(raw["range"])
+            values = [raw, raw, 1]
+        elif (
+            isinstance(raw, Mapping) and set(raw) in ({"range"}, {"range", "step"})
+            and isinstance(raw["range"], list) and len(raw["range"]) == 2
+        ):
+            values = list(raw["range"]) + [raw.get("step", 1)]
         else:
-            raise self.error(f"a size is an integer or {{range: [lo, hi]}}, got {_show(raw)}", field=where)
+            raise self.error(f"a size is an integer or {{range: [lo, hi]}} (optionally with step: s), got {_show(raw)}", field=where)
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            raise self.error(f"size bounds must be integers, got {_show(raw)}", field=where)
+            raise self.error(f"size bounds and step must be integers, got {_show(raw)}", field=where)
         try:
-            return SizeRange(values[0], values[1])
+            return SizeRange(values[0], values[1], values[2])
         except ValueError as exc:
             raise self.error(str(exc), field=where) from None
 

@@ -24,40 +24,47 @@ __all__ = ["SizeRange", "SizeSet"]
 
 @dataclass(frozen=True)
 class SizeRange:
-    """The inclusive range of input sizes examined on one axis.
+    """The input sizes examined on one axis: ``lo, lo + step, ...`` up to ``hi`` inclusive.
 
     Example:
         >>> SizeRange.parse("32:224")
-        SizeRange(lo=32, hi=224)
+        SizeRange(lo=32, hi=224, step=1)
+        >>> str(SizeRange.parse("64:512:16"))
+        '64..512 step 16'
     """
 
     lo: int
     hi: int
+    step: int = 1
 
     def __post_init__(self) -> None:
         if not 1 <= self.lo <= self.hi:
             raise ValueError(f"a size range needs 1 <= lo <= hi, got {self.lo}..{self.hi}")
+        if self.step < 1:
+            raise ValueError(f"a size range needs step >= 1, got {self.step}")
 
     @classmethod
     def parse(cls, text: str) -> "SizeRange":
-        """``"224"`` or ``"32:224"`` (also ``"32..224"``)."""
+        """``"224"``, ``"32:224"`` (also ``"32..224"``) or ``"64:512:16"`` (every 16th size)."""
         parts = text.replace("..", ":").split(":")
         try:
             numbers = [int(part) for part in parts]
         except ValueError:
-            raise ValueError(f"expected a size or LO:HI, got {text!r}") from None
+            raise ValueError(f"expected a size, LO:HI or LO:HI:STEP, got {text!r}") from None
         if len(numbers) == 1:
             return cls(numbers[0], numbers[0])
-        if len(numbers) == 2:
-            return cls(numbers[0], numbers[1])
-        raise ValueError(f"expected a size or LO:HI, got {text!r}")
+        if len(numbers) in (2, 3):
+            return cls(*numbers)
+        raise ValueError(f"expected a size, LO:HI or LO:HI:STEP, got {text!r}")
 
     def values(self) -> np.ndarray:
         """Every size in the range, as an int64 array."""
-        return np.arange(self.lo, self.hi + 1, dtype=np.int64)
+        return np.arange(self.lo, self.hi + 1, self.step, dtype=np.int64)
 
     def __str__(self) -> str:
-        return str(self.lo) if self.lo == self.hi else f"{self.lo}..{self.hi}"
+        if self.lo == self.hi:
+            return str(self.lo)
+        return f"{self.lo}..{self.hi}" + (f" step {self.step}" if self.step != 1 else "")
 
 
 @dataclass(frozen=True)

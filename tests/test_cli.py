@@ -81,7 +81,7 @@ def test_shapes_refuses_a_range(unet_like):
     (["check", "missing.yaml"], "missing.yaml: no such file"),
     (["check", "{unet}", "--input", "0:4"], "1 <= lo <= hi"),
     (["check", "{unet}", "--input", "4x4x4"], "give one size or 2"),
-    (["check", "{unet}", "--input", "abc"], "expected a size or LO:HI"),
+    (["check", "{unet}", "--input", "abc"], "expected a size, LO:HI"),
 ])
 def test_bad_input_exits_2_without_traceback(args, message, unet_like):
     args = [a.replace("{unet}", str(unet_like)) for a in args]

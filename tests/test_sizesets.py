@@ -54,6 +54,7 @@ def test_size_range_parse():
     assert SizeRange.parse("224") == SizeRange(224, 224)
     assert SizeRange.parse("32:224") == SizeRange.parse("32..224") == SizeRange(32, 224)
     assert np.array_equal(SizeRange(3, 5).values(), [3, 4, 5])
-    for bad in ("a:b", "1:2:3", "0:4", "9:2"):
+    assert SizeRange.parse("64:512:16").values()[:3].tolist() == [64, 80, 96]
+    for bad in ("a:b", "1:2:3:4", "0:4", "9:2", "1:9:0"):
         with pytest.raises(ValueError):
             SizeRange.parse(bad)

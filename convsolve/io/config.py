@@ -8,17 +8,20 @@ Example:
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UsageError
 from ..network import Network
 
-__all__ = ["load", "read_config"]
+__all__ = ["load", "read_config", "write_config"]
 
 
 def read_config(path: str | Path) -> Any:
@@ -37,8 +40,10 @@ def read_config(path: str | Path) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"is not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
     try:
-        return YAML(typ="rt").load(text)
+        return yaml.load(text)
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise ConfigError(f"is not valid YAML: {exc.problem or exc}", file=str(path), line=line) from None
@@ -49,3 +54,30 @@ def read_config(path: str | Path) -> Any:
 def load(path: str | Path) -> Network:
     """The network described by the config file at ``path``."""
     return Network.from_config(read_config(path), source=str(path))
+
+
+def write_config(data: Any, path: str | Path, *, overwrite: bool = False) -> None:
+    """Write ``data`` as YAML (round-trip: comments and key order kept) or JSON, atomically.
+
+    An existing file is replaced only with ``overwrite``; the file appears whole or not at all.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UsageError(f"{path} exists; choose another output path or pass --force to replace it", field="-o")
+    if path.suffix.lower() == ".json":
+        text = json.dumps(data, indent=2) + "\n"
+    else:
+        yaml = YAML(typ="rt")
+        yaml.width = 4096
+        yaml.indent(mapping=2, sequence=4, offset=2)
+        stream = io.StringIO()
+        yaml.dump(data, stream)
+        text = stream.getvalue()
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        handle = tempfile.NamedTemporaryFile("w", dir=directory, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8")
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}", field="-o") from None

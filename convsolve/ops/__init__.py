@@ -1,0 +1,210 @@
+"""What users ask of a search space: count, enumerate, sample, prune and suggest.
+
+Each is a thin layer over :class:`~convsolve.solve.table.Table` (the dynamic programme) and
+:class:`~convsolve.solve.ranking.Ranking`; validity is always over the space's whole input range.
+
+Example:
+    >>> from convsolve import load_space
+    >>> space = load_space("configs/bench/chain-6.yaml")      # doctest: +SKIP
+    >>> count(space).valid                                     # doctest: +SKIP
+    11417906
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import SolverTimeout, UsageError
+from ..solve.plan import make_plan
+from ..solve.ranking import Ranking
+from ..solve.table import Table
+
+__all__ = ["CountResult", "PruneResult", "Suggestion", "count", "enumerate_assignments", "enumerate_blocks", "sample", "prune", "suggest"]
+
+BLOCK = 65536
+"""Assignments produced per block by the columnar enumerator."""
+
+
+def _deadline(timeout: float | None) -> Any:
+    if timeout is None:
+        return None
+    end = time.monotonic() + timeout
+
+    def check() -> None:
+        if time.monotonic() > end:
+            raise SolverTimeout(timeout)
+
+    return check
+
+
+def _table(space: Any, domains: Mapping[str, Sequence[Any]] | None = None, *, transitions: bool = True, timeout: float | None = None) -> Table:
+    return Table(make_plan(space, dict(domains) if domains else None), space, keep_transitions=transitions, deadline=_deadline(timeout))
+
+
+@dataclass(frozen=True)
+class CountResult:
+    """The number of valid assignments, of how many."""
+
+    valid: int
+    total: int
+
+    @property
+    def fraction(self) -> float:
+        return self.valid / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        return f"{self.valid:,} valid of {self.total:,} assignments ({self.fraction:.6g})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"valid": str(self.valid), "total": str(self.total), "fraction": self.fraction}
+
+
+def count(space: Any, *, timeout: float | None = None) -> CountResult:
+    """Exact number of valid assignments over the whole input range, without enumerating them."""
+    return CountResult(_table(space, transitions=False, timeout=timeout).count(), space.total)
+
+
+def enumerate_blocks(space: Any, *, block: int = BLOCK, limit: int | None = None, timeout: float | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """Valid assignments in a fixed order, as columnar blocks: parameter -> array of values.
+
+    Memory stays constant: each block is unranked from its position, with no dead end entered.
+    """
+    table = _table(space, timeout=timeout)
+    ranking = Ranking(table)
+    stop = ranking.total if limit is None else min(limit, ranking.total)
+    domains = {name: np.array(values, dtype=object if any(isinstance(v, bool) for v in values) else np.int64)
+               for name, values in table.plan.domains.items()}
+    for begin in range(0, stop, block):
+        columns = ranking.assignments(np.arange(begin, min(begin + block, stop), dtype=np.int64))
+        yield {name: domains[name][indices] for name, indices in columns.items()}
+
+
+def enumerate_assignments(space: Any, *, limit: int | None = None, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+    """Valid assignments one by one (dictionaries), lazily, in a fixed order."""
+    for columns in enumerate_blocks(space, limit=limit, timeout=timeout, block=4096):
+        names = list(columns)
+        for row in zip(*(columns[n].tolist() for n in names)):
+            yield dict(zip(names, row))
+
+
+def sample(space: Any, n: int, *, seed: int = 0, replace: bool = True, timeout: float | None = None) -> list[dict[str, Any]]:
+    """``n`` valid assignments drawn uniformly (with or without replacement), reproducible by ``seed``."""
+    if n < 0:
+        raise UsageError(f"the number of samples must be >= 0, got {n}", field="-n")
+    ranking = Ranking(_table(space, timeout=timeout))
+    if ranking.total == 0:
+        return []
+    rng = random.Random(seed)
+    if replace:
+        ranks = [rng.randrange(ranking.total) for _ in range(n)]
+    else:
+        if n > ranking.total:
+            raise UsageError(f"cannot draw {n} distinct assignments: only {ranking.total} are valid", field="-n")
+        ranks = rng.sample(range(ranking.total), n)
+    return ranking.values(ranking.assignments(ranks))
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """Per parameter, the values that appear in at least one valid assignment."""
+
+    domains: dict[str, tuple[Any, ...]]
+    before: dict[str, tuple[Any, ...]]
+    valid: int
+
+    @property
+    def removed(self) -> dict[str, tuple[Any, ...]]:
+        return {name: tuple(v for v in self.before[name] if v not in values) for name, values in self.domains.items()
+                if len(values) < len(self.before[name])}
+
+    def __str__(self) -> str:
+        lines = [f"{self.valid:,} valid assignments"]
+        for name, values in self.domains.items():
+            gone = self.removed.get(name)
+            mark = f"   (removed {', '.join(map(str, gone))})" if gone else ""
+            lines.append(f"  {name}: {', '.join(map(str, values)) or 'none'}{mark}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"valid": str(self.valid), "domains": {k: list(v) for k, v in self.domains.items()},
+                "removed": {k: list(v) for k, v in self.removed.items()}}
+
+
+def _supported(table: Table) -> dict[str, tuple[Any, ...]]:
+    back = table.backward()
+    used: dict[str, set[int]] = {name: set() for name in table.plan.params}
+    for j, (unit, moves) in enumerate(zip(table.units, table.moves)):
+        live = np.asarray(back[j + 1][moves.dst] > 0, dtype=bool)
+        combos = unit.step.combos[np.unique(moves.combo[live])]
+        for i, name in enumerate(unit.step.new_params):
+            used[name].update(int(v) for v in combos[:, i])
+    domains = table.plan.domains
+    return {name: tuple(domains[name][i] for i in sorted(indices)) for name, indices in used.items()}
+
+
+def prune(space: Any, *, timeout: float | None = None) -> PruneResult:
+    """Drop every value that appears in no valid assignment: the tightest per-parameter domains."""
+    table = _table(space, timeout=timeout)
+    before = {name: param.values for name, param in space.params.items()}
+    return PruneResult(_supported(table) if table.count() else {n: () for n in before}, before, table.count())
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """Given some parameters fixed: the values of every other parameter that still admit a valid completion."""
+
+    fixed: dict[str, Any]
+    domains: dict[str, tuple[Any, ...]]
+    valid: int
+    reason: str = ""
+    removed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        given = ", ".join(f"{k}={v}" for k, v in self.fixed.items()) or "nothing fixed"
+        if not self.valid:
+            return f"with {given}: no valid completion — {self.reason}"
+        lines = [f"with {given}: {self.valid:,} valid completions"]
+        for name, values in self.domains.items():
+            if name not in self.fixed:
+                gone = self.removed.get(name)
+                mark = f"   (not {', '.join(map(str, gone))})" if gone else ""
+                lines.append(f"  {name}: {', '.join(map(str, values))}{mark}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fixed": self.fixed, "valid": str(self.valid), "reason": self.reason or None,
+                "domains": {k: list(v) for k, v in self.domains.items()}}
+
+
+def suggest(space: Any, fixed: Mapping[str, Any], *, timeout: float | None = None) -> Suggestion:
+    """The values still possible for every parameter once ``fixed`` are set; why none are, if so."""
+    for name, value in fixed.items():
+        if name not in space.params:
+            raise UsageError(f"unknown parameter {name!r} (parameters: {', '.join(space.params)})", field="--set")
+        if value not in space.params[name].values:
+            raise UsageError(f"{name}={value} is not in its domain {list(space.params[name].values)}", field="--set")
+    domains = {name: (fixed[name],) if name in fixed else param.values for name, param in space.params.items()}
+    table = _table(space, domains, timeout=timeout)
+    valid = table.count()
+    if not valid:
+        return Suggestion(dict(fixed), {n: () for n in domains}, 0, _why_none(table, space, fixed))
+    supported = _supported(table)
+    removed = {n: tuple(v for v in domains[n] if v not in supported[n]) for n in domains if n not in fixed}
+    return Suggestion(dict(fixed), supported, valid, "", {k: v for k, v in removed.items() if v})
+
+
+def _why_none(table: Table, space: Any, fixed: Mapping[str, Any]) -> str:
+    step = table.empty_at
+    if step is None:
+        return "no assignment is valid"
+    layer = f"layer {step.node!r}"
+    for index in step.constraints:
+        text = space.constraints[index].text
+        return f"no choice for {layer} is valid given the values fixed and chosen before it (constraint checked there: {text})"
+    where = "at the smallest input size" if space.input.ranges[0].lo == space.input.ranges[0].hi else f"over the input range {space.input.describe()}"
+    return f"every choice for {layer} gives an invalid output {where}, whatever the earlier free parameters are"

@@ -1,0 +1,202 @@
+"""The elimination plan: the order in which a space's layers and parameters are decided.
+
+Layers are taken in topological order. A parameter is decided at the first layer that uses it; a
+constraint is checked at the step where its last parameter is decided. Between two steps only what
+later steps still read is remembered — the *frontier*: the outputs of layers not yet consumed by all
+their readers, and the parameters that later layers or constraints still read. A frontier state is
+all that flows downstream, so counting, sampling and enumerating are one dynamic programme over it.
+
+Each remembered output is tracked at the input sizes that matter. Size rules are non-decreasing in
+the input size and so is their validity, so a layer valid at the smallest input of the range is
+valid at all of them: a *probed* output is kept only at the smallest size (and at target sizes).
+Exact equalities (merges, ``in_features``, divisibility, a transposed conv's ``output_size``) hold
+only if checked at every size: outputs feeding them, through any layer that passes sizes on, are
+tracked at *every* size of the range.
+
+Example:
+    >>> plan = make_plan(space)          # doctest: +SKIP
+    >>> [step.node for step in plan.steps][:2]   # doctest: +SKIP
+    ['stem', 'pool']
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import networkx as nx
+import numpy as np
+
+from ..errors import ConfigError, InvalidAssignment
+from ..inference import Sweep
+from ..layers import AdaptivePool, CenterCrop, ConvTranspose, Interpolate, Layer, Linear, PixelUnshuffle
+from ..network import INPUT
+
+__all__ = ["Step", "Plan", "make_plan"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """Deciding one layer: the parameters first chosen here and what is remembered afterwards."""
+
+    index: int
+    node: str
+    inputs: tuple[str, ...]
+    new_params: tuple[str, ...]
+    old_params: tuple[str, ...]
+    """Parameters this step reads that earlier steps decided (layer fields and constraints)."""
+    layer_params: tuple[str, ...]
+    constraints: tuple[int, ...]
+    targets: tuple[Any, ...]
+    live_tensors: tuple[str, ...]
+    """Outputs remembered after this step, in topological order."""
+    live_params: tuple[str, ...]
+    """Parameters remembered after this step, in decision order."""
+    combos: np.ndarray
+    """Every combination of the new parameters, as value indices (rows), in domain order."""
+    plain_merge: bool
+    """An add/mul/concat without broadcasting: its output agrees with its inputs exactly when their sizes are equal."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The steps, the sweep of input sizes, and where each remembered output is tracked."""
+
+    steps: tuple[Step, ...]
+    params: tuple[str, ...]
+    """All parameters in decision order."""
+    domains: dict[str, tuple[Any, ...]]
+    sweep: Sweep
+    full: frozenset[str]
+    """Outputs tracked at every input size of the range; the others only at ``probes``."""
+    flat: frozenset[str]
+    """Outputs that are flattened feature vectors (after a ``flatten``)."""
+    probes: tuple[np.ndarray, ...]
+    """Per axis, the indices into the sweep kept for probed outputs (the smallest size, target sizes)."""
+    initial_live: tuple[str, ...]
+
+    def points(self, node: str) -> tuple[np.ndarray, ...]:
+        """Per axis, the sweep indices at which ``node``'s output is tracked."""
+        if node in self.full:
+            return tuple(np.arange(len(a)) for a in self.sweep.axes)
+        return self.probes
+
+
+def make_plan(space: Any, domains: dict[str, Sequence[Any]] | None = None) -> Plan:
+    """The plan for ``space`` (optionally with narrowed ``domains`` per parameter)."""
+    for target in space.targets:
+        if target.size is None:
+            raise ConfigError(
+                f"the solver supports targets of an exact size at an input size ({{node, size, at}}) only; "
+                f"stride and receptive_field targets are not implemented yet", file=space.source, node=target.node, field="targets")
+    domains = {name: tuple(domains[name]) if domains and name in domains else param.values for name, param in space.params.items()}
+    written = {node: i for i, node in enumerate(space.graph.nodes)}
+    # the config's own order where the graph allows: a merge then follows its branches directly
+    order = [n for n in nx.lexicographical_topological_sort(space.graph, key=written.__getitem__) if n != INPUT]
+    position = {node: i + 1 for i, node in enumerate(order)}
+    uses = {node: tuple(space.layer_params(node)) for node in order}
+    intro: dict[str, int] = {}
+    for node in order:
+        for name in uses[node]:
+            intro.setdefault(name, position[node])
+    for name in space.params:
+        intro.setdefault(name, 1)
+    params = tuple(sorted(space.params, key=lambda name: (intro[name], list(space.params).index(name))))
+    completes = [max((intro[n] for n in c.expression.names), default=1) for c in space.constraints]
+    last_read = dict(intro)
+    for node in order:
+        for name in uses[node]:
+            last_read[name] = max(last_read[name], position[node])
+    for constraint, step in zip(space.constraints, completes):
+        for name in constraint.expression.names:
+            last_read[name] = max(last_read[name], step)
+    consumers: dict[str, list[str]] = {node: [] for node in space.order}
+    for node in order:
+        for source in space.graph.nodes[node]["inputs"]:
+            consumers[source].append(node)
+    last_consumed = {node: max((position[c] for c in consumers[node]), default=0) for node in space.order}
+    samples = {node: _sample_layer(space, node, domains) for node in order}
+    full = _full_nodes(order, consumers, samples)
+    flat: set[str] = set()
+    for node in order:
+        layer = samples[node]
+        if (layer is not None and layer.family == "flatten") or space.graph.nodes[node]["inputs"][0] in flat:
+            flat.add(node)
+    sweep = Sweep.over(space.input.ranges, space.input.tied)
+    probes = _probe_points(space, sweep)
+    steps = []
+    for node in order:
+        j = position[node]
+        new = tuple(p for p in params if intro[p] == j)
+        reads = set(uses[node]) | {n for c, s in zip(space.constraints, completes) if s == j for n in c.expression.names}
+        old = tuple(p for p in params if p in reads and intro[p] < j)
+        live_tensors = tuple(n for n in [INPUT] + order if (n == INPUT or position[n] <= j) and last_consumed[n] > j)
+        live_params = tuple(p for p in params if intro[p] <= j and last_read[p] > j)
+        sizes = [len(domains[p]) for p in new]
+        product = list(itertools.product(*[range(s) for s in sizes]))
+        combos = np.array(product, dtype=np.int64).reshape(len(product), len(new))
+        steps.append(Step(
+            j, node, tuple(space.graph.nodes[node]["inputs"]), new, old, uses[node],
+            tuple(i for i, s in enumerate(completes) if s == j),
+            tuple(t for t in space.targets if t.node == node), live_tensors, live_params, combos,
+            samples[node] is not None and samples[node].family == "merge" and not getattr(samples[node], "broadcast", False),
+        ))
+    initial_live = (INPUT,) if last_consumed[INPUT] > 0 else ()
+    return Plan(tuple(steps), params, domains, sweep, frozenset(full | flat), frozenset(flat), probes, initial_live)
+
+
+CONSTANT_OUTPUT = (AdaptivePool, CenterCrop)
+"""Layers whose output does not depend on the input size (where valid): exactness stops there."""
+
+
+def _full_nodes(order: list[str], consumers: dict[str, list[str]], samples: dict[str, Layer | None]) -> set[str]:
+    """Outputs that some exact check downstream reads at every input size (see the module docstring)."""
+    full: set[str] = set()
+    for node in reversed([INPUT] + order):
+        for consumer in consumers[node]:
+            layer = samples[consumer]
+            if _needs_every_size(layer) or (consumer in full and not _constant_output(layer)):
+                full.add(node)
+                break
+    return full
+
+
+def _needs_every_size(layer: Layer | None) -> bool:
+    if layer is None:
+        return True
+    if layer.family in ("merge", "flatten"):
+        return True
+    if isinstance(layer, Linear):
+        return layer.in_features is not None
+    if isinstance(layer, PixelUnshuffle):
+        return True
+    return isinstance(layer, ConvTranspose) and layer.output_size is not None and not layer.pads_from_output_size
+
+
+def _constant_output(layer: Layer | None) -> bool:
+    if isinstance(layer, CONSTANT_OUTPUT):
+        return True
+    return isinstance(layer, Interpolate) and layer.size is not None
+
+
+def _sample_layer(space: Any, node: str, domains: dict[str, tuple[Any, ...]]) -> Layer | None:
+    """Any buildable layer of ``node`` (its kind and which fields are set do not depend on the choices)."""
+    names = space.layer_params(node)
+    for values in itertools.islice(itertools.product(*[domains[n] for n in names]), 1000):
+        try:
+            return space.build_layer(node, dict(zip(names, values)))
+        except InvalidAssignment:
+            continue
+    return None
+
+
+def _probe_points(space: Any, sweep: Sweep) -> tuple[np.ndarray, ...]:
+    points: list[set[int]] = [{0} for _ in sweep.axes]
+    for target in space.targets:
+        if target.at is None:
+            continue
+        for axis, size in enumerate(target.at):
+            values = sweep.axes[axis]
+            points[axis].add(int(np.searchsorted(values, size)))
+    return tuple(np.array(sorted(p), dtype=np.int64) for p in points)

@@ -1,0 +1,119 @@
+"""A search space as a python-constraint ``Problem``, solved by the DAG programme or by backtracking.
+
+python-constraint is the modelling layer: every parameter is a variable with its domain, every
+user constraint an :class:`ExpressionConstraint` (evaluated by convsolve's own parser — never a
+string handed to python-constraint, which would ``exec`` it), and validity over the input range one
+:class:`NetworkConstraint` over all variables. :class:`DagSolver` answers from
+:class:`~convsolve.solve.table.Table`, honouring the domains the Problem hands it; any other
+``Constraint`` a caller adds is checked on each solution. python-constraint's own solvers
+(``BacktrackingSolver``...) give the same solutions, slowly: tests hold both to each other.
+
+Example:
+    >>> problem = compile_problem(space)                     # doctest: +SKIP
+    >>> problem.getSolution()                                # doctest: +SKIP
+    {'conv1.kernel': 1, ...}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Hashable, Iterator, Sequence
+
+from constraint import Constraint, Problem, Solver
+
+from ..errors import InvalidAssignment
+from ..expressions import Expression
+from .plan import make_plan
+from .ranking import Ranking
+from .table import Table
+
+__all__ = ["ExpressionConstraint", "NetworkConstraint", "DagSolver", "compile_problem"]
+
+
+class ExpressionConstraint(Constraint):  # type: ignore[misc]
+    """A user constraint, checked once all its variables are assigned (forward checking on the last one)."""
+
+    def __init__(self, expression: Expression) -> None:
+        self.expression = expression
+
+    def __call__(self, variables: Sequence[Hashable], domains: dict, assignments: dict, forwardcheck: bool = False, _unassigned: Any = None) -> bool:
+        missing = [v for v in variables if v not in assignments]
+        if missing:
+            if forwardcheck and len(missing) == 1:
+                domain = domains[missing[0]]
+                for value in domain[:]:
+                    if not self._holds({**assignments, missing[0]: value}):
+                        domain.hideValue(value)
+                return bool(domain)
+            return True
+        return self._holds(assignments)
+
+    def _holds(self, values: dict) -> bool:
+        try:
+            return bool(self.expression.evaluate(values))
+        except ZeroDivisionError:
+            return False
+
+
+class NetworkConstraint(Constraint):  # type: ignore[misc]
+    """Every layer valid at every input size of the range, once every parameter is assigned."""
+
+    def __init__(self, space: Any) -> None:
+        self.space = space
+
+    def __call__(self, variables: Sequence[Hashable], domains: dict, assignments: dict, forwardcheck: bool = False, _unassigned: Any = None) -> bool:
+        if any(v not in assignments for v in variables):
+            return True
+        values = {name: assignments[name] for name in self.space.params}
+        try:
+            network = self.space.fixed(values)
+        except InvalidAssignment:
+            return False
+        result = network.infer()
+        return not result.static and bool(result.valid_mask().all()) and all(_reaches(network, t) for t in self.space.targets)
+
+
+def _reaches(network: Any, target: Any) -> bool:
+    """Whether ``target.node`` has exactly ``target.size`` at input ``target.at``."""
+    rows = {row.node: row.shape for row in network.shapes(list(target.at))}
+    shape = rows[target.node]
+    return shape is not None and tuple(shape[1:]) == tuple(target.size)
+
+
+class DagSolver(Solver):  # type: ignore[misc]
+    """Solves a compiled space with the dynamic programme over the network's DAG."""
+
+    requires_pickling = False
+
+    def __init__(self, space: Any) -> None:
+        self.space = space
+
+    def getSolutionIter(self, domains: dict, constraints: list, vconstraints: dict) -> Iterator[dict]:  # noqa: N802 (python-constraint's API)
+        narrowed = {name: [v for v in self.space.params[name].values if v in list(domains[name])] for name in self.space.params}
+        if any(not values for values in narrowed.values()):
+            return
+        others = [(c, v) for c, v in constraints if not isinstance(c, (ExpressionConstraint, NetworkConstraint))]
+        table = Table(make_plan(self.space, narrowed), self.space)
+        ranking = Ranking(table)
+        for begin in range(0, ranking.total, 4096):
+            columns = ranking.assignments(list(range(begin, min(begin + 4096, ranking.total))))
+            for solution in ranking.values(columns):
+                if all(c(v, domains, solution) for c, v in others):
+                    yield solution
+
+    def getSolution(self, domains: dict, constraints: list, vconstraints: dict) -> dict | None:  # noqa: N802
+        return next(self.getSolutionIter(domains, constraints, vconstraints), None)
+
+    def getSolutions(self, domains: dict, constraints: list, vconstraints: dict) -> list[dict]:  # noqa: N802
+        return list(self.getSolutionIter(domains, constraints, vconstraints))
+
+
+def compile_problem(space: Any, solver: Solver | None = None) -> Problem:
+    """A python-constraint Problem for ``space``; solved by :class:`DagSolver` unless ``solver`` is given."""
+    problem = Problem(solver or DagSolver(space))
+    for name, param in space.params.items():
+        problem.addVariable(name, list(param.values))
+    for constraint in space.constraints:
+        problem.addConstraint(ExpressionConstraint(constraint.expression), sorted(constraint.expression.names))
+    if space.params:
+        problem.addConstraint(NetworkConstraint(space), list(space.params))
+    return problem

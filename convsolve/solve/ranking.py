@@ -1,0 +1,107 @@
+"""Valid assignments by rank: the ``i``-th in a fixed order, for enumeration and uniform sampling.
+
+Assignments are ordered by the combination chosen at each step, first step first, combinations in
+domain order. Out of a state, the moves are listed in that order; a move's weight is the number of
+ways its next state completes (:meth:`Table.backward`). The ``i``-th assignment from a state is found
+by walking the cumulative weights: no dead end is ever entered, so each assignment costs one lookup
+per step, vectorised over a whole block of ranks.
+
+Example:
+    >>> ranking = Ranking(table)                             # doctest: +SKIP
+    >>> ranking.assignments(np.arange(3))                    # doctest: +SKIP
+    {'conv1.kernel': array([1, 1, 1]), ...}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .table import Table
+
+__all__ = ["Ranking"]
+
+CAP = 2**62
+"""Ranks below this are walked in int64; larger ones in Python integers."""
+
+
+@dataclass(frozen=True)
+class _Moves:
+    """One step's moves sorted by (source state, combo), with per-state segments and cumulative weights."""
+
+    start: np.ndarray
+    length: np.ndarray
+    combo: np.ndarray
+    dst: np.ndarray
+    cumulative: np.ndarray
+    """Within each state's segment, the running total of completions (Python ints)."""
+    capped: np.ndarray
+    """The same, capped at CAP, as int64."""
+
+
+class Ranking:
+    """Unranks valid assignments of a :class:`Table` (built with its transitions)."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        back = table.backward()
+        self.total = int(back[0][0]) if len(back[0]) else 0
+        self.moves: list[_Moves] = []
+        for j, moves in enumerate(table.moves):
+            weights = back[j + 1][moves.dst]
+            keep = weights > 0
+            src, combo, dst, weights = moves.src[keep], moves.combo[keep], moves.dst[keep], weights[keep]
+            order = np.lexsort((combo, src))
+            src, combo, dst, weights = src[order], combo[order], dst[order], weights[order]
+            states = len(table.states[j])
+            length = np.bincount(src, minlength=states)
+            start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+            cumulative = np.empty(len(weights), dtype=object)
+            for s in np.flatnonzero(length):
+                segment = slice(start[s], start[s] + length[s])
+                cumulative[segment] = np.cumsum(weights[segment])
+            capped = np.array([min(int(v), CAP) for v in cumulative], dtype=np.int64)
+            self.moves.append(_Moves(start, length, combo, dst, cumulative, capped))
+
+    def combos(self, ranks: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The combo index chosen at every step for each rank: an array (len(ranks), steps)."""
+        big = len(ranks) and max(int(r) for r in ranks) >= CAP
+        residual = np.array(ranks, dtype=object if big else np.int64)
+        state = np.zeros(len(residual), dtype=np.int64)
+        chosen = np.empty((len(residual), len(self.moves)), dtype=np.int64)
+        for j, moves in enumerate(self.moves):
+            cumulative = moves.cumulative if big else moves.capped
+            start, length = moves.start[state], moves.length[state]
+            position = np.zeros(len(state), dtype=np.int64)
+            # the first move of the state's segment whose running total exceeds the residual
+            for offset in range(int(length.max()) if len(length) else 0):
+                inside = offset < length
+                index = np.where(inside, start + offset, 0)
+                beyond = inside & np.asarray(cumulative[index] <= residual, dtype=bool)
+                position += beyond
+            pick = start + position
+            before = np.where(position > 0, cumulative[np.maximum(pick - 1, 0)], 0)
+            residual = residual - before
+            chosen[:, j] = moves.combo[pick]
+            state = moves.dst[pick]
+        return chosen
+
+    def assignments(self, ranks: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """Columnar assignments for ``ranks``: parameter name -> array of value indices."""
+        chosen = self.combos(ranks)
+        columns: dict[str, np.ndarray] = {}
+        for j, unit in enumerate(self.table.units):
+            step = unit.step
+            picked = step.combos[chosen[:, j]]
+            for i, name in enumerate(step.new_params):
+                columns[name] = picked[:, i]
+        return {name: columns[name] for name in self.table.plan.params}
+
+    def values(self, columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+        """Row dictionaries of parameter values from columnar value indices."""
+        domains = self.table.plan.domains
+        names = list(columns)
+        decoded = [[domains[name][i] for i in columns[name]] for name in names]
+        return [dict(zip(names, row)) for row in zip(*decoded)]

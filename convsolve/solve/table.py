@@ -1,0 +1,478 @@
+"""The dynamic programme over frontier states: counts, and the transitions between states.
+
+A frontier state (see :mod:`convsolve.solve.plan`) is one int64 row: for every remembered output its
+channel count and the id of its tracked sizes, then the value index of every remembered parameter.
+Tracked sizes are interned (:class:`Sizes`), so rows stay narrow however wide the input range, and
+two outputs agree at every size exactly when their ids are equal.
+
+A step applies one layer to every *distinct input* it reads (input ids and earlier parameter
+values), once per combination of its new parameters, as one NumPy operation per axis; the states
+then look their results up. A merge that directly follows the layer producing its last input is
+applied in the same step, so disagreeing branch pairs are never stored. :class:`Table` keeps, per
+step, the distinct reachable states and how many parameter choices reach each (``forward``); the
+number of valid assignments is the forward count of the single final state. ``backward`` counts how
+many ways each state completes, for sampling, enumeration and pruning.
+
+Example:
+    >>> table = Table(make_plan(space), space)        # doctest: +SKIP
+    >>> table.count()                                  # doctest: +SKIP
+    11417906
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import InvalidAssignment
+from ..layers import Layer
+from ..network import INPUT
+from .plan import Plan, Step
+
+__all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table"]
+
+INVALID = -1
+PACKED = 2**31
+"""Sizes below this pack two to an int64 id."""
+
+
+class Sizes:
+    """Interned tracked-size vectors, one id space per vector width.
+
+    Vectors of one or two sizes (an output tracked at the smallest input only) need no table: their
+    id is the sizes themselves, packed into one integer.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[int, dict[bytes, int]] = {}
+        self._rows: dict[int, np.ndarray] = {}
+        self._used: dict[int, int] = {}
+
+    def intern(self, rows: np.ndarray) -> np.ndarray:
+        """The id of every row (rows of equal content get equal ids)."""
+        width = rows.shape[1]
+        if width <= 2 and len(rows) and 0 <= rows.min() and rows.max() < PACKED:
+            return rows[:, 0] * PACKED + rows[:, 1] if width == 2 else rows[:, 0].copy()
+        ids = self._ids.setdefault(width, {})
+        distinct, inverse = _unique_rows(rows)
+        out = np.empty(len(distinct), dtype=np.int64)
+        for i, row in enumerate(np.ascontiguousarray(distinct)):
+            key = row.tobytes()
+            found = ids.get(key)
+            if found is None:
+                found = ids[key] = self._append(width, row)
+            out[i] = found
+        return out[inverse]
+
+    def get(self, width: int, ids: np.ndarray) -> np.ndarray:
+        """The vectors of ``ids`` (of vectors of this width), one row each."""
+        if len(ids) == 0:
+            return np.zeros((0, width), dtype=np.int64)
+        if width <= 2 and width not in self._rows:
+            return np.stack([ids // PACKED, ids % PACKED], axis=1) if width == 2 else ids[:, None]
+        return self._rows[width][ids]
+
+    def _append(self, width: int, row: np.ndarray) -> int:
+        used = self._used.get(width, 0)
+        store = self._rows.get(width)
+        if store is None or used == len(store):
+            grown = np.zeros((max(64, 2 * used), width), dtype=np.int64)
+            if store is not None:
+                grown[:used] = store[:used]
+            self._rows[width] = store = grown
+        store[used] = row
+        self._used[width] = used + 1
+        return used
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which columns of a state row hold what, at one step boundary."""
+
+    tensors: dict[str, int]
+    """Output name -> column of its channel count; the next column holds its sizes id."""
+    params: dict[str, int]
+    width: int
+
+    @classmethod
+    def of(cls, tensors: tuple[str, ...], params: tuple[str, ...]) -> "Layout":
+        spans = {name: 2 * i for i, name in enumerate(tensors)}
+        start = 2 * len(tensors)
+        return cls(spans, {name: start + i for i, name in enumerate(params)}, start + len(params))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One step of the programme: a layer, and the merge that directly follows it when it can be fused."""
+
+    step: Step
+    merge: Step | None
+
+    @property
+    def last(self) -> Step:
+        return self.merge or self.step
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """Valid moves out of one unit's states: ``src`` state, ``combo`` of new values, ``dst`` state."""
+
+    src: np.ndarray
+    combo: np.ndarray
+    dst: np.ndarray
+
+
+class Table:
+    """Frontier states per unit with their forward counts; transitions and backward counts on demand."""
+
+    def __init__(self, plan: Plan, space: Any, keep_transitions: bool = True, deadline: Callable[[], None] | None = None) -> None:
+        self.plan = plan
+        self.space = space
+        self.sizes = Sizes()
+        self.units = _units(plan)
+        self.layouts = [Layout.of(plan.initial_live, ())] + [
+            Layout.of(unit.last.live_tensors, unit.last.live_params) for unit in self.units
+        ]
+        self._layers: dict[tuple[str, tuple[int, ...]], Layer | None] = {}
+        self._checks: dict[tuple[int, tuple[int, ...]], bool] = {}
+        self.states: list[np.ndarray] = [self._initial_row()]
+        self.forward: list[np.ndarray] = [np.array([1], dtype=object)]
+        self.moves: list[Transitions] = []
+        self.empty_at: Step | None = None
+        for index, unit in enumerate(self.units):
+            if deadline is not None:
+                deadline()
+            moves, rows = self.apply(index, self.states[-1])
+            if keep_transitions:
+                self.moves.append(moves)
+            counts = np.zeros(len(rows), dtype=object)
+            if len(moves.src):
+                pairs, weights = np.unique(moves.src * len(rows) + moves.dst, return_counts=True)
+                src, dst = pairs // len(rows), pairs % len(rows)
+                np.add.at(counts, dst, self.forward[-1][src] * weights.astype(object))
+            elif self.empty_at is None:
+                self.empty_at = unit.step
+            self.states.append(rows)
+            self.forward.append(counts)
+        self._backward: list[np.ndarray] | None = None
+
+    # --- results -------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """The number of valid assignments."""
+        final = self.forward[-1]
+        return int(final.sum()) if len(final) else 0
+
+    def backward(self) -> list[np.ndarray]:
+        """Per unit boundary, how many ways each state completes into a valid assignment."""
+        if self._backward is None:
+            if len(self.moves) != len(self.units):
+                raise RuntimeError("backward counts need the transitions: build the Table with keep_transitions=True")
+            back = [np.ones(len(self.states[-1]), dtype=object)]
+            for j in range(len(self.units) - 1, -1, -1):
+                moves = self.moves[j]
+                counts = np.zeros(len(self.states[j]), dtype=object)
+                if len(moves.src):
+                    np.add.at(counts, moves.src, back[0][moves.dst])
+                back.insert(0, counts)
+            self._backward = back
+        return self._backward
+
+    # --- one unit ------------------------------------------------------------------------------
+
+    def apply(self, index: int, rows: np.ndarray) -> tuple[Transitions, np.ndarray]:
+        """Apply unit ``index`` to every state in ``rows``: the valid moves and the distinct next states."""
+        unit = self.units[index]
+        step = unit.step
+        layout, after = self.layouts[index], self.layouts[index + 1]
+        if len(rows) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return Transitions(empty, empty, empty), np.zeros((0, after.width), dtype=np.int64)
+        read = [c for name in step.inputs for c in (layout.tensors[name], layout.tensors[name] + 1)]
+        read += [layout.params[p] for p in step.old_params]
+        keys, group = _unique_rows(rows[:, read]) if read else (np.zeros((1, 0), np.int64), np.zeros(len(rows), np.int64))
+        out_ok, out_channels, out_ids = self._outputs(step, keys)
+        srcs, combos, blocks = [], [], []
+        for c, combo in enumerate(step.combos):
+            ok = out_ok[group, c]
+            channels, ids = out_channels[group, c], out_ids[group, c]
+            if unit.merge is not None:
+                ok, channels, ids = self._merge(unit.merge, step.node, rows, layout, ok, channels, ids)
+            if not ok.any():
+                continue
+            sel = np.flatnonzero(ok)
+            blocks.append(self._next_rows(unit, rows[sel], layout, after, channels[sel], ids[sel], combo))
+            srcs.append(sel)
+            combos.append(np.full(len(sel), c, dtype=np.int64))
+        if not blocks:
+            empty = np.zeros(0, dtype=np.int64)
+            return Transitions(empty, empty, empty), np.zeros((0, after.width), dtype=np.int64)
+        next_rows, dst = _unique_rows(np.concatenate(blocks))
+        return Transitions(np.concatenate(srcs), np.concatenate(combos), dst), next_rows
+
+    def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id."""
+        n_inputs = len(step.inputs)
+        shape = (len(keys), len(step.combos))
+        ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
+        param_keys = keys[:, 2 * n_inputs :]
+        by_params, param_group = _unique_rows(param_keys) if param_keys.shape[1] else (np.zeros((1, 0), np.int64), np.zeros(len(keys), np.int64))
+        inputs = [(keys[:, 2 * i], keys[:, 2 * i + 1]) for i in range(n_inputs)]
+        found_at, found_combo, payloads = [], [], []
+        for g, values in enumerate(by_params):
+            members = np.flatnonzero(param_group == g)
+            chosen = dict(zip(step.old_params, (int(v) for v in values)))
+            sources = [(ch[members], self.sizes.get(self._width(name), sid[members])) for name, (ch, sid) in zip(step.inputs, inputs)]
+            for c, combo in enumerate(step.combos):
+                chosen.update(zip(step.new_params, (int(v) for v in combo)))
+                layer = self._layer(step, chosen)
+                if layer is None or not self._constraints_hold(step, chosen):
+                    continue
+                out_channels, payload, valid = self._apply(step, layer, sources)
+                if not valid.any():
+                    continue
+                sel = members[valid]
+                ok[sel, c] = True
+                channels[sel, c] = out_channels[valid]
+                found_at.append(sel)
+                found_combo.append(np.full(len(sel), c, dtype=np.int64))
+                payloads.append(payload[valid])
+        if payloads:
+            ids[np.concatenate(found_at), np.concatenate(found_combo)] = self.sizes.intern(np.concatenate(payloads))
+        return ok, channels, ids
+
+    def _merge(
+        self, merge: Step, produced: str, rows: np.ndarray, layout: Layout,
+        ok: np.ndarray, channels: np.ndarray, ids: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Apply a merge fused into the step that produced its last input."""
+        parts_ch = [channels if n == produced else rows[:, layout.tensors[n]] for n in merge.inputs]
+        parts_id = [ids if n == produced else rows[:, layout.tensors[n] + 1] for n in merge.inputs]
+        layer = self._layer(merge, {})
+        if layer is None or getattr(layer, "broadcast", False):
+            raise AssertionError("only merges without broadcasting are fused")
+        agree = ok & np.logical_and.reduce([i == parts_id[0] for i in parts_id])
+        if layer.type == "concat":
+            merged_channels = sum(parts_ch[1:], parts_ch[0])
+        else:
+            flat = merge.inputs[0] in self.plan.flat
+            agree &= np.logical_and.reduce([c == parts_ch[0] for c in parts_ch]) | flat
+            merged_channels = parts_ch[0]
+        merged_ids = parts_id[0]
+        if self._width(merge.node) != self._width(produced) and agree.any():
+            # the inputs are tracked at every size, the merged output only at the probes
+            merged_ids = merged_ids.copy()
+            payload = self.sizes.get(self._width(produced), merged_ids[agree])
+            kept = self._split(produced, payload, self.plan.points(merge.node))
+            merged_ids[agree] = self.sizes.intern(np.concatenate(kept, axis=1))
+        return agree, merged_channels, merged_ids
+
+    def _width(self, name: str) -> int:
+        plan = self.plan
+        if name in plan.flat:
+            lengths = [len(a) for a in plan.sweep.axes]
+            return lengths[0] if plan.sweep.tied else int(np.prod(lengths))
+        return sum(len(points) for points in plan.points(name))
+
+    def _layer(self, step: Step, chosen: dict[str, int]) -> Layer | None:
+        key = (step.node, tuple(chosen[p] for p in step.layer_params))
+        if key not in self._layers:
+            values = {p: self.plan.domains[p][chosen[p]] for p in step.layer_params}
+            try:
+                layer: Layer | None = self.space.build_layer(step.node, values)
+            except InvalidAssignment:
+                layer = None
+            if layer is not None and layer.static_problems(self.space.convention):
+                layer = None
+            self._layers[key] = layer
+        return self._layers[key]
+
+    def _constraints_hold(self, step: Step, chosen: dict[str, int]) -> bool:
+        for index in step.constraints:
+            expression = self.space.constraints[index].expression
+            names = sorted(expression.names)
+            key = (index, tuple(chosen[n] for n in names))
+            if key not in self._checks:
+                try:
+                    self._checks[key] = bool(expression.evaluate({n: self.plan.domains[n][chosen[n]] for n in names}))
+                except ZeroDivisionError:
+                    self._checks[key] = False
+            if not self._checks[key]:
+                return False
+        return True
+
+    def _split(self, name: str, payload: np.ndarray, want: tuple[np.ndarray, ...] | None) -> list[np.ndarray]:
+        """Per axis, ``name``'s tracked sizes as (inputs, points) arrays, at ``want`` points if given."""
+        out, column = [], 0
+        for axis, points in enumerate(self.plan.points(name)):
+            block = payload[:, column : column + len(points)]
+            column += len(points)
+            if want is not None and len(want[axis]) != len(points):
+                block = block[:, want[axis]]
+            out.append(block)
+        return out
+
+    def _apply(self, step: Step, layer: Layer, sources: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Channels, tracked sizes (or features) and validity of ``layer``'s output for each distinct input."""
+        plan, node = self.plan, step.node
+        count = len(sources[0][0])
+        ok = np.ones(count, dtype=bool)
+        channels_in = [ch for ch, _ in sources]
+        channels = self._channels(layer, channels_in, ok)
+        first = step.inputs[0]
+        if first in plan.flat:
+            features = [payload for _, payload in sources]
+            payload = features[0]
+            if layer.family == "merge":
+                if layer.type == "concat":
+                    payload = sum(features[1:], features[0])
+                else:
+                    ok &= np.logical_and.reduce([(f == features[0]).all(axis=1) for f in features])
+            elif layer.family == "linear":
+                wanted = getattr(layer, "in_features")
+                if wanted is not None:
+                    ok &= (payload == wanted).all(axis=1)
+                payload = np.full_like(payload, getattr(layer, "out_features"))
+            return np.full(count, -1, dtype=np.int64), payload, ok
+        if layer.family == "flatten":
+            sizes = self._split(first, sources[0][1], None)
+            if plan.sweep.tied:
+                product = np.prod(np.stack(sizes), axis=0)
+            else:
+                product = sizes[0]
+                for more in sizes[1:]:
+                    product = (product[:, :, None] * more[:, None, :]).reshape(count, -1)
+            return np.full(count, -1, dtype=np.int64), product * channels_in[0][:, None], ok
+        want = plan.points(node)
+        outs = []
+        if layer.family == "merge":
+            inputs = [self._split(name, payload, want) for name, (_, payload) in zip(step.inputs, sources)]
+            for axis in range(len(want)):
+                merged, agree = layer.merged_size([sizes[axis] for sizes in inputs])  # type: ignore[attr-defined]
+                ok &= np.broadcast_to(agree, merged.shape).all(axis=1)
+                outs.append(merged)
+            return channels, np.concatenate(outs, axis=1), ok
+        constant = node in plan.full and first not in plan.full
+        sizes = self._split(first, sources[0][1], None if constant else want)
+        for axis in range(len(want)):
+            if layer.family == "preserve":
+                out, valid = sizes[axis], True
+            else:
+                out, valid = layer.axis_size(axis, sizes[axis])
+            out = np.broadcast_to(np.asarray(out, dtype=np.int64), sizes[axis].shape)
+            ok &= np.broadcast_to(np.asarray(valid, dtype=bool), sizes[axis].shape).all(axis=1)
+            if constant:  # a constant-output layer: any tracked point gives the size everywhere
+                out = np.repeat(out[:, :1], len(want[axis]), axis=1)
+            outs.append(out)
+        for target in step.targets:
+            ok &= self._target_holds(target, node, outs)
+        return channels, np.concatenate(outs, axis=1), ok
+
+    def _channels(self, layer: Layer, channels_in: list[np.ndarray], ok: np.ndarray) -> np.ndarray:
+        if layer.family == "flatten" or (channels_in[0] < 0).any():
+            return np.full(len(ok), -1, dtype=np.int64)
+        distinct, inverse = _unique_rows(np.stack(channels_in, axis=1))
+        results = np.empty(len(distinct), dtype=np.int64)
+        for i, values in enumerate(distinct):
+            try:
+                if layer.family == "merge":
+                    results[i] = layer.merged_channels([int(v) for v in values])  # type: ignore[attr-defined]
+                else:
+                    results[i] = layer.out_channels_for(int(values[0]))
+            except ValueError:
+                results[i] = INVALID
+        out = results[inverse]
+        ok &= out != INVALID
+        return out
+
+    def _target_holds(self, target: Any, node: str, outs: list[np.ndarray]) -> np.ndarray:
+        plan = self.plan
+        ok = np.ones(len(outs[0]), dtype=bool)
+        if target.size is None:
+            return ok
+        for axis, (wanted, at) in enumerate(zip(target.size, target.at)):
+            index = int(np.searchsorted(plan.sweep.axes[axis], at))
+            column = index if node in plan.full else int(np.searchsorted(plan.probes[axis], index))
+            ok &= outs[axis][:, column] == wanted
+        return ok
+
+    def _next_rows(
+        self, unit: Unit, rows: np.ndarray, layout: Layout, after: Layout,
+        channels: np.ndarray, ids: np.ndarray, combo: np.ndarray,
+    ) -> np.ndarray:
+        columns = []
+        new_tensor = unit.last.node
+        for name in after.tensors:
+            if name == new_tensor:
+                columns += [channels[:, None], ids[:, None]]
+            else:
+                start = layout.tensors[name]
+                columns.append(rows[:, start : start + 2])
+        new = dict(zip(unit.step.new_params, combo))
+        for name in after.params:
+            if name in new:
+                columns.append(np.full((len(rows), 1), new[name], dtype=np.int64))
+            else:
+                columns.append(rows[:, layout.params[name] : layout.params[name] + 1])
+        if not columns:
+            return np.zeros((len(rows), 0), dtype=np.int64)
+        return np.concatenate(columns, axis=1).astype(np.int64, copy=False)
+
+    def _initial_row(self) -> np.ndarray:
+        if INPUT not in self.plan.initial_live:
+            return np.zeros((1, 0), dtype=np.int64)
+        payload = np.concatenate([self.plan.sweep.axes[a][points] for a, points in enumerate(self.plan.points(INPUT))])
+        size_id = int(self.sizes.intern(payload[None, :].astype(np.int64))[0])
+        return np.array([[self.space.input.channels, size_id]], dtype=np.int64)
+
+
+def _units(plan: Plan) -> list[Unit]:
+    """Group each merge with the step producing its last input when nothing else happens between."""
+    units: list[Unit] = []
+    steps = list(plan.steps)
+    i = 0
+    while i < len(steps):
+        step = steps[i]
+        following = steps[i + 1] if i + 1 < len(steps) else None
+        if following is not None and _fusable(step, following):
+            units.append(Unit(step, following))
+            i += 2
+        else:
+            units.append(Unit(step, None))
+            i += 1
+    return units
+
+
+def _fusable(step: Step, merge: Step) -> bool:
+    return (
+        merge.plain_merge
+        and not merge.new_params and not merge.old_params and not merge.constraints and not merge.targets
+        and step.node in merge.inputs
+        and all(name == step.node or name in step.live_tensors for name in merge.inputs)
+    )
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows (sorted) and, per input row, the index of its distinct row."""
+    if len(rows) == 0:
+        return rows, np.zeros(0, dtype=np.int64)
+    if rows.shape[1] == 0:
+        return rows[:1], np.zeros(len(rows), dtype=np.int64)
+    lo, hi = rows.min(axis=0), rows.max(axis=0)
+    total = 1
+    for span in hi - lo + 1:
+        total *= int(span)
+    if total < 2**62:
+        # pack each row into one int64 (mixed radix) and sort that: much faster than unique(axis=0)
+        radix = np.ones(rows.shape[1], dtype=np.int64)
+        for i in range(rows.shape[1] - 2, -1, -1):
+            radix[i] = radix[i + 1] * int(hi[i + 1] - lo[i + 1] + 1)
+        codes = (rows - lo) @ radix
+        _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+        return rows[first], inverse.reshape(-1)
+    contiguous = np.ascontiguousarray(rows)
+    keys = contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * contiguous.shape[1]))).reshape(-1)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return contiguous[first], inverse.reshape(-1)

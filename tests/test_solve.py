@@ -1,0 +1,198 @@
+"""The DAG programme against brute force: counts, enumeration, samples, pruning and suggestions agree."""
+
+import itertools
+import json
+import random
+from collections import Counter
+
+import pytest
+from constraint import BacktrackingSolver
+from hypothesis import given, settings, strategies as st
+
+from convsolve import ops
+from convsolve.errors import InvalidAssignment, UsageError
+from convsolve.solve import compile_problem
+from convsolve.space import Space
+
+
+def brute_force(space):
+    """Every valid assignment, by checking each combination with convsolve's range inference."""
+    names = list(space.params)
+    found = []
+    for values in itertools.product(*[space.params[n].values for n in names]):
+        assignment = dict(zip(names, values))
+        try:
+            if not all(c.expression.evaluate(assignment) for c in space.constraints):
+                continue
+            result = space.fixed(assignment).infer()
+        except (InvalidAssignment, ZeroDivisionError):
+            continue
+        if not result.static and result.valid_mask().all() and _targets_hold(space, assignment):
+            found.append(assignment)
+    return found
+
+
+def _targets_hold(space, assignment):
+    for target in space.targets:
+        rows = space.fixed(assignment).shapes(list(target.at))
+        shape = next(r.shape for r in rows if r.node == target.node)
+        if shape is None or tuple(shape[1:]) != tuple(target.size):
+            return False
+    return True
+
+
+def conv(name, kernel=(1, 3, 5), stride=(1, 2), padding=(0, 1), **extra):
+    return {"name": name, "type": "conv2d", "out_channels": 4, "kernel": {"choice": list(kernel)},
+            "stride": {"choice": list(stride)}, "padding": {"choice": list(padding)}, **extra}
+
+
+def pool(name, **extra):
+    return {"name": name, "type": "max_pool2d", "kernel": {"choice": [2, 3]}, "stride": {"choice": [1, 2]},
+            "padding": {"choice": [0, 1]}, "ceil_mode": {"choice": [False, True]}, **extra}
+
+
+def space_of(layers, lo=5, hi=14, constraints=(), targets=(), params=None, channels=4, step=1):
+    data = {"name": "s", "input": {"channels": channels, "size": {"range": [lo, hi], "step": step}}, "layers": layers}
+    if constraints:
+        data["constraints"] = list(constraints)
+    if targets:
+        data["targets"] = list(targets)
+    if params:
+        data["params"] = params
+    return Space.from_config(data)
+
+
+SPACES = {
+    "chain": lambda: space_of([conv("c1"), pool("p1"), conv("c2", kernel=(3, 7))]),
+    "residual": lambda: space_of([conv("c1"), pool("p1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]}, conv("c2", stride=(1,))]),
+    "transposed_concat": lambda: space_of([
+        pool("down"),
+        {"name": "up", "type": "conv_transpose2d", "out_channels": 4, "kernel": {"choice": [1, 2, 3, 4]}, "stride": 2,
+         "padding": {"choice": [0, 1]}, "output_padding": {"choice": [0, 1]}},
+        {"name": "cat", "type": "concat", "inputs": ["input", "up"]},
+        conv("head", stride=(1,)),
+    ], lo=8, hi=16, step=2),
+    "constraints_and_ties": lambda: space_of(
+        [{"name": "c1", "type": "conv2d", "out_channels": {"param": "w"}, "kernel": {"param": "k"}, "padding": {"expr": "k // 2"}, "stride": {"choice": [1, 2]}},
+         pool("p1"),
+         {"name": "c2", "type": "conv2d", "out_channels": 8, "kernel": {"param": "k"}, "groups": {"choice": [1, 2, 4]}, "stride": {"choice": [1, 3]}},
+         {"name": "fc_in", "type": "adaptive_avg_pool2d", "output_size": 1}],
+        params={"k": {"choice": [1, 3, 5]}, "w": {"choice": [2, 4, 6]}},
+        constraints=["c1.stride <= c2.stride", "p1.kernel + k != 6"],
+    ),
+    "target": lambda: space_of([conv("c1"), pool("p1")], lo=8, hi=20, targets=[{"node": "p1", "size": 4, "at": 16}]),
+    "flatten_linear": lambda: space_of([conv("c1"), pool("p1"), {"name": "f", "type": "flatten"},
+                                        {"name": "fc", "type": "linear", "in_features": {"choice": [4, 16, 36, 64]}, "out_features": 2}], lo=9, hi=9),
+}
+
+
+def canonical(rows):
+    return sorted(json.dumps(row, sort_keys=True) for row in rows)
+
+
+@pytest.fixture(scope="module", params=sorted(SPACES))
+def case(request):
+    space = SPACES[request.param]()
+    return space, brute_force(space)
+
+
+def test_count_equals_brute_force(case):
+    space, valid = case
+    assert valid, "each test space has valid assignments"
+    result = ops.count(space)
+    assert result.valid == len(valid)
+    assert result.total == space.total
+
+
+def test_enumerate_yields_exactly_the_valid_assignments_in_a_stable_order(case):
+    space, valid = case
+    listed = list(ops.enumerate_assignments(space))
+    assert canonical(listed) == canonical(valid)
+    assert listed == list(ops.enumerate_assignments(space))
+    assert list(ops.enumerate_assignments(space, limit=3)) == listed[:3]
+
+
+def test_prune_keeps_exactly_the_supported_values(case):
+    space, valid = case
+    result = ops.prune(space)
+    for name, param in space.params.items():
+        expected = tuple(v for v in param.values if any(row[name] == v for row in valid))
+        assert result.domains[name] == expected, name
+
+
+def test_suggest_agrees_with_filtering_brute_force(case):
+    space, valid = case
+    name = next(iter(space.params))
+    for value in space.params[name].values:
+        result = ops.suggest(space, {name: value})
+        matching = [row for row in valid if row[name] == value]
+        assert result.valid == len(matching)
+        if not matching:
+            assert result.reason
+            continue
+        for other, param in space.params.items():
+            assert result.domains[other] == tuple(v for v in param.values if any(r[other] == v for r in matching))
+
+
+def test_python_constraint_backtracking_finds_the_same_solutions(case):
+    space, valid = case
+    dag = compile_problem(space).getSolutions()
+    assert canonical(dag) == canonical(valid)
+    if space.total <= 3000:
+        backtracking = compile_problem(space, BacktrackingSolver()).getSolutions()
+        assert canonical(backtracking) == canonical(valid)
+
+
+def test_samples_are_valid_and_reproducible(case):
+    space, valid = case
+    drawn = ops.sample(space, 50, seed=3)
+    assert drawn == ops.sample(space, 50, seed=3)
+    assert set(canonical(drawn)) <= set(canonical(valid))
+    distinct = ops.sample(space, len(valid), seed=1, replace=False)
+    assert canonical(distinct) == canonical(valid)
+    with pytest.raises(UsageError):
+        ops.sample(space, len(valid) + 1, replace=False)
+
+
+def test_samples_are_uniform_chi_square():
+    space = SPACES["residual"]()
+    valid = canonical(brute_force(space))
+    draws = 40 * len(valid)
+    seen = Counter(canonical(ops.sample(space, draws, seed=7)))
+    expected = draws / len(valid)
+    chi2 = sum((seen[key] - expected) ** 2 / expected for key in valid)
+    dof = len(valid) - 1
+    # the 0.999 quantile of chi-square is below dof + 4.5 * sqrt(2 * dof) for these sizes
+    assert chi2 < dof + 4.5 * (2 * dof) ** 0.5, (chi2, dof)
+
+
+def test_infeasible_partial_assignment_says_why():
+    space = SPACES["chain"]()
+    result = ops.suggest(space, {"c1.kernel": 5, "c1.stride": 2, "c1.padding": 0, "c2.kernel": 7})
+    if result.valid == 0:
+        assert "layer" in result.reason
+    with pytest.raises(UsageError, match="unknown parameter"):
+        ops.suggest(space, {"nope": 1})
+    with pytest.raises(UsageError, match="not in its domain"):
+        ops.suggest(space, {"c1.kernel": 4})
+
+
+@settings(max_examples=25, derandomize=True, deadline=None)
+@given(st.data())
+def test_random_small_residual_spaces_count_like_brute_force(data):
+    rng = random.Random(data.draw(st.integers(0, 10**6)))
+    layers = []
+    previous = "input"
+    for block in range(data.draw(st.integers(1, 2))):
+        kernels = tuple(sorted(rng.sample([1, 2, 3, 5], 2)))
+        main = conv(f"m{block}", kernel=kernels, stride=(1, 2), padding=(0, 1))
+        layers.append(main)
+        if rng.random() < 0.5:
+            layers.append({"name": f"s{block}", "type": "conv2d", "out_channels": 4, "kernel": {"choice": [1, 3]},
+                           "stride": {"choice": [1, 2]}, "padding": {"choice": [0, 1]}, "inputs": [previous]})
+            layers.append({"name": f"a{block}", "type": "add", "inputs": [f"m{block}", f"s{block}"]})
+            previous = f"a{block}"
+        else:
+            previous = f"m{block}"
+    space = space_of(layers, lo=rng.randint(3, 8), hi=rng.randint(9, 16))
+    assert ops.count(space).valid == len(brute_force(space))
