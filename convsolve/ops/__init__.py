@@ -77,11 +77,8 @@ def enumerate_blocks(space: Any, *, block: int = BLOCK, limit: int | None = None
     table = _table(space, timeout=timeout)
     ranking = Ranking(table)
     stop = ranking.total if limit is None else min(limit, ranking.total)
-    domains = {name: np.array(values, dtype=object if any(isinstance(v, bool) for v in values) else np.int64)
-               for name, values in table.plan.domains.items()}
     for begin in range(0, stop, block):
-        columns = ranking.assignments(np.arange(begin, min(begin + block, stop), dtype=np.int64))
-        yield {name: domains[name][indices] for name, indices in columns.items()}
+        yield ranking.assignments(np.arange(begin, min(begin + block, stop), dtype=np.int64), decode=True)
 
 
 def enumerate_assignments(space: Any, *, limit: int | None = None, timeout: float | None = None) -> Iterator[dict[str, Any]]:

@@ -39,6 +39,10 @@ class _Moves:
     """Within each state's segment, the running total of completions (Python ints)."""
     capped: np.ndarray
     """The same, capped at CAP, as int64."""
+    running: np.ndarray | None
+    """Running total over all states' moves in order, as int64, when it stays below CAP."""
+    before: np.ndarray | None
+    """Per state, ``running`` just before its segment."""
 
 
 class Ranking:
@@ -46,6 +50,7 @@ class Ranking:
 
     def __init__(self, table: Table) -> None:
         self.table = table
+        self._tables: dict[tuple[int, bool], list[tuple[str, np.ndarray]]] = {}
         back = table.backward()
         self.total = int(back[0][0]) if len(back[0]) else 0
         self.moves: list[_Moves] = []
@@ -63,15 +68,30 @@ class Ranking:
                 segment = slice(start[s], start[s] + length[s])
                 cumulative[segment] = np.cumsum(weights[segment])
             capped = np.array([min(int(v), CAP) for v in cumulative], dtype=np.int64)
-            self.moves.append(_Moves(start, length, combo, dst, cumulative, capped))
+            running = before = None
+            if len(weights) and int(weights.sum()) < CAP:
+                running = np.cumsum(weights.astype(np.int64))
+                before = np.concatenate([[0], running])[start]
+            self.moves.append(_Moves(start, length, combo, dst, cumulative, capped, running, before))
 
     def combos(self, ranks: Sequence[int] | np.ndarray) -> np.ndarray:
         """The combo index chosen at every step for each rank: an array (len(ranks), steps)."""
-        big = len(ranks) and max(int(r) for r in ranks) >= CAP
+        if isinstance(ranks, np.ndarray) and ranks.dtype == np.int64:
+            big = False
+        else:
+            big = bool(len(ranks)) and max(int(r) for r in ranks) >= CAP
         residual = np.array(ranks, dtype=object if big else np.int64)
         state = np.zeros(len(residual), dtype=np.int64)
         chosen = np.empty((len(residual), len(self.moves)), dtype=np.int64)
         for j, moves in enumerate(self.moves):
+            if not big and moves.running is not None and moves.before is not None:
+                # one search over every state's moves laid end to end
+                target = moves.before[state] + residual
+                pick = np.searchsorted(moves.running, target, side="right")
+                residual = target - np.where(pick > 0, moves.running[np.maximum(pick - 1, 0)], 0)
+                chosen[:, j] = moves.combo[pick]
+                state = moves.dst[pick]
+                continue
             cumulative = moves.cumulative if big else moves.capped
             start, length = moves.start[state], moves.length[state]
             position = np.zeros(len(state), dtype=np.int64)
@@ -88,16 +108,31 @@ class Ranking:
             state = moves.dst[pick]
         return chosen
 
-    def assignments(self, ranks: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
-        """Columnar assignments for ``ranks``: parameter name -> array of value indices."""
+    def assignments(self, ranks: Sequence[int] | np.ndarray, *, decode: bool = False) -> dict[str, np.ndarray]:
+        """Columnar assignments for ``ranks``: parameter name -> array of value indices (values if ``decode``)."""
         chosen = self.combos(ranks)
         columns: dict[str, np.ndarray] = {}
         for j, unit in enumerate(self.table.units):
-            step = unit.step
-            picked = step.combos[chosen[:, j]]
-            for i, name in enumerate(step.new_params):
-                columns[name] = picked[:, i]
+            for name, table in self._columns(j, decode):
+                columns[name] = table[chosen[:, j]]
         return {name: columns[name] for name in self.table.plan.params}
+
+    def _columns(self, j: int, decode: bool) -> list[tuple[str, np.ndarray]]:
+        """Per new parameter of step ``j``: its value index (or value) for each combo."""
+        key = (j, decode)
+        if key not in self._tables:
+            step = self.table.units[j].step
+            tables = []
+            for i, name in enumerate(step.new_params):
+                indices = step.combos[:, i]
+                if decode:
+                    values = self.table.plan.domains[name]
+                    kind = object if any(isinstance(v, bool) for v in values) else np.int64
+                    tables.append((name, np.array(values, dtype=kind)[indices]))
+                else:
+                    tables.append((name, indices))
+            self._tables[key] = tables
+        return self._tables[key]
 
     def values(self, columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         """Row dictionaries of parameter values from columnar value indices."""
