@@ -5,13 +5,16 @@ Exit codes: 0 valid, 1 invalid network, 2 bad input or usage.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .errors import ConvsolveError, UsageError
@@ -187,9 +190,19 @@ def _load_space(path: Path, input_text: Optional[str]) -> Any:
     return space
 
 
-def _print_jsonl(rows: Any) -> None:
-    for row in rows:
-        sys.stdout.write(json.dumps(row) + "\n")
+@contextmanager
+def _progress(what: str) -> Iterator[Optional[Callable[[int, int], None]]]:
+    """A progress bar on stderr over the programme's layers, when stderr is a terminal."""
+    if not err.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn(what), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(what, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 @app.command()
@@ -206,7 +219,8 @@ def count(
     from . import ops
 
     def action() -> int:
-        result = ops.count(_load_space(config, input), timeout=timeout)
+        with _progress("counting") as progress:
+            result = ops.count(_load_space(config, input), timeout=timeout, progress=progress)
         if as_json:
             _print_json(result.to_dict())
         else:
@@ -232,7 +246,10 @@ def enumerate_command(
 
     def action() -> int:
         found = 0
-        for row in ops.enumerate_assignments(_load_space(config, input), limit=limit, timeout=timeout):
+        with _progress("solving") as progress:
+            rows = ops.enumerate_assignments(_load_space(config, input), limit=limit, timeout=timeout, progress=progress)
+            first = next(rows, None)
+        for row in ([] if first is None else itertools.chain([first], rows)):
             found += 1
             sys.stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
         return 0 if found else 1
@@ -257,7 +274,8 @@ def sample(
     from . import ops
 
     def action() -> int:
-        rows = ops.sample(_load_space(config, input), n, seed=seed, replace=not distinct, timeout=timeout)
+        with _progress("sampling") as progress:
+            rows = ops.sample(_load_space(config, input), n, seed=seed, replace=not distinct, timeout=timeout, progress=progress)
         for row in rows:
             sys.stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
         return 0 if rows or n == 0 else 1
@@ -283,7 +301,8 @@ def prune(
 
     def action() -> int:
         space = _load_space(config, input)
-        result = ops.prune(space, timeout=timeout)
+        with _progress("pruning") as progress:
+            result = ops.prune(space, timeout=timeout, progress=progress)
         if output is not None:
             if not result.valid:
                 raise UsageError("no assignment is valid, so there is no pruned config to write", field="-o")
@@ -328,7 +347,8 @@ def suggest(
 
     def action() -> int:
         fixed = dict(_parse_setting(text) for text in settings)
-        result = ops.suggest(_load_space(config, input), fixed, timeout=timeout)
+        with _progress("solving") as progress:
+            result = ops.suggest(_load_space(config, input), fixed, timeout=timeout, progress=progress)
         if as_json:
             _print_json(result.to_dict())
         else:

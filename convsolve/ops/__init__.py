@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -30,20 +30,28 @@ BLOCK = 65536
 """Assignments produced per block by the columnar enumerator."""
 
 
-def _deadline(timeout: float | None) -> Any:
-    if timeout is None:
-        return None
-    end = time.monotonic() + timeout
-
-    def check() -> None:
-        if time.monotonic() > end:
-            raise SolverTimeout(timeout)
-
-    return check
+Progress = Callable[[int, int], None]
+"""Called with (steps done, steps in all) while the programme runs."""
 
 
-def _table(space: Any, domains: Mapping[str, Sequence[Any]] | None = None, *, transitions: bool = True, timeout: float | None = None) -> Table:
-    return Table(make_plan(space, dict(domains) if domains else None), space, keep_transitions=transitions, deadline=_deadline(timeout))
+def _on_step(timeout: float | None, progress: Progress | None) -> Progress:
+    end = None if timeout is None else time.monotonic() + timeout
+
+    def on_step(done: int, total: int) -> None:
+        if end is not None and time.monotonic() > end:
+            raise SolverTimeout(timeout or 0)
+        if progress is not None:
+            progress(done, total)
+
+    return on_step
+
+
+def _table(
+    space: Any, domains: Mapping[str, Sequence[Any]] | None = None, *, transitions: bool = True,
+    timeout: float | None = None, progress: Progress | None = None,
+) -> Table:
+    plan = make_plan(space, dict(domains) if domains else None)
+    return Table(plan, space, keep_transitions=transitions, on_step=_on_step(timeout, progress))
 
 
 @dataclass(frozen=True)
@@ -64,36 +72,42 @@ class CountResult:
         return {"valid": str(self.valid), "total": str(self.total), "fraction": self.fraction}
 
 
-def count(space: Any, *, timeout: float | None = None) -> CountResult:
+def count(space: Any, *, timeout: float | None = None, progress: Progress | None = None) -> CountResult:
     """Exact number of valid assignments over the whole input range, without enumerating them."""
-    return CountResult(_table(space, transitions=False, timeout=timeout).count(), space.total)
+    return CountResult(_table(space, transitions=False, timeout=timeout, progress=progress).count(), space.total)
 
 
-def enumerate_blocks(space: Any, *, block: int = BLOCK, limit: int | None = None, timeout: float | None = None) -> Iterator[dict[str, np.ndarray]]:
+def enumerate_blocks(
+    space: Any, *, block: int = BLOCK, limit: int | None = None, timeout: float | None = None, progress: Progress | None = None,
+) -> Iterator[dict[str, np.ndarray]]:
     """Valid assignments in a fixed order, as columnar blocks: parameter -> array of values.
 
     Memory stays constant: each block is unranked from its position, with no dead end entered.
     """
-    table = _table(space, timeout=timeout)
+    table = _table(space, timeout=timeout, progress=progress)
     ranking = Ranking(table)
     stop = ranking.total if limit is None else min(limit, ranking.total)
     for begin in range(0, stop, block):
         yield ranking.assignments(np.arange(begin, min(begin + block, stop), dtype=np.int64), decode=True)
 
 
-def enumerate_assignments(space: Any, *, limit: int | None = None, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+def enumerate_assignments(
+    space: Any, *, limit: int | None = None, timeout: float | None = None, progress: Progress | None = None,
+) -> Iterator[dict[str, Any]]:
     """Valid assignments one by one (dictionaries), lazily, in a fixed order."""
-    for columns in enumerate_blocks(space, limit=limit, timeout=timeout, block=4096):
+    for columns in enumerate_blocks(space, limit=limit, timeout=timeout, block=4096, progress=progress):
         names = list(columns)
         for row in zip(*(columns[n].tolist() for n in names)):
             yield dict(zip(names, row))
 
 
-def sample(space: Any, n: int, *, seed: int = 0, replace: bool = True, timeout: float | None = None) -> list[dict[str, Any]]:
+def sample(
+    space: Any, n: int, *, seed: int = 0, replace: bool = True, timeout: float | None = None, progress: Progress | None = None,
+) -> list[dict[str, Any]]:
     """``n`` valid assignments drawn uniformly (with or without replacement), reproducible by ``seed``."""
     if n < 0:
         raise UsageError(f"the number of samples must be >= 0, got {n}", field="-n")
-    ranking = Ranking(_table(space, timeout=timeout))
+    ranking = Ranking(_table(space, timeout=timeout, progress=progress))
     if ranking.total == 0:
         return []
     rng = random.Random(seed)
@@ -144,9 +158,9 @@ def _supported(table: Table) -> dict[str, tuple[Any, ...]]:
     return {name: tuple(domains[name][i] for i in sorted(indices)) for name, indices in used.items()}
 
 
-def prune(space: Any, *, timeout: float | None = None) -> PruneResult:
+def prune(space: Any, *, timeout: float | None = None, progress: Progress | None = None) -> PruneResult:
     """Drop every value that appears in no valid assignment: the tightest per-parameter domains."""
-    table = _table(space, timeout=timeout)
+    table = _table(space, timeout=timeout, progress=progress)
     before = {name: param.values for name, param in space.params.items()}
     return PruneResult(_supported(table) if table.count() else {n: () for n in before}, before, table.count())
 
@@ -178,7 +192,7 @@ class Suggestion:
                 "domains": {k: list(v) for k, v in self.domains.items()}}
 
 
-def suggest(space: Any, fixed: Mapping[str, Any], *, timeout: float | None = None) -> Suggestion:
+def suggest(space: Any, fixed: Mapping[str, Any], *, timeout: float | None = None, progress: Progress | None = None) -> Suggestion:
     """The values still possible for every parameter once ``fixed`` are set; why none are, if so."""
     for name, value in fixed.items():
         if name not in space.params:
@@ -186,7 +200,7 @@ def suggest(space: Any, fixed: Mapping[str, Any], *, timeout: float | None = Non
         if value not in space.params[name].values:
             raise UsageError(f"{name}={value} is not in its domain {list(space.params[name].values)}", field="--set")
     domains = {name: (fixed[name],) if name in fixed else param.values for name, param in space.params.items()}
-    table = _table(space, domains, timeout=timeout)
+    table = _table(space, domains, timeout=timeout, progress=progress)
     valid = table.count()
     if not valid:
         return Suggestion(dict(fixed), {n: () for n in domains}, 0, _why_none(table, space, fixed))

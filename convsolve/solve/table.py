@@ -127,7 +127,7 @@ class Transitions:
 class Table:
     """Frontier states per unit with their forward counts; transitions and backward counts on demand."""
 
-    def __init__(self, plan: Plan, space: Any, keep_transitions: bool = True, deadline: Callable[[], None] | None = None) -> None:
+    def __init__(self, plan: Plan, space: Any, keep_transitions: bool = True, on_step: Callable[[int, int], None] | None = None) -> None:
         self.plan = plan
         self.space = space
         self.sizes = Sizes()
@@ -142,8 +142,8 @@ class Table:
         self.moves: list[Transitions] = []
         self.empty_at: Step | None = None
         for index, unit in enumerate(self.units):
-            if deadline is not None:
-                deadline()
+            if on_step is not None:  # progress, and the place a timeout interrupts
+                on_step(index, len(self.units))
             moves, rows = self.apply(index, self.states[-1])
             if keep_transitions:
                 self.moves.append(moves)
@@ -373,7 +373,11 @@ class Table:
     def _channels(self, layer: Layer, channels_in: list[np.ndarray], ok: np.ndarray) -> np.ndarray:
         if layer.family == "flatten" or (channels_in[0] < 0).any():
             return np.full(len(ok), -1, dtype=np.int64)
-        distinct, inverse = _unique_rows(np.stack(channels_in, axis=1))
+        stacked = np.stack(channels_in, axis=1)
+        if (stacked == stacked[:1]).all():  # the usual case: one channel count per input
+            distinct, inverse = stacked[:1], np.zeros(len(stacked), dtype=np.int64)
+        else:
+            distinct, inverse = _unique_rows(stacked)
         results = np.empty(len(distinct), dtype=np.int64)
         for i, values in enumerate(distinct):
             try:
