@@ -95,6 +95,8 @@ class SpaceConfig:
     channels: int
     sizes: tuple[int, int]
     layers: SpaceLayers
+    step: int = 1
+    """Input sizes examined: every ``step``-th from the low end of ``sizes``."""
 
     def domains(self) -> dict[str, tuple[int, ...]]:
         """Every parameter (``params:`` symbols, then ``<layer>.<field>`` choices in file order) and its values."""
@@ -111,13 +113,14 @@ class SpaceConfig:
         count = len(self.domains())
         header = (
             f"{self.description.strip()}\n\n"
-            f"Input: {self.channels} channel{'s' if self.channels != 1 else ''}, square sizes {lo}..{hi}. {count} parameters; "
+            f"Input: {self.channels} channel{'s' if self.channels != 1 else ''}, square sizes {lo}..{hi}"
+            f"{f' in steps of {self.step}' if self.step != 1 else ''}. {count} parameters; "
             f"space size {describe_count(self.space_size())} (the product of their domain sizes)."
         )
         lines = [
             comment_block(header), "#", f"# {GENERATED}",
             f"name: {self.name}", "convention: pytorch",
-            f"input: {{channels: {self.channels}, size: {{range: [{lo}, {hi}]}}}}",
+            f"input: {{channels: {self.channels}, size: {{range: [{lo}, {hi}]{f', step: {self.step}' if self.step != 1 else ''}}}}}",
         ]
         if self.layers.symbols:
             lines += ["params:", *(f"  {name}: {domain}" for name, domain in self.layers.symbols.items())]
@@ -267,13 +270,14 @@ stride {{1, 2}}, padding {{0, 1}} with padding <= kernel // 2; per up-convolutio
 stride 2), kernel {{2, 4}}, padding {{0, 1}}, output_padding {{0, 1}}. The decoder must give back exactly
 the size of the skip it is concatenated with, at every input size of the range.
 
-Note: over a range of consecutive sizes no assignment is valid. A stride-2 up-convolution gives
-2*(m - 1) - 2*padding + kernel + output_padding, whose parity does not depend on the input, so it
-cannot match a skip of size n and one of size n + 1; with a stride-1 pool the decoder grows twice as
-fast as the skip. The space is a test that the solver proves infeasibility rather than searches.
+The input sizes are the multiples of 16 from 64 to 512, where the classic UNet works. Over
+consecutive sizes no assignment is valid: a stride-2 up-convolution gives 2*(m - 1) - 2*padding +
+kernel + output_padding, whose parity does not depend on the input, so it cannot match a skip of
+size n and one of size n + 1 (`convsolve count configs/spaces/unet_space.yaml --input 64:512`
+proves that).
 """
     name = "unet_space" if levels == 4 else f"unet_space_{levels}"
-    return SpaceConfig(name, description, 1, (64, 512), layers)
+    return SpaceConfig(name, description, 1, (64, 512), layers, step=16)
 
 
 def mobilenetv2_space() -> SpaceConfig:
