@@ -20,9 +20,8 @@ from typing import Iterator, Mapping
 import pytest
 
 from convsolve import ops
-from convsolve.sizesets import SizeRange
-
 from convsolve.errors import InvalidAssignment
+from convsolve.sizesets import SizeRange
 from convsolve.space import Space, load_space
 
 ROOT = Path(__file__).resolve().parent.parent

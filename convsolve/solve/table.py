@@ -476,7 +476,20 @@ def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         codes = (rows - lo) @ radix
         _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
         return rows[first], inverse.reshape(-1)
+    # wide rows: group by a 64-bit hash, then verify that rows sharing a hash are equal
+    weights = _HASH_WEIGHTS[: rows.shape[1]] if rows.shape[1] <= len(_HASH_WEIGHTS) else None
+    if weights is not None:
+        with np.errstate(over="ignore"):
+            hashes = (rows.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+        _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        if (rows[first][inverse] == rows).all():
+            return rows[first], inverse
     contiguous = np.ascontiguousarray(rows)
     keys = contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * contiguous.shape[1]))).reshape(-1)
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return contiguous[first], inverse.reshape(-1)
+
+
+_HASH_WEIGHTS = np.random.default_rng(20261126).integers(1, 2**63, size=4096, dtype=np.uint64) | np.uint64(1)
+"""Fixed odd multipliers: row hashes (and so state order) are the same in every run."""
