@@ -196,3 +196,32 @@ def test_random_small_residual_spaces_count_like_brute_force(data):
             previous = f"m{block}"
     space = space_of(layers, lo=rng.randint(3, 8), hi=rng.randint(9, 16))
     assert ops.count(space).valid == len(brute_force(space))
+
+
+@pytest.mark.parametrize("input_spec", [
+    {"height": {"range": [5, 9]}, "width": {"range": [7, 12]}},
+    {"height": {"range": [6, 6]}, "width": {"range": [4, 10], "step": 3}},
+])
+def test_independent_axes_count_like_brute_force(input_spec):
+    layers = [
+        {"name": "c1", "type": "conv2d", "out_channels": 4, "kernel": [{"choice": [1, 3, 5]}, {"choice": [3, 7]}],
+         "stride": {"choice": [1, 2]}, "padding": [{"choice": [0, 1]}, 0]},
+        pool("p1"),
+        {"name": "s1", "type": "conv2d", "out_channels": 4, "kernel": {"choice": [1, 3]}, "stride": {"choice": [1, 2, 4]}, "inputs": ["input"]},
+        {"name": "a1", "type": "add", "inputs": ["p1", "s1"]},
+    ]
+    space = Space.from_config({"name": "s", "input": {"channels": 4, **input_spec}, "layers": layers})
+    valid = brute_force(space)
+    assert ops.count(space).valid == len(valid)
+    assert canonical(ops.enumerate_assignments(space)) == canonical(valid)
+
+
+def test_one_dimensional_space_counts_like_brute_force():
+    layers = [
+        {"name": "c1", "type": "conv1d", "out_channels": 2, "kernel": {"choice": [1, 3, 5, 7]}, "stride": {"choice": [1, 2, 3]},
+         "dilation": {"choice": [1, 2]}},
+        {"name": "p1", "type": "avg_pool1d", "kernel": {"choice": [2, 3]}, "ceil_mode": {"choice": [False, True]}},
+        {"name": "u1", "type": "interpolate", "scale_factor": 1.5},
+    ]
+    space = Space.from_config({"name": "s", "input": {"channels": 2, "length": {"range": [4, 30]}}, "layers": layers})
+    assert ops.count(space).valid == len(brute_force(space))
