@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 from functools import reduce
 from typing import Any, ClassVar, Sequence, Union
 
@@ -62,6 +63,12 @@ def _ceil_div(a: Size, b: int) -> Size:
     return -(-a // b)
 
 
+def _fraction(numerator: Any, denominator: Any) -> tuple[Any, Any]:
+    """``numerator / denominator`` in lowest terms (ints or arrays)."""
+    common = np.gcd(numerator, denominator)
+    return numerator // common, denominator // common
+
+
 def _as_bool(value: Any) -> Any:
     return bool(value) if isinstance(value, (bool, np.bool_)) else value
 
@@ -99,6 +106,14 @@ class Layer:
         """Output size on ``axis`` for input size ``n`` and whether the framework accepts it."""
         return n, n >= 1
 
+    def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """Input pixels between neighbouring outputs (``jump``) and seen by one output (``field``), as fractions.
+
+        Each is a ``(numerator, denominator)`` pair of ints or arrays. Layers that do not resample
+        leave both unchanged.
+        """
+        return jump, field
+
     def explain(self, axis: int, n: int) -> tuple[str, str]:
         """The size rule filled in at ``n`` and, when it fails, the cause in plain words."""
         out, _ = self.axis_size(axis, n)
@@ -134,6 +149,15 @@ class Conv(Layer):
     def effective_kernel(self, axis: int) -> int:
         """``E = d*(k-1) + 1``: the span one output pixel reads."""
         return self.dilation[axis] * (self.kernel[axis] - 1) + 1
+
+    def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """``field + (E - 1) * jump`` and ``jump * stride`` (a transposed conv divides the jump first)."""
+        s, e = self.stride[axis], self.effective_kernel(axis)
+        if isinstance(self, ConvTranspose):
+            jump = _fraction(jump[0], jump[1] * s)
+            return jump, _fraction(field[0] * jump[1] + (e - 1) * jump[0] * field[1], field[1] * jump[1])
+        grown = _fraction(field[0] * jump[1] + (e - 1) * jump[0] * field[1], field[1] * jump[1])
+        return _fraction(jump[0] * s, jump[1]), grown
 
     def out_channels_for(self, in_channels: int) -> int:
         if self.in_channels is not None and self.in_channels != in_channels:
@@ -312,6 +336,13 @@ class Interpolate(Layer):
         out = int(scaled) if np.ndim(scaled) == 0 else scaled
         return out, _as_bool((out >= 1) & (n >= 1))
 
+    def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """A scale factor divides the jump (a fixed ``size`` depends on the input: left unchanged)."""
+        if self.scale_factor is None:
+            return jump, field
+        scale = Fraction(self.scale_factor[axis])
+        return _fraction(jump[0] * scale.denominator, jump[1] * scale.numerator), field
+
     def explain(self, axis: int, n: int) -> tuple[str, str]:
         out, ok = self.axis_size(axis, n)
         if self.size is not None:
@@ -336,6 +367,9 @@ class PixelShuffle(Layer):
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         return n * self.upscale_factor, n >= 1
 
+    def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        return _fraction(jump[0], jump[1] * self.upscale_factor), field
+
 
 @dataclass(frozen=True)
 class PixelUnshuffle(Layer):
@@ -349,6 +383,12 @@ class PixelUnshuffle(Layer):
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         r = self.downscale_factor
         return n // r, _as_bool((n % r == 0) & (n >= 1))
+
+    def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        # r x r neighbouring pixels become one: the field spans r - 1 more steps
+        r = self.downscale_factor
+        grown = _fraction(field[0] * jump[1] + (r - 1) * jump[0] * field[1], field[1] * jump[1])
+        return _fraction(jump[0] * r, jump[1]), grown
 
     def explain(self, axis: int, n: int) -> tuple[str, str]:
         r = self.downscale_factor

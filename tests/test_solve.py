@@ -225,3 +225,37 @@ def test_one_dimensional_space_counts_like_brute_force():
     ]
     space = Space.from_config({"name": "s", "input": {"channels": 2, "length": {"range": [4, 30]}}, "layers": layers})
     assert ops.count(space).valid == len(brute_force(space))
+
+
+def hand_jump_and_field(layers_values):
+    """Jump and receptive field of a conv/pool chain, by the textbook recurrence."""
+    jump, field = 1, 1
+    for kernel, stride in layers_values:
+        field += (kernel - 1) * jump
+        jump *= stride
+    return jump, field
+
+
+def test_stride_and_receptive_field_targets_match_the_textbook_recurrence():
+    layers = [conv("c1", kernel=(1, 3, 5, 7)), pool("p1"), conv("c2", kernel=(1, 3))]
+    targets = [{"node": "c2", "stride": 4}, {"node": "c2", "receptive_field": {"min": 9, "max": 15}}]
+    space = space_of(layers, lo=12, hi=20, targets=targets)
+    plain = space_of(layers, lo=12, hi=20)
+    expected = []
+    for row in brute_force(plain):
+        jump, field = hand_jump_and_field([(row["c1.kernel"], row["c1.stride"]), (row["p1.kernel"], row["p1.stride"]), (row["c2.kernel"], row["c2.stride"])])
+        if jump == 4 and 9 <= field <= 15:
+            expected.append(row)
+    assert expected
+    assert canonical(ops.enumerate_assignments(space)) == canonical(expected)
+    assert canonical(compile_problem(space).getSolutions()) == canonical(expected)
+    small = space_of([conv("c1", kernel=(3, 5)), pool("p1")], lo=12, hi=14, targets=[{"node": "p1", "stride": 4}])
+    assert canonical(compile_problem(small, BacktrackingSolver()).getSolutions()) == canonical(ops.enumerate_assignments(small))
+
+
+def test_receptive_field_through_a_residual_merge_takes_the_wider_branch():
+    layers = [conv("c1", kernel=(3, 5), stride=(1,), padding=(1, 2)), conv("s1", kernel=(1,), stride=(1,), padding=(0,), inputs=["input"]),
+              {"name": "a1", "type": "add", "inputs": ["c1", "s1"]}]
+    space = space_of(layers, targets=[{"node": "a1", "receptive_field": {"min": 5}}])
+    rows = list(ops.enumerate_assignments(space))
+    assert rows and all(row["c1.kernel"] == 5 for row in rows)

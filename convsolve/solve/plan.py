@@ -72,6 +72,8 @@ class Plan:
     """Outputs tracked at every input size of the range; the others only at ``probes``."""
     flat: frozenset[str]
     """Outputs that are flattened feature vectors (after a ``flatten``)."""
+    receptive: frozenset[str]
+    """Outputs that also carry their jump and receptive field (upstream of a stride or receptive_field target)."""
     probes: tuple[np.ndarray, ...]
     """Per axis, the indices into the sweep kept for probed outputs (the smallest size, target sizes)."""
     initial_live: tuple[str, ...]
@@ -85,11 +87,6 @@ class Plan:
 
 def make_plan(space: Any, domains: dict[str, Sequence[Any]] | None = None) -> Plan:
     """The plan for ``space`` (optionally with narrowed ``domains`` per parameter)."""
-    for target in space.targets:
-        if target.size is None:
-            raise ConfigError(
-                f"the solver supports targets of an exact size at an input size ({{node, size, at}}) only; "
-                f"stride and receptive_field targets are not implemented yet", file=space.source, node=target.node, field="targets")
     domains = {name: tuple(domains[name]) if domains and name in domains else param.values for name, param in space.params.items()}
     written = {node: i for i, node in enumerate(space.graph.nodes)}
     # the config's own order where the graph allows: a merge then follows its branches directly
@@ -123,6 +120,13 @@ def make_plan(space: Any, domains: dict[str, Sequence[Any]] | None = None) -> Pl
         layer = samples[node]
         if (layer is not None and layer.family == "flatten") or space.graph.nodes[node]["inputs"][0] in flat:
             flat.add(node)
+    receptive: set[str] = set()
+    for target in space.targets:
+        if target.stride is not None or target.receptive_field is not None:
+            if target.node in flat:
+                raise ConfigError("stride and receptive_field targets need a spatial output, not a flattened one",
+                                  file=space.source, node=target.node, field="targets")
+            receptive |= nx.ancestors(space.graph, target.node) | {target.node}
     sweep = Sweep.over(space.input.ranges, space.input.tied)
     probes = _probe_points(space, sweep)
     steps = []
@@ -140,10 +144,11 @@ def make_plan(space: Any, domains: dict[str, Sequence[Any]] | None = None) -> Pl
             j, node, tuple(space.graph.nodes[node]["inputs"]), new, old, uses[node],
             tuple(i for i, s in enumerate(completes) if s == j),
             tuple(t for t in space.targets if t.node == node), live_tensors, live_params, combos,
-            samples[node] is not None and samples[node].family == "merge" and not getattr(samples[node], "broadcast", False),
+            samples[node] is not None and samples[node].family == "merge" and not getattr(samples[node], "broadcast", False)
+            and node not in receptive,
         ))
     initial_live = (INPUT,) if last_consumed[INPUT] > 0 else ()
-    return Plan(tuple(steps), params, domains, sweep, frozenset(full | flat), frozenset(flat), probes, initial_live)
+    return Plan(tuple(steps), params, domains, sweep, frozenset(full | flat), frozenset(flat), frozenset(receptive), probes, initial_live)
 
 
 CONSTANT_OUTPUT = (AdaptivePool, CenterCrop)

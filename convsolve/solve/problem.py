@@ -16,12 +16,14 @@ Example:
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, Hashable, Iterator, Sequence
 
 from constraint import Constraint, Problem, Solver
 
 from ..errors import InvalidAssignment
 from ..expressions import Expression
+from ..network import INPUT
 from .plan import make_plan
 from .ranking import Ranking
 from .table import Table
@@ -73,10 +75,38 @@ class NetworkConstraint(Constraint):  # type: ignore[misc]
 
 
 def _reaches(network: Any, target: Any) -> bool:
-    """Whether ``target.node`` has exactly ``target.size`` at input ``target.at``."""
-    rows = {row.node: row.shape for row in network.shapes(list(target.at))}
-    shape = rows[target.node]
-    return shape is not None and tuple(shape[1:]) == tuple(target.size)
+    """Whether ``target.node`` meets the target: its size at an input size, its stride, its receptive field."""
+    if target.size is not None:
+        rows = {row.node: row.shape for row in network.shapes(list(target.at))}
+        shape = rows[target.node]
+        if shape is None or tuple(shape[1:]) != tuple(target.size):
+            return False
+    if target.stride is None and target.receptive_field is None:
+        return True
+    for jump, field in _receptive_fields(network, target.node):
+        if target.stride is not None and jump != target.stride:
+            return False
+        low, high = target.receptive_field or (None, None)
+        if (low is not None and field < low) or (high is not None and field > high):
+            return False
+    return True
+
+
+def _receptive_fields(network: Any, node: str) -> list[tuple[Fraction, Fraction]]:
+    """Per axis, the jump and receptive field of ``node``'s output, following every path from the input."""
+    ones = [(1, 1), (1, 1)]
+    found: dict[str, list[tuple[tuple[Any, Any], tuple[Any, Any]]]] = {INPUT: [(ones[0], ones[1])] * network.ndim}
+    for name in network.order[1:]:
+        sources = [found[s] for s in network.inputs_of(name)]
+        per_axis = []
+        for axis in range(network.ndim):
+            jump, field = sources[0][axis]
+            for other in sources[1:]:  # a merge sees the widest field of its inputs
+                if Fraction(*other[axis][1]) > Fraction(*field):
+                    field = other[axis][1]
+            per_axis.append(network.layer(name).receptive(axis, jump, field))
+        found[name] = per_axis
+    return [(Fraction(int(j[0]), int(j[1])), Fraction(int(f[0]), int(f[1]))) for j, f in found[node]]
 
 
 class DagSolver(Solver):  # type: ignore[misc]

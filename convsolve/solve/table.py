@@ -34,6 +34,8 @@ from .plan import Plan, Step
 __all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table"]
 
 INVALID = -1
+RECEPTIVE_COLUMNS = 4
+"""Per axis: jump numerator, jump denominator, receptive field numerator, denominator."""
 PACKED = 2**31
 """Sizes below this pack two to an int64 id."""
 
@@ -274,7 +276,21 @@ class Table:
         if name in plan.flat:
             lengths = [len(a) for a in plan.sweep.axes]
             return lengths[0] if plan.sweep.tied else int(np.prod(lengths))
-        return sum(len(points) for points in plan.points(name))
+        extra = RECEPTIVE_COLUMNS * len(plan.sweep.axes) if name in plan.receptive else 0
+        return sum(len(points) for points in plan.points(name)) + extra
+
+    def _receptive(self, step: Step, layer: Layer, sources: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Jump and receptive field (numerator, denominator each) per axis of ``layer``'s output."""
+        ndim = len(self.plan.sweep.axes)
+        carried = [payload[:, -RECEPTIVE_COLUMNS * ndim :].reshape(len(payload), ndim, RECEPTIVE_COLUMNS) for _, payload in sources]
+        out = carried[0].copy()
+        for other in carried[1:]:  # a merge sees the widest field of its inputs
+            wider = other[:, :, 2] * out[:, :, 3] > out[:, :, 2] * other[:, :, 3]
+            out[:, :, 2:] = np.where(wider[:, :, None], other[:, :, 2:], out[:, :, 2:])
+        for axis in range(ndim):
+            (jn, jd), (fn, fd) = layer.receptive(axis, (out[:, axis, 0], out[:, axis, 1]), (out[:, axis, 2], out[:, axis, 3]))
+            out[:, axis] = np.stack([np.broadcast_to(v, jn.shape) for v in (jn, jd, fn, fd)], axis=1)
+        return out.reshape(len(out), -1)
 
     def _layer(self, step: Step, chosen: dict[str, int]) -> Layer | None:
         key = (step.node, tuple(chosen[p] for p in step.layer_params))
@@ -353,7 +369,7 @@ class Table:
                 merged, agree = layer.merged_size([sizes[axis] for sizes in inputs])  # type: ignore[attr-defined]
                 ok &= np.broadcast_to(agree, merged.shape).all(axis=1)
                 outs.append(merged)
-            return channels, np.concatenate(outs, axis=1), ok
+            return channels, *self._finish(step, layer, sources, outs, ok)
         constant = node in plan.full and first not in plan.full
         sizes = self._split(first, sources[0][1], None if constant else want)
         for axis in range(len(want)):
@@ -366,9 +382,19 @@ class Table:
             if constant:  # a constant-output layer: any tracked point gives the size everywhere
                 out = np.repeat(out[:, :1], len(want[axis]), axis=1)
             outs.append(out)
+        return channels, *self._finish(step, layer, sources, outs, ok)
+
+    def _finish(
+        self, step: Step, layer: Layer, sources: list[tuple[np.ndarray, np.ndarray]], outs: list[np.ndarray], ok: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The output payload (sizes, then jump and field when tracked) and the targets checked on it."""
+        payload = np.concatenate(outs, axis=1)
+        receptive = self._receptive(step, layer, sources) if step.node in self.plan.receptive else None
         for target in step.targets:
-            ok &= self._target_holds(target, node, outs)
-        return channels, np.concatenate(outs, axis=1), ok
+            ok &= self._target_holds(target, step.node, outs, receptive)
+        if receptive is not None:
+            payload = np.concatenate([payload, receptive], axis=1)
+        return payload, ok
 
     def _channels(self, layer: Layer, channels_in: list[np.ndarray], ok: np.ndarray) -> np.ndarray:
         if layer.family == "flatten" or (channels_in[0] < 0).any():
@@ -391,9 +417,20 @@ class Table:
         ok &= out != INVALID
         return out
 
-    def _target_holds(self, target: Any, node: str, outs: list[np.ndarray]) -> np.ndarray:
+    def _target_holds(self, target: Any, node: str, outs: list[np.ndarray], receptive: np.ndarray | None) -> np.ndarray:
         plan = self.plan
         ok = np.ones(len(outs[0]), dtype=bool)
+        if receptive is not None:
+            columns = receptive.reshape(len(receptive), -1, RECEPTIVE_COLUMNS)
+            jn, jd, fn, fd = (columns[:, :, i] for i in range(RECEPTIVE_COLUMNS))
+            if target.stride is not None:
+                ok &= (jn == target.stride * jd).all(axis=1)
+            if target.receptive_field is not None:
+                low, high = target.receptive_field
+                if low is not None:
+                    ok &= (fn >= low * fd).all(axis=1)
+                if high is not None:
+                    ok &= (fn <= high * fd).all(axis=1)
         if target.size is None:
             return ok
         for axis, (wanted, at) in enumerate(zip(target.size, target.at)):
@@ -428,6 +465,8 @@ class Table:
         if INPUT not in self.plan.initial_live:
             return np.zeros((1, 0), dtype=np.int64)
         payload = np.concatenate([self.plan.sweep.axes[a][points] for a, points in enumerate(self.plan.points(INPUT))])
+        if INPUT in self.plan.receptive:
+            payload = np.concatenate([payload, np.ones(RECEPTIVE_COLUMNS * len(self.plan.sweep.axes), dtype=np.int64)])
         size_id = int(self.sizes.intern(payload[None, :].astype(np.int64))[0])
         return np.array([[self.space.input.channels, size_id]], dtype=np.int64)
 
