@@ -47,11 +47,10 @@ def _on_step(timeout: float | None, progress: Progress | None) -> Progress:
 
 
 def _table(
-    space: Any, domains: Mapping[str, Sequence[Any]] | None = None, *, transitions: bool = True,
-    timeout: float | None = None, progress: Progress | None = None,
+    space: Any, domains: Mapping[str, Sequence[Any]] | None = None, *, transitions: bool = True, on_step: Progress,
 ) -> Table:
     plan = make_plan(space, dict(domains) if domains else None)
-    return Table(plan, space, keep_transitions=transitions, on_step=_on_step(timeout, progress))
+    return Table(plan, space, keep_transitions=transitions, on_step=on_step)
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ class CountResult:
 
 def count(space: Any, *, timeout: float | None = None, progress: Progress | None = None) -> CountResult:
     """Exact number of valid assignments over the whole input range, without enumerating them."""
-    return CountResult(_table(space, transitions=False, timeout=timeout, progress=progress).count(), space.total)
+    return CountResult(_table(space, transitions=False, on_step=_on_step(timeout, progress)).count(), space.total)
 
 
 def enumerate_blocks(
@@ -84,8 +83,8 @@ def enumerate_blocks(
 
     Memory stays constant: each block is unranked from its position, with no dead end entered.
     """
-    table = _table(space, timeout=timeout, progress=progress)
-    ranking = Ranking(table)
+    on_step = _on_step(timeout, progress)
+    ranking = Ranking(_table(space, on_step=on_step), on_step)
     stop = ranking.total if limit is None else min(limit, ranking.total)
     for begin in range(0, stop, block):
         yield ranking.assignments(np.arange(begin, min(begin + block, stop), dtype=np.int64), decode=True)
@@ -107,7 +106,8 @@ def sample(
     """``n`` valid assignments drawn uniformly (with or without replacement), reproducible by ``seed``."""
     if n < 0:
         raise UsageError(f"the number of samples must be >= 0, got {n}", field="-n")
-    ranking = Ranking(_table(space, timeout=timeout, progress=progress))
+    on_step = _on_step(timeout, progress)
+    ranking = Ranking(_table(space, on_step=on_step), on_step)
     if ranking.total == 0:
         return []
     rng = random.Random(seed)
@@ -160,7 +160,7 @@ def _supported(table: Table) -> dict[str, tuple[Any, ...]]:
 
 def prune(space: Any, *, timeout: float | None = None, progress: Progress | None = None) -> PruneResult:
     """Drop every value that appears in no valid assignment: the tightest per-parameter domains."""
-    table = _table(space, timeout=timeout, progress=progress)
+    table = _table(space, on_step=_on_step(timeout, progress))
     before = {name: param.values for name, param in space.params.items()}
     return PruneResult(_supported(table) if table.count() else {n: () for n in before}, before, table.count())
 
@@ -200,7 +200,7 @@ def suggest(space: Any, fixed: Mapping[str, Any], *, timeout: float | None = Non
         if value not in space.params[name].values:
             raise UsageError(f"{name}={value} is not in its domain {list(space.params[name].values)}", field="--set")
     domains = {name: (fixed[name],) if name in fixed else param.values for name, param in space.params.items()}
-    table = _table(space, domains, timeout=timeout, progress=progress)
+    table = _table(space, domains, on_step=_on_step(timeout, progress))
     valid = table.count()
     if not valid:
         return Suggestion(dict(fixed), {n: () for n in domains}, 0, _why_none(table, space, fixed))

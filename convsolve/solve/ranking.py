@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -48,13 +48,15 @@ class _Moves:
 class Ranking:
     """Unranks valid assignments of a :class:`Table` (built with its transitions)."""
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, on_step: Callable[[int, int], None] | None = None) -> None:
         self.table = table
         self._tables: dict[tuple[int, bool], list[tuple[str, np.ndarray]]] = {}
         back = table.backward()
         self.total = int(back[0][0]) if len(back[0]) else 0
         self.moves: list[_Moves] = []
         for j, moves in enumerate(table.moves):
+            if on_step is not None:
+                on_step(j, len(table.moves))
             weights = back[j + 1][moves.dst]
             keep = weights > 0
             src, combo, dst, weights = moves.src[keep], moves.combo[keep], moves.dst[keep], weights[keep]
@@ -63,11 +65,10 @@ class Ranking:
             states = len(table.states[j])
             length = np.bincount(src, minlength=states)
             start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
-            cumulative = np.empty(len(weights), dtype=object)
-            for s in np.flatnonzero(length):
-                segment = slice(start[s], start[s] + length[s])
-                cumulative[segment] = np.cumsum(weights[segment])
-            capped = np.array([min(int(v), CAP) for v in cumulative], dtype=np.int64)
+            running_all = np.cumsum(weights) if len(weights) else np.zeros(0, dtype=object)
+            before_all = np.concatenate([np.array([0], dtype=object), running_all])[start]
+            cumulative = running_all - before_all[src] if len(weights) else running_all
+            capped = np.minimum(cumulative, CAP).astype(np.int64) if len(weights) else np.zeros(0, dtype=np.int64)
             running = before = None
             if len(weights) and int(weights.sum()) < CAP:
                 running = np.cumsum(weights.astype(np.int64))
