@@ -252,6 +252,8 @@ def enumerate_command(
         for row in ([] if first is None else itertools.chain([first], rows)):
             found += 1
             sys.stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+        if not found:
+            err.print("no valid assignment (see `convsolve check` on a fixed network, or `convsolve suggest`)", markup=False)
         return 0 if found else 1
 
     _run(action)
