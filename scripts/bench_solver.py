@@ -595,8 +595,8 @@ def count_section(budgets: Budgets, summary: Summary, workdir: Path) -> None:
             path.write_text(chain(length).render(), encoding="utf-8")
         paths.append(path)
     paths.append(BENCH / "res-100.yaml")
-    print(f"\n3. count the valid assignments (chain-25, -50, -200 generated into a temporary directory by "
-          f"generate_spaces.chain); no counting baseline exists: brute force and the solvers enumerate\n")
+    print("\n3. count the valid assignments (chain-25, -50, -200 generated into a temporary directory by "
+          "generate_spaces.chain); no counting baseline exists: brute force and the solvers enumerate\n")
     table = []
     for path in paths:
         start = time.perf_counter()
@@ -624,7 +624,7 @@ def sample_prune_suggest(budgets: Budgets, summary: Summary, problems: list[str]
     pruned = timed(lambda: prune(mobilenet), budgets.cap)
     suggested = timed(lambda: suggest(mobilenet, MOBILENET_FIXED), budgets.cap)
     fixed = ", ".join(f"{k}={v}" for k, v in MOBILENET_FIXED.items())
-    print(f"\n4. sample, prune, suggest (no baselines; load times not included)\n")
+    print("\n4. sample, prune, suggest (no baselines; load times not included)\n")
     print(_table(["operation", "time", "result"], [
         ["sample 10,000 uniform assignments of res-100", drawn.duration(),
          f"{len(drawn.value):,} assignments" if drawn.value is not None else "capped"],

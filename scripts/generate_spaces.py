@@ -20,7 +20,6 @@ import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any, Callable
 
 from generate_configs import CONFIGS, MOBILENET_V2_SETTINGS, LayerList, comment_block
