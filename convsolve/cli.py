@@ -70,12 +70,16 @@ def parse_input(text: str, ndim: int) -> tuple[list[SizeRange], bool]:
     return ranges, False
 
 
+def _over_input(loaded: Any, input_text: Optional[str]) -> Any:
+    """A network or space over the ``--input`` ranges, when given."""
+    if input_text is None:
+        return loaded
+    ranges, tied = parse_input(input_text, loaded.ndim)
+    return loaded.with_input(ranges, tied)
+
+
 def _load(path: Path, input_text: Optional[str]) -> Network:
-    network = load(path)
-    if input_text is not None:
-        ranges, tied = parse_input(input_text, network.ndim)
-        network = network.with_input(ranges, tied)
-    return network
+    return _over_input(load(path), input_text)  # type: ignore[no-any-return]
 
 
 def _run(action: Callable[[], int]) -> None:
@@ -183,11 +187,7 @@ TIMEOUT_HELP = "Stop with exit code 124 after this many seconds."
 def _load_space(path: Path, input_text: Optional[str]) -> Any:
     from .space import load_space
 
-    space = load_space(path)
-    if input_text is not None:
-        ranges, tied = parse_input(input_text, space.ndim)
-        space = space.with_input(ranges, tied)
-    return space
+    return _over_input(load_space(path), input_text)
 
 
 @contextmanager

@@ -354,16 +354,13 @@ class Space:
         given = ", ".join(f"{name} = {_show_value(values[name])}" for name in template.params)
         with_values = f" (with {given})" if given else ""
         for slot in template.slots:
-            if slot.expression is None:
-                value = values[slot.param]  # type: ignore[index]
-            else:
-                try:
-                    value = slot.expression.evaluate(values)
-                except ZeroDivisionError:
-                    return InvalidAssignment(
-                        f"{{expr: {slot.expression.text!r}}} divides by zero{with_values}",
-                        file=self.source, node=head.name, field=slot.field, line=line_of(template.raw, slot.field) or head.line,
-                    )
+            try:
+                value = _slot_value(slot, values)
+            except ZeroDivisionError:
+                return InvalidAssignment(
+                    f"{{expr: {slot.expression.text!r}}} divides by zero{with_values}",  # type: ignore[union-attr]
+                    file=self.source, node=head.name, field=slot.field, line=line_of(template.raw, slot.field) or head.line,
+                )
             if slot.position is None:
                 fields[slot.field] = value
             else:
@@ -380,20 +377,25 @@ class Space:
         for node in self.order[1:]:
             template = self._templates[node]
             for slot in template.slots:
-                if slot.expression is None:
-                    value = assignment[slot.param]  # type: ignore[index]
-                else:
-                    try:
-                        value = slot.expression.evaluate(assignment)
-                    except ZeroDivisionError:
-                        raise InvalidAssignment(
-                            f"{{expr: {slot.expression.text!r}}} divides by zero", file=self.source, node=node, field=slot.field
-                        ) from None
+                try:
+                    value = _slot_value(slot, assignment)
+                except ZeroDivisionError:
+                    raise InvalidAssignment(
+                        f"{{expr: {slot.expression.text!r}}} divides by zero",  # type: ignore[union-attr]
+                        file=self.source, node=node, field=slot.field,
+                    ) from None
                 path: ConfigPath = ("layers", template.index, slot.field)
                 _set(data, path if slot.position is None else (*path, slot.position), value)
         for key in SPACE_KEYS:
             if key in data:
                 del data[key]
+
+
+def _slot_value(slot: _Slot, values: Mapping[str, Value]) -> Value:
+    """The value an open field takes: its parameter's, or its expression's (ZeroDivisionError passes through)."""
+    if slot.expression is None:
+        return values[slot.param]  # type: ignore[index]
+    return slot.expression.evaluate(values)  # type: ignore[return-value]
 
 
 def load_space(path: str | Path) -> Space:
