@@ -196,23 +196,18 @@ class Table:
         read += [layout.params[p] for p in step.old_params]
         keys, group = _unique_rows(rows[:, read]) if read else (np.zeros((1, 0), np.int64), np.zeros(len(rows), np.int64))
         out_ok, out_channels, out_ids = self._outputs(step, keys)
-        srcs, combos, blocks = [], [], []
-        for c, combo in enumerate(step.combos):
-            ok = out_ok[group, c]
-            channels, ids = out_channels[group, c], out_ids[group, c]
-            if unit.merge is not None:
-                ok, channels, ids = self._merge(unit.merge, step.node, rows, layout, ok, channels, ids)
-            if not ok.any():
-                continue
-            sel = np.flatnonzero(ok)
-            blocks.append(self._next_rows(unit, rows[sel], layout, after, channels[sel], ids[sel], combo))
-            srcs.append(sel)
-            combos.append(np.full(len(sel), c, dtype=np.int64))
-        if not blocks:
+        # every (state, combo) pair at once
+        src, combo = np.nonzero(out_ok[group])
+        channels, ids = out_channels[group[src], combo], out_ids[group[src], combo]
+        if unit.merge is not None:
+            ok, channels, ids = self._merge(unit.merge, step.node, rows[src], layout, np.ones(len(src), bool), channels, ids)
+            src, combo, channels, ids = src[ok], combo[ok], channels[ok], ids[ok]
+        if not len(src):
             empty = np.zeros(0, dtype=np.int64)
             return Transitions(empty, empty, empty), np.zeros((0, after.width), dtype=np.int64)
-        next_rows, dst = _unique_rows(np.concatenate(blocks))
-        return Transitions(np.concatenate(srcs), np.concatenate(combos), dst), next_rows
+        block = self._next_rows(unit, rows[src], layout, after, channels, ids, step.combos[combo])
+        next_rows, dst = _unique_rows(block)
+        return Transitions(src.astype(np.int64), combo.astype(np.int64), dst), next_rows
 
     def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id."""
@@ -441,8 +436,9 @@ class Table:
 
     def _next_rows(
         self, unit: Unit, rows: np.ndarray, layout: Layout, after: Layout,
-        channels: np.ndarray, ids: np.ndarray, combo: np.ndarray,
+        channels: np.ndarray, ids: np.ndarray, combos: np.ndarray,
     ) -> np.ndarray:
+        """The next state of each move: carried columns, the new output, and the values still to be read."""
         columns = []
         new_tensor = unit.last.node
         for name in after.tensors:
@@ -451,10 +447,10 @@ class Table:
             else:
                 start = layout.tensors[name]
                 columns.append(rows[:, start : start + 2])
-        new = dict(zip(unit.step.new_params, combo))
+        new = {name: i for i, name in enumerate(unit.step.new_params)}
         for name in after.params:
             if name in new:
-                columns.append(np.full((len(rows), 1), new[name], dtype=np.int64))
+                columns.append(combos[:, new[name] : new[name] + 1])
             else:
                 columns.append(rows[:, layout.params[name] : layout.params[name] + 1])
         if not columns:
