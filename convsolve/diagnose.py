@@ -12,7 +12,7 @@ Example:
     >>> report = load_config({"input": {"channels": 1, "size": 5},
     ...     "layers": [{"name": "c", "type": "conv2d", "out_channels": 1, "kernel": 7}]}).check()
     >>> print(report.violations[0].cause)
-    the size reaching it (5) is smaller than the kernel (7)
+    the size reaching it (5) is smaller than the kernel (7), 2 short
 """
 
 from __future__ import annotations

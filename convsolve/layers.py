@@ -194,8 +194,9 @@ class Conv(Layer):
             return formula, ""
         what = "kernel" if self.dilation[axis] == 1 else "effective kernel"
         if before + after == 0:
-            return formula, f"the size reaching it ({n}) is smaller than the {what} ({e})"
-        return formula, f"the size reaching it ({n}) plus padding ({before + after}) is smaller than the {what} ({e})"
+            return formula, f"the size reaching it ({n}) is smaller than the {what} ({e}), {e - n} short"
+        short = e - n - before - after
+        return formula, f"the size reaching it ({n}) plus padding ({before + after}) is smaller than the {what} ({e}), {short} short"
 
 
 @dataclass(frozen=True)

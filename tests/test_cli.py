@@ -29,7 +29,7 @@ def unet_like(tmp_path):
 def test_check_invalid_exits_1_with_cause():
     result = runner.invoke(app, ["check", str(SEED / "kernel_larger_than_input.yaml")])
     assert result.exit_code == 1
-    assert "cause: the size reaching it (5) is smaller than the kernel (7)" in result.output
+    assert "cause: the size reaching it (5) is smaller than the kernel (7), 2 short" in result.output
     assert "floor((5 + 2*0 - 7) / 1) + 1 = -1" in result.output
 
 
