@@ -259,3 +259,12 @@ def test_receptive_field_through_a_residual_merge_takes_the_wider_branch():
     space = space_of(layers, targets=[{"node": "a1", "receptive_field": {"min": 5}}])
     rows = list(ops.enumerate_assignments(space))
     assert rows and all(row["c1.kernel"] == 5 for row in rows)
+
+
+def test_first_solutions_depth_first_or_from_the_table_are_the_same(monkeypatch):
+    space = SPACES["transposed_concat"]()
+    depth_first = list(ops.enumerate_assignments(space, limit=5))
+    monkeypatch.setattr(ops, "DEPTH_FIRST_EXPANSIONS_PER_UNIT", 0)  # no budget: the table answers
+    assert list(ops.enumerate_assignments(space, limit=5)) == depth_first
+    monkeypatch.setattr(ops, "DEPTH_FIRST", 0)
+    assert list(ops.enumerate_assignments(space, limit=5)) == depth_first

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from dataclasses import dataclass, field
@@ -21,13 +22,17 @@ import numpy as np
 
 from ..errors import SolverTimeout, UsageError
 from ..solve.plan import make_plan
-from ..solve.ranking import Ranking
-from ..solve.table import Table
+from ..solve.ranking import Ranking, columns_of
+from ..solve.table import Table, depth_first
 
 __all__ = ["CountResult", "PruneResult", "Suggestion", "count", "enumerate_assignments", "enumerate_blocks", "sample", "prune", "suggest"]
 
 BLOCK = 65536
 """Assignments produced per block by the columnar enumerator."""
+DEPTH_FIRST = 1000
+"""Up to this many assignments are first sought depth first, without building the whole table."""
+DEPTH_FIRST_EXPANSIONS_PER_UNIT = 8
+"""How many state expansions per layer the depth-first search may spend before the table takes over."""
 
 
 Progress = Callable[[int, int], None]
@@ -84,10 +89,44 @@ def enumerate_blocks(
     Memory stays constant: each block is unranked from its position, with no dead end entered.
     """
     on_step = _on_step(timeout, progress)
+    if limit is not None and limit <= DEPTH_FIRST:
+        found = _depth_first(space, limit, on_step)
+        if found is not None:
+            table, chosen = found
+            for begin in range(0, len(chosen), block):
+                yield columns_of(table, chosen[begin : begin + block], True)
+            return
     ranking = Ranking(_table(space, on_step=on_step), on_step)
     stop = ranking.total if limit is None else min(limit, ranking.total)
     for begin in range(0, stop, block):
         yield ranking.assignments(np.arange(begin, min(begin + block, stop), dtype=np.int64), decode=True)
+
+
+class _OverBudget(Exception):
+    """The depth-first search expanded more states than it is allowed."""
+
+
+def _depth_first(space: Any, limit: int, on_step: Progress) -> tuple[Table, np.ndarray] | None:
+    """The first ``limit`` solutions' combos found depth first, or None when that search gets expensive.
+
+    Depth first, a space whose early choices rarely fail yields its first solutions after about one
+    expansion per layer; one with many dead ends (a UNet) is better served by the whole table.
+    """
+    table = Table(make_plan(space), space, run=False)
+    budget = DEPTH_FIRST_EXPANSIONS_PER_UNIT * len(table.units) + limit
+
+    def counted(done: int, total: int) -> None:
+        nonlocal budget
+        on_step(done, total)
+        budget -= 1
+        if budget < 0:
+            raise _OverBudget
+
+    try:
+        chosen = list(itertools.islice(depth_first(table, counted), limit))
+    except _OverBudget:
+        return None
+    return table, np.array(chosen, dtype=np.int64).reshape(-1, len(table.units))
 
 
 def enumerate_assignments(

@@ -51,6 +51,7 @@ class Ranking:
     def __init__(self, table: Table, on_step: Callable[[int, int], None] | None = None) -> None:
         self.table = table
         self._tables: dict[tuple[int, bool], list[tuple[str, np.ndarray]]] = {}
+        """Per step, what each combo means for its new parameters (see :func:`columns_of`)."""
         back = table.backward()
         self.total = int(back[0][0]) if len(back[0]) else 0
         self.moves: list[_Moves] = []
@@ -111,29 +112,7 @@ class Ranking:
 
     def assignments(self, ranks: Sequence[int] | np.ndarray, *, decode: bool = False) -> dict[str, np.ndarray]:
         """Columnar assignments for ``ranks``: parameter name -> array of value indices (values if ``decode``)."""
-        chosen = self.combos(ranks)
-        columns: dict[str, np.ndarray] = {}
-        for j, unit in enumerate(self.table.units):
-            for name, table in self._columns(j, decode):
-                columns[name] = table[chosen[:, j]]
-        return {name: columns[name] for name in self.table.plan.params}
-
-    def _columns(self, j: int, decode: bool) -> list[tuple[str, np.ndarray]]:
-        """Per new parameter of step ``j``: its value index (or value) for each combo."""
-        key = (j, decode)
-        if key not in self._tables:
-            step = self.table.units[j].step
-            tables = []
-            for i, name in enumerate(step.new_params):
-                indices = step.combos[:, i]
-                if decode:
-                    values = self.table.plan.domains[name]
-                    kind = object if any(isinstance(v, bool) for v in values) else np.int64
-                    tables.append((name, np.array(values, dtype=kind)[indices]))
-                else:
-                    tables.append((name, indices))
-            self._tables[key] = tables
-        return self._tables[key]
+        return columns_of(self.table, self.combos(ranks), decode, self._tables)
 
     def values(self, columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         """Row dictionaries of parameter values from columnar value indices."""
@@ -141,3 +120,26 @@ class Ranking:
         names = list(columns)
         decoded = [[domains[name][i] for i in columns[name]] for name in names]
         return [dict(zip(names, row)) for row in zip(*decoded)]
+
+
+def columns_of(
+    table: Table, chosen: np.ndarray, decode: bool, cache: dict[tuple[int, bool], list[tuple[str, np.ndarray]]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Columnar assignments from the combo chosen at each step (rows of ``chosen``): value indices, or values."""
+    cache = {} if cache is None else cache
+    columns: dict[str, np.ndarray] = {}
+    for j, unit in enumerate(table.units):
+        if (j, decode) not in cache:
+            step, tables = unit.step, []
+            for i, name in enumerate(step.new_params):
+                indices = step.combos[:, i]
+                if decode:
+                    values = table.plan.domains[name]
+                    kind = object if any(isinstance(v, bool) for v in values) else np.int64
+                    tables.append((name, np.array(values, dtype=kind)[indices]))
+                else:
+                    tables.append((name, indices))
+            cache[(j, decode)] = tables
+        for name, meaning in cache[(j, decode)]:
+            columns[name] = meaning[chosen[:, j]]
+    return {name: columns[name] for name in table.plan.params}

@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from ..layers import Layer
 from ..network import INPUT
 from .plan import Plan, Step
 
-__all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table"]
+__all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table", "depth_first"]
 
 INVALID = -1
 RECEPTIVE_COLUMNS = 4
@@ -129,7 +129,11 @@ class Transitions:
 class Table:
     """Frontier states per unit with their forward counts; transitions and backward counts on demand."""
 
-    def __init__(self, plan: Plan, space: Any, keep_transitions: bool = True, on_step: Callable[[int, int], None] | None = None) -> None:
+    def __init__(
+        self, plan: Plan, space: Any, keep_transitions: bool = True, on_step: Callable[[int, int], None] | None = None,
+        run: bool = True,
+    ) -> None:
+        """Run the programme over every unit (``run=False`` only prepares it, for :func:`depth_first`)."""
         self.plan = plan
         self.space = space
         self.sizes = Sizes()
@@ -143,7 +147,7 @@ class Table:
         self.forward: list[np.ndarray] = [np.array([1], dtype=object)]
         self.moves: list[Transitions] = []
         self.empty_at: Step | None = None
-        for index, unit in enumerate(self.units):
+        for index, unit in enumerate(self.units if run else ()):
             if on_step is not None:  # progress, and the place a timeout interrupts
                 on_step(index, len(self.units))
             moves, rows = self.apply(index, self.states[-1])
@@ -465,6 +469,53 @@ class Table:
             payload = np.concatenate([payload, np.ones(RECEPTIVE_COLUMNS * len(self.plan.sweep.axes), dtype=np.int64)])
         size_id = int(self.sizes.intern(payload[None, :].astype(np.int64))[0])
         return np.array([[self.space.input.channels, size_id]], dtype=np.int64)
+
+
+def depth_first(table: Table, on_step: Callable[[int, int], None] | None = None) -> Iterator[list[int]]:
+    """Valid assignments as the combo chosen at each unit, in rank order, found depth first.
+
+    Only the states on the current path are expanded, and a state found to have no completion is
+    remembered, so the first solutions of a large space come without building the whole table.
+    """
+    last = len(table.units) - 1
+    dead: set[tuple[int, bytes]] = set()
+    start = table._initial_row()[0]
+    # a frame: unit index, state key, its remaining moves, whether a solution lies below it
+    frames: list[list[Any]] = [[0, start.tobytes(), _moves(table, 0, start, on_step), False]]
+    path: list[int] = []
+    while frames:
+        frame = frames[-1]
+        index, key, moves = frame[0], frame[1], frame[2]
+        move = next(moves, None)
+        if move is None:
+            frames.pop()
+            if frame[3]:
+                if frames:
+                    frames[-1][3] = True
+            else:
+                dead.add((index, key))
+            if frames:
+                path.pop()
+            continue
+        combo, row = move
+        if index == last:
+            frame[3] = True
+            yield path + [combo]
+            continue
+        row_key = row.tobytes()
+        if (index + 1, row_key) in dead:
+            continue
+        path.append(combo)
+        frames.append([index + 1, row_key, _moves(table, index + 1, row, on_step), False])
+
+
+def _moves(table: Table, index: int, row: np.ndarray, on_step: Callable[[int, int], None] | None) -> Iterator[tuple[int, np.ndarray]]:
+    """The valid moves out of one state, in combo order: (combo, next state row)."""
+    if on_step is not None:
+        on_step(index, len(table.units))
+    moves, rows = table.apply(index, row[None, :])
+    for k in np.argsort(moves.combo, kind="stable"):
+        yield int(moves.combo[k]), rows[moves.dst[k]]
 
 
 def _units(plan: Plan) -> list[Unit]:
