@@ -99,7 +99,8 @@ def make_plan(space: Any, domains: dict[str, Sequence[Any]] | None = None) -> Pl
             intro.setdefault(name, position[node])
     for name in space.params:
         intro.setdefault(name, 1)
-    params = tuple(sorted(space.params, key=lambda name: (intro[name], list(space.params).index(name))))
+    declared = {name: i for i, name in enumerate(space.params)}
+    params = tuple(sorted(space.params, key=lambda name: (intro[name], declared[name])))
     completes = [max((intro[n] for n in c.expression.names), default=1) for c in space.constraints]
     last_read = dict(intro)
     for node in order:
