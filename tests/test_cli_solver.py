@@ -82,3 +82,19 @@ def test_space_configs_are_refused_by_check_with_a_pointer():
     result = runner.invoke(app, ["check", CHAIN6])
     assert result.exit_code == 2
     assert "count" in result.output
+
+
+def test_write_config_is_atomic_and_leaves_no_temporary_file(tmp_path):
+    from convsolve.errors import UsageError
+    from convsolve.io.config import read_config, write_config
+
+    target = tmp_path / "out.yaml"
+    write_config(read_config(RESNET), target)
+    assert load_space(target).total == load_space(RESNET).total
+    blocked = tmp_path / "a_directory.yaml"
+    blocked.mkdir()
+    with pytest.raises(UsageError, match="cannot write"):
+        write_config({"a": 1}, blocked, overwrite=True)  # replacing a directory fails
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_directory.yaml", "out.yaml"]
+    with pytest.raises(UsageError, match="cannot write"):
+        write_config({"a": 1}, tmp_path / "missing" / "out.yaml")

@@ -73,11 +73,15 @@ def write_config(data: Any, path: str | Path, *, overwrite: bool = False) -> Non
         stream = io.StringIO()
         yaml.dump(data, stream)
         text = stream.getvalue()
-    directory = path.parent if str(path.parent) else Path(".")
+    temporary = None
     try:
-        handle = tempfile.NamedTemporaryFile("w", dir=directory, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8")
-        with handle:
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8"
+        ) as handle:
+            temporary = handle.name
             handle.write(text)
-        os.replace(handle.name, path)
+        os.replace(temporary, path)
     except OSError as exc:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}", field="-o") from None
