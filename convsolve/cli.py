@@ -162,7 +162,7 @@ def shapes(
         if any(r.lo != r.hi for r in ranges):
             if input is not None:
                 raise UsageError(f"shapes needs one input size, got the range {input!r}", field="--input")
-            ranges = [SizeRange(r.lo, r.lo) for r in ranges]
+            ranges = tuple(SizeRange(r.lo, r.lo) for r in ranges)
         rows = network.shapes([r.lo for r in ranges])
         if as_json:
             _print_json({"network": network.name, "input": [r.lo for r in ranges], "layers": [row.to_dict() for row in rows]})

@@ -27,8 +27,7 @@ from .sizesets import SizeRange
 
 if TYPE_CHECKING:
     from .diagnose import Report
-    from .inference import Inference, ShapeRow
-    from .sizesets import SizeSet
+    from .inference import Inference, ShapeRow, ValidSizes
 
 __all__ = ["InputSpec", "Network", "INPUT", "line_of"]
 
@@ -130,7 +129,7 @@ class Network:
 
         return infer(self)
 
-    def valid_sizes(self) -> "SizeSet | tuple[SizeSet, ...]":
+    def valid_sizes(self) -> "ValidSizes":
         """The input sizes at which every layer is valid: one set, or one per axis when axes vary independently."""
         return self.infer().valid_sizes()
 

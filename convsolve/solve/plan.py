@@ -85,9 +85,11 @@ class Plan:
         return self.probes
 
 
-def make_plan(space: Any, domains: dict[str, Sequence[Any]] | None = None) -> Plan:
-    """The plan for ``space`` (optionally with narrowed ``domains`` per parameter)."""
-    domains = {name: tuple(domains[name]) if domains and name in domains else param.values for name, param in space.params.items()}
+def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> Plan:
+    """The plan for ``space`` (optionally with ``narrowed`` domains for some parameters)."""
+    domains: dict[str, tuple[Any, ...]] = {
+        name: tuple(narrowed[name]) if narrowed and name in narrowed else param.values for name, param in space.params.items()
+    }
     written = {node: i for i, node in enumerate(space.graph.nodes)}
     # the config's own order where the graph allows: a merge then follows its branches directly
     order = [n for n in nx.lexicographical_topological_sort(space.graph, key=written.__getitem__) if n != INPUT]

@@ -37,7 +37,7 @@ class ExpressionConstraint(Constraint):  # type: ignore[misc]
     def __init__(self, expression: Expression) -> None:
         self.expression = expression
 
-    def __call__(self, variables: Sequence[Hashable], domains: dict, assignments: dict, forwardcheck: bool = False, _unassigned: Any = None) -> bool:
+    def __call__(self, variables: Sequence[Hashable], domains: dict[Hashable, Any], assignments: dict[Hashable, Any], forwardcheck: bool = False, _unassigned: Any = None) -> bool:
         missing = [v for v in variables if v not in assignments]
         if missing:
             if forwardcheck and len(missing) == 1:
@@ -49,7 +49,7 @@ class ExpressionConstraint(Constraint):  # type: ignore[misc]
             return True
         return self._holds(assignments)
 
-    def _holds(self, values: dict) -> bool:
+    def _holds(self, values: dict[Hashable, Any]) -> bool:
         try:
             return bool(self.expression.evaluate(values))
         except ZeroDivisionError:
@@ -62,7 +62,7 @@ class NetworkConstraint(Constraint):  # type: ignore[misc]
     def __init__(self, space: Any) -> None:
         self.space = space
 
-    def __call__(self, variables: Sequence[Hashable], domains: dict, assignments: dict, forwardcheck: bool = False, _unassigned: Any = None) -> bool:
+    def __call__(self, variables: Sequence[Hashable], domains: dict[Hashable, Any], assignments: dict[Hashable, Any], forwardcheck: bool = False, _unassigned: Any = None) -> bool:
         if any(v not in assignments for v in variables):
             return True
         values = {name: assignments[name] for name in self.space.params}
@@ -117,8 +117,10 @@ class DagSolver(Solver):  # type: ignore[misc]
     def __init__(self, space: Any) -> None:
         self.space = space
 
-    def getSolutionIter(self, domains: dict, constraints: list, vconstraints: dict) -> Iterator[dict]:  # noqa: N802 (python-constraint's API)
-        narrowed = {name: [v for v in self.space.params[name].values if v in list(domains[name])] for name in self.space.params}
+    def getSolutionIter(self, domains: dict[Hashable, Any], constraints: list[Any], vconstraints: dict[Hashable, Any]) -> Iterator[dict[str, Any]]:  # noqa: N802 (python-constraint's API)
+        narrowed: dict[str, Sequence[Any]] = {
+            name: [v for v in self.space.params[name].values if v in list(domains[name])] for name in self.space.params
+        }
         if any(not values for values in narrowed.values()):
             return
         others = [(c, v) for c, v in constraints if not isinstance(c, (ExpressionConstraint, NetworkConstraint))]
@@ -130,10 +132,10 @@ class DagSolver(Solver):  # type: ignore[misc]
                 if all(c(v, domains, solution) for c, v in others):
                     yield solution
 
-    def getSolution(self, domains: dict, constraints: list, vconstraints: dict) -> dict | None:  # noqa: N802
+    def getSolution(self, domains: dict[Hashable, Any], constraints: list[Any], vconstraints: dict[Hashable, Any]) -> dict[str, Any] | None:  # noqa: N802
         return next(self.getSolutionIter(domains, constraints, vconstraints), None)
 
-    def getSolutions(self, domains: dict, constraints: list, vconstraints: dict) -> list[dict]:  # noqa: N802
+    def getSolutions(self, domains: dict[Hashable, Any], constraints: list[Any], vconstraints: dict[Hashable, Any]) -> list[dict[str, Any]]:  # noqa: N802
         return list(self.getSolutionIter(domains, constraints, vconstraints))
 
 
