@@ -268,3 +268,24 @@ def test_first_solutions_depth_first_or_from_the_table_are_the_same(monkeypatch)
     assert list(ops.enumerate_assignments(space, limit=5)) == depth_first
     monkeypatch.setattr(ops, "DEPTH_FIRST", 0)
     assert list(ops.enumerate_assignments(space, limit=5)) == depth_first
+
+
+def test_count_does_not_depend_on_the_order_layers_are_written():
+    """res-12 with every shortcut written before its conv/pool pair: another elimination order, the same count."""
+    from pathlib import Path
+
+    from convsolve.io.config import read_config
+
+    path = Path(__file__).resolve().parent.parent / "configs" / "bench" / "res-12.yaml"
+    data = read_config(path)
+    layers, reordered, i = list(data["layers"]), [], 0
+    while i < len(layers):
+        if layers[i]["name"].startswith("conv") and layers[i + 2]["name"].startswith("shortcut"):
+            conv = dict(layers[i], inputs=list(layers[i + 2]["inputs"]))
+            reordered += [layers[i + 2], conv, layers[i + 1]]
+            i += 3
+        else:
+            reordered.append(layers[i])
+            i += 1
+    data["layers"] = reordered
+    assert ops.count(Space.from_config(data)).valid == ops.count(Space.from_config(read_config(path))).valid == 489688860529780
