@@ -288,4 +288,4 @@ def test_count_does_not_depend_on_the_order_layers_are_written():
             reordered.append(layers[i])
             i += 1
     data["layers"] = reordered
-    assert ops.count(Space.from_config(data)).valid == ops.count(Space.from_config(read_config(path))).valid == 489688860529780
+    assert ops.count(Space.from_config(data)).valid == ops.count(Space.from_config(read_config(path))).valid
