@@ -98,6 +98,14 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
+def _show(result: Any, as_json: bool) -> None:
+    """Print a result for people (its ``str``) or for scripts (its ``to_dict`` as JSON)."""
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        out.print(str(result), markup=False)
+
+
 @app.command()
 def check(
     config: Path = typer.Argument(..., help="Network config (YAML or JSON)."),
@@ -111,10 +119,7 @@ def check(
 
     def action() -> int:
         report = _load(config, input).check()
-        if as_json:
-            _print_json(report.to_dict())
-        else:
-            out.print(str(report), markup=False)
+        _show(report, as_json)
         return 0 if report.ok else 1
 
     _run(action)
@@ -221,10 +226,7 @@ def count(
     def action() -> int:
         with _progress("counting") as progress:
             result = ops.count(_load_space(config, input), timeout=timeout, progress=progress)
-        if as_json:
-            _print_json(result.to_dict())
-        else:
-            out.print(str(result), markup=False)
+        _show(result, as_json)
         return 0 if result.valid else 1
 
     _run(action)
@@ -311,10 +313,7 @@ def prune(
             if output.resolve() == config.resolve():
                 raise UsageError(f"refusing to overwrite the input {config}; write elsewhere", field="-o")
             write_config(space.to_config(domains=result.domains), output, overwrite=force)
-        if as_json:
-            _print_json(result.to_dict())
-        else:
-            out.print(str(result), markup=False)
+        _show(result, as_json)
         return 0 if result.valid else 1
 
     _run(action)
@@ -351,10 +350,7 @@ def suggest(
         fixed = dict(_parse_setting(text) for text in settings)
         with _progress("solving") as progress:
             result = ops.suggest(_load_space(config, input), fixed, timeout=timeout, progress=progress)
-        if as_json:
-            _print_json(result.to_dict())
-        else:
-            out.print(str(result), markup=False)
+        _show(result, as_json)
         return 0 if result.valid else 1
 
     _run(action)

@@ -294,23 +294,31 @@ NETWORKS: dict[str, Callable[[], str]] = {
 }
 
 
+def write_or_check(files: dict[Path, tuple[str, str]], check: bool, script: str) -> int:
+    """Write each ``path: (text, summary)``, or with ``check`` report the files that differ; 1 if any does."""
+    stale = []
+    for path, (text, summary) in files.items():
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(path)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(CONFIGS.parent)} ({summary})")
+    for path in stale:
+        print(f"{path.relative_to(CONFIGS.parent)} differs from {script}; rerun it", file=sys.stderr)
+    return 1 if stale else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report configs that differ from the generated text; write nothing")
     args = parser.parse_args()
-    stale = []
+    files = {}
     for name, build in NETWORKS.items():
-        path = CONFIGS / f"{name}.yaml"
         text = build()
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(path)
-        else:
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path.relative_to(CONFIGS.parent)} ({text.count('  - {')} layers)")
-    for path in stale:
-        print(f"{path.relative_to(CONFIGS.parent)} differs from scripts/generate_configs.py; rerun it", file=sys.stderr)
-    return 1 if stale else 0
+        files[CONFIGS / f"{name}.yaml"] = (text, f"{text.count('  - {')} layers")
+    return write_or_check(files, args.check, "scripts/generate_configs.py")
 
 
 if __name__ == "__main__":
