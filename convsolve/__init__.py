@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ConfigError, ConvsolveError, MissingExtraError, UsageError
-from .io.config import load
+from .errors import ConfigError, ConvsolveError, MissingExtraError, ModelImportError, UsageError
+from .io.onnx import from_onnx
+from .io.sources import load
+from .io.torch import from_torch, register_module
 from .network import Network
 from .sizesets import SizeRange, SizeSet
 from .space import Space, load_space
 
 __all__ = [
-    "load", "load_config", "load_space", "Network", "Space", "SizeRange", "SizeSet",
-    "ConvsolveError", "ConfigError", "UsageError", "MissingExtraError",
+    "load", "load_config", "load_space", "from_torch", "from_onnx", "register_module", "Network", "Space", "SizeRange", "SizeSet",
+    "ConvsolveError", "ConfigError", "UsageError", "MissingExtraError", "ModelImportError",
 ]
 __version__ = "0.1.0"
 

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .errors import ConvsolveError, UsageError
-from .io.config import load
+from .io.sources import load
 from .network import Network
 from .sizesets import SizeRange
 
@@ -27,7 +27,11 @@ app = typer.Typer(
     "Examples:\n\n"
     "  convsolve check configs/seed/kernel_larger_than_input.yaml\n\n"
     "  convsolve shapes configs/resnet18.yaml --input 224\n\n"
-    "  convsolve sizes configs/unet.yaml --input 1:512",
+    "  convsolve sizes configs/unet.yaml --input 1:512\n\n"
+    "  convsolve sizes torchvision.models:resnet50 --input 1:512\n\n"
+    "Networks are config files (YAML/JSON), ONNX models (.onnx, read and never run) or PyTorch MODULE:CALLABLE / "
+    "FILE.py:CALLABLE references: for those convsolve imports only the named module (or file) and calls only the "
+    "named callable, without arguments, then traces the nn.Module it returns with torch.fx.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -41,6 +45,10 @@ INPUT_HELP = (
     "or per axis joined by x: 224x320, 32:64x100:200."
 )
 JSON_HELP = "Print the result as JSON."
+MODEL_HELP = (
+    "Network: a config (YAML or JSON), an ONNX model (.onnx), or a PyTorch MODULE:CALLABLE or FILE.py:CALLABLE "
+    "(convsolve imports only that module or file and calls only that callable, which must return an nn.Module)."
+)
 
 
 @app.callback()
@@ -108,7 +116,7 @@ def _show(result: Any, as_json: bool) -> None:
 
 @app.command()
 def check(
-    config: Path = typer.Argument(..., help="Network config (YAML or JSON)."),
+    config: Path = typer.Argument(..., help=MODEL_HELP),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -127,7 +135,7 @@ def check(
 
 @app.command()
 def sizes(
-    config: Path = typer.Argument(..., help="Network config (YAML or JSON)."),
+    config: Path = typer.Argument(..., help=MODEL_HELP),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -152,7 +160,7 @@ def sizes(
 
 @app.command()
 def shapes(
-    config: Path = typer.Argument(..., help="Network config (YAML or JSON)."),
+    config: Path = typer.Argument(..., help=MODEL_HELP),
     input: Optional[str] = typer.Option(None, "--input", "-i", help="One input size: 224, or 224x320 (also 1x3x224x224)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -180,6 +188,36 @@ def shapes(
                 table.add_row(row.node, row.layer, shape, row.problem, style="red" if row.problem else None)
             out.print(table)
         return 1 if any(row.problem for row in rows) else 0
+
+    _run(action)
+
+
+@app.command()
+def export(
+    model: Path = typer.Argument(..., help=MODEL_HELP),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the config here (.yaml, or .json); without it, print YAML."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+) -> None:
+    """Write a network (an imported PyTorch or ONNX model, or a config) as a convsolve config.
+
+    Loading the written config gives the same layers, valid sizes and shapes; edit {choice: [...]} into it
+    to make the model a search space.
+
+    Example: convsolve export torchvision.models:resnet18 -o resnet18.yaml
+    """
+    from .io.export import export_text, write_network
+
+    def action() -> int:
+        network = _load(model, input)
+        if output is None:
+            sys.stdout.write(export_text(network))
+            return 0
+        if output.exists() and output.resolve() == Path(str(model)).resolve():
+            raise UsageError(f"refusing to overwrite the input {model}; write elsewhere", field="-o")
+        write_network(network, output, overwrite=force)
+        err.print(f"wrote {output} ({len(network.order) - 1} layers)", markup=False)
+        return 0
 
     _run(action)
 
@@ -354,3 +392,245 @@ def suggest(
         return 0 if result.valid else 1
 
     _run(action)
+
+
+def _repair_options(allow: Optional[str], freeze: Optional[str], weights: Optional[str], candidates: list[str]) -> Any:
+    from .ops.repair import RepairOptions
+
+    return RepairOptions.parse(allow, freeze, weights, candidates)
+
+
+ALLOW_HELP = "Kinds that may change, comma-separated: kernel,stride,padding,dilation,output_padding (default: all)."
+FREEZE_HELP = "Layers that must not change, comma-separated."
+WEIGHTS_HELP = "Cost of changing a value of each kind (default 1 each), e.g. kernel=2,stride=3."
+CANDIDATES_HELP = "Values a kind may take instead of the default neighbourhood, e.g. kernel=1,3,5 (repeatable)."
+
+
+@app.command()
+def repair(
+    config: Path = typer.Argument(..., help="Network config (YAML or JSON) to repair."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the repaired config here (only changed values differ)."),
+    in_place: bool = typer.Option(False, "--in-place", help="Rewrite the input file itself, keeping a copy as <file>.bak."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file (or the .bak copy) if it exists."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    allow: Optional[str] = typer.Option(None, "--allow", help=ALLOW_HELP),
+    freeze: Optional[str] = typer.Option(None, "--freeze", help=FREEZE_HELP),
+    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+) -> None:
+    """The smallest change (fewest weighted values, then the least numeric change) that makes a network valid over its input range.
+
+    Without -o or --in-place nothing is written. Exit code 0 valid or repaired, 1 unrepairable.
+
+    Example: convsolve repair configs/broken/vgg_on_32px.yaml --input 32:224 -o fixed.yaml
+    """
+    from .io.config import read_config, write_edited, write_text
+    from .ops import _on_step
+    from .ops.repair import repair as repair_network
+
+    def action() -> int:
+        if output is not None and in_place:
+            raise UsageError("give either -o or --in-place, not both", field="--in-place")
+        if output is not None and output.resolve() == config.resolve():
+            raise UsageError(f"refusing to overwrite the input {config}; use --in-place to rewrite it with a backup", field="-o")
+        options = _repair_options(allow, freeze, weights, candidates)
+        data = read_config(config)
+        ranges, tied = (None, True) if input is None else parse_input(input, _load(config, None).ndim)
+        with _progress("repairing") as progress:
+            result = repair_network(data, source=str(config), options=options, input_ranges=ranges, tied=tied,
+                                    on_step=_on_step(timeout, progress))
+        if result.status == "repaired" and (output is not None or in_place):
+            write_edited(config, result.edits, config if in_place else output, overwrite=force, backup=in_place)
+        elif result.status == "valid" and output is not None:
+            write_text(config.read_text(encoding="utf-8"), output, overwrite=force)
+        _show(result, as_json)
+        return 1 if result.status == "unrepairable" else 0
+
+    _run(action)
+
+
+@app.command("batch-repair")
+def batch_repair(
+    inputs: list[str] = typer.Argument(..., help="Config files, folders (searched recursively) or globs such as 'runs/**/arch.yaml'."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder: each result goes to the input's relative path under it."),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Local worker processes."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="A Dask scheduler address (tcp://host:port) to run on instead (needs the dask extra)."),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    allow: Optional[str] = typer.Option(None, "--allow", help=ALLOW_HELP),
+    freeze: Optional[str] = typer.Option(None, "--freeze", help=FREEZE_HELP),
+    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write the JSON-lines report to this file."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON record per file on stdout (the summary goes to stderr)."),
+    force: bool = typer.Option(False, "--force", help="Replace output files that no earlier batch wrote."),
+) -> None:
+    """Repair many configs: one record per file (valid / repaired / unrepairable / error), results written atomically.
+
+    Inputs are never modified. A rerun skips files whose output is current, so an interrupted batch resumes.
+    Exit code 0 when every file is valid or repaired, 1 when some are unrepairable, 2 when some could not be read.
+
+    Example: convsolve batch-repair 'runs/**/arch.yaml' -o repaired/ --workers 2
+    """
+    from .ops.batch import plan_jobs, run_batch
+    from .io.config import write_text
+
+    def action() -> int:
+        jobs = plan_jobs(inputs, output, _repair_options(allow, freeze, weights, candidates), input, force)
+        lines: list[str] = []
+        summary_console = err if jsonl else out
+        with _progress("repairing files") as progress:
+            done = 0
+
+            def on_record(record: dict[str, Any]) -> None:
+                nonlocal done
+                done += 1
+                line = json.dumps({k: v for k, v in record.items() if k not in ("fingerprint", "output_sha256")})
+                lines.append(line)
+                if jsonl:
+                    sys.stdout.write(line + "\n")
+                if progress is not None:
+                    progress(done, len(jobs))
+
+            try:
+                summary = run_batch(jobs, output, workers=workers, scheduler=scheduler, on_record=on_record)
+            except KeyboardInterrupt:
+                err.print(f"interrupted after {done} of {len(jobs)} files; finished files are whole and a rerun resumes", markup=False)
+                raise typer.Exit(130) from None
+            finally:
+                if report is not None and lines:
+                    write_text("\n".join(lines) + "\n", report, overwrite=True)
+        table = Table(title=str(summary))
+        for column in ("status", "files"):
+            table.add_column(column)
+        for status, number in sorted(summary.counts.items()):
+            table.add_row(status, str(number))
+        summary_console.print(table)
+        for record in summary.problems[:20]:
+            summary_console.print(f"{record['status']}: {record.get('message') or record.get('reason')}", markup=False)
+        if len(summary.problems) > 20:
+            summary_console.print(f"... and {len(summary.problems) - 20} more (see the report)", markup=False)
+        return 2 if summary.counts["error"] else 1 if summary.counts["unrepairable"] else 0
+
+    _run(action)
+
+
+# --- pictures ------------------------------------------------------------------------------------
+
+PICTURED_HELP = "A network or search-space config (YAML or JSON), an ONNX model (.onnx), or a PyTorch MODULE:CALLABLE (as for check)."
+PICTURE_HELP = "Write the picture here: .png, .svg or .pdf (by the suffix)."
+FORCE_HELP = "Replace the output file if it exists."
+RENDER_TIMEOUT_HELP = (
+    "Seconds for the solver work on a search space (finding the pictured assignment, pruning, sampling); "
+    "what does not finish is left out and the output says so."
+)
+
+
+def _load_network_or_space(path: Path, input_text: Optional[str]) -> Any:
+    """A search space when a config leaves a choice open (or has constraints or targets), else a network (config or model)."""
+    from .io.sources import is_torch_reference
+
+    if is_torch_reference(path) or path.suffix.lower() == ".onnx":
+        return _load(path, input_text)
+    space = _load_space(path, input_text)
+    if space.params or space.constraints or space.targets:
+        return space
+    return _load(path, input_text)
+
+
+def _parse_at(text: Optional[str]) -> Optional[list[int]]:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.lower().split("x")]
+    except ValueError:
+        raise UsageError(f"--at {text!r}: expected one input size, e.g. 224 or 224x320", field="--at") from None
+
+
+@app.command()
+def plot(
+    config: Path = typer.Argument(..., help=PICTURED_HELP),
+    output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP + " A single size is widened to 1..max(64, 4n)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP),
+) -> None:
+    """Every layer's output size against the input size: the invalid sizes shaded, the layer failing first named.
+
+    A search space is plotted through its first valid assignment. Needs the plot extra (matplotlib).
+
+    Example: convsolve plot configs/vgg16.yaml --input 8:256 -o sizes.png
+    """
+    from .render import FIGURE_FORMATS, check_output, require_matplotlib, size_plot
+
+    def action() -> int:
+        require_matplotlib()
+        check_output(output, overwrite=force, formats=FIGURE_FORMATS, source=config)
+        result = size_plot(_load_network_or_space(config, input), timeout=timeout)
+        _show(result.save(str(output), overwrite=force), as_json)
+        return 0
+
+    _run(action)
+
+
+@app.command()
+def draw(
+    config: Path = typer.Argument(..., help=PICTURED_HELP),
+    output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
+    at: Optional[str] = typer.Option(
+        None, "--at", help="Input size for the output sizes on the nodes: 224 or 224x320 (default: the smallest valid size of the range)."
+    ),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP),
+) -> None:
+    """The layer graph top to bottom, each node with its kind, hyperparameters and output size; invalid ones in red.
+
+    For a search space every node also lists its parameters with their pruned domains. Needs the plot extra.
+
+    Example: convsolve draw configs/resnet18.yaml --at 224 -o net.svg
+    """
+    from .render import FIGURE_FORMATS, check_output, drawing, require_matplotlib
+
+    def action() -> int:
+        require_matplotlib()
+        check_output(output, overwrite=force, formats=FIGURE_FORMATS, source=config)
+        result = drawing(_load_network_or_space(config, input), _parse_at(at), timeout=timeout)
+        _show(result.save(str(output), overwrite=force), as_json)
+        return 0
+
+    _run(action)
+
+
+@app.command()
+def report(
+    config: Path = typer.Argument(..., help=PICTURED_HELP),
+    output: Path = typer.Option(..., "-o", "--output", help="Write the HTML page here."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    samples: int = typer.Option(5, "-n", "--samples", min=0, help="Uniform samples of a search space to list."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the samples."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP),
+) -> None:
+    """One self-contained HTML page: check, violations, valid sizes, the size plot and the drawing.
+
+    For a search space also the count of valid assignments, the pruned domains and a few uniform
+    samples. The page loads nothing from anywhere: open it in any browser. Needs the plot extra.
+
+    Example: convsolve report configs/spaces/unet_space.yaml -o report.html
+    """
+    from .render import build_report, check_output, require_matplotlib
+
+    def action() -> int:
+        require_matplotlib()
+        check_output(output, overwrite=force, source=config)
+        result = build_report(_load_network_or_space(config, input), samples=samples, seed=seed, timeout=timeout)
+        _show(result.save(str(output), overwrite=force), as_json)
+        return 0
+
+    _run(action)
+

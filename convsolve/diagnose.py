@@ -30,7 +30,7 @@ from .layers import Conv, Layer
 from .network import INPUT, Network
 from .sizesets import SizeRange, SizeSet
 
-__all__ = ["Violation", "Report", "diagnose"]
+__all__ = ["Violation", "Report", "diagnose", "input_fix"]
 
 TUNABLE_FIELDS = ("kernel", "padding", "stride", "dilation", "output_padding")
 MAX_STEP = 8
@@ -116,10 +116,10 @@ def diagnose(network: Network) -> Report:
     for problem in result.static:
         layer = network.layer(problem.node)
         violations.append(Violation(problem.node, layer.describe(), (), None, None, "", "", f"{problem.field}: {problem.message}", ()))
-    input_fix = _input_fix(network, valid)
+    fix = input_fix(network, valid)
     for name in network.order[1:]:
         node = result.nodes[name]
-        violations += _node_violations(network, result, name, node, input_fix)
+        violations += _node_violations(network, result, name, node, fix)
     return Report(network.name, network.source, network.input.describe(), valid, tuple(violations))
 
 
@@ -213,7 +213,8 @@ def _upstream_strides(network: Network, result: Inference, name: str, axis: int,
     return ", ".join(reversed(steps))
 
 
-def _input_fix(network: Network, valid: ValidSizes) -> str:
+def input_fix(network: Network, valid: ValidSizes) -> str:
+    """The input sizes at which ``network`` is valid, searched past its range when none in it is ("" if none)."""
     if not valid.empty:
         return f"input in {valid}" if network.input.tied else f"input {valid}"
     if not network.input.tied:

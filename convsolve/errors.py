@@ -61,6 +61,21 @@ class ExpressionError(ConfigError):
         super().__init__(f"expression {expression!r}{at}: {problem}", expression=expression, column=column, **facts)
 
 
+class ModelImportError(ConfigError):
+    """A model that cannot be imported: a missing file or callable, a failed trace, a module or op without a rule.
+
+    Carries ``file`` (the model reference), ``node`` (the layer being translated) and, for PyTorch,
+    ``module`` (the qualified name of the module where it happened) when known.
+    """
+
+    def location(self) -> str:
+        where = super().location()
+        module = self.facts.get("module")
+        if module is None:
+            return where
+        return f"{where}, module {module!r}" if where else f"module {module!r}"
+
+
 class InvalidAssignment(ConvsolveError):
     """Values of a search space's parameters that do not make a valid layer.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 
 pytest.importorskip("onnx")
@@ -38,11 +39,34 @@ def test_conv_transpose_output_shape_derives_the_pads():
 
 
 def test_unsupported_op_names_node_and_op_type():
-    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="up1")
+    node = helper.make_node("LpPool", ["x"], ["y"], name="pool1", kernel_shape=[2, 2])
     with pytest.raises(ConfigError) as info:
         layer_from_onnx_node(node, (1, 3, 8, 8))
-    assert info.value.facts == {"node": "up1", "field": "op_type"}
-    assert "scales" in str(info.value)
+    assert info.value.facts == {"node": "pool1", "field": "op_type"}
+    assert "lp_pool" in str(info.value)
+
+
+def test_resize_needs_the_value_of_its_scales():
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="up1")
+    with pytest.raises(ConfigError, match="must be a constant") as info:
+        layer_from_onnx_node(node, (1, 3, 8, 8))
+    assert info.value.facts == {"node": "up1", "field": "scales"}
+
+
+def test_resize_scales_become_a_scale_factor_and_sizes_a_fixed_size():
+    scales = helper.make_node("Resize", ["x", "", "s"], ["y"])
+    layer = layer_from_onnx_node(scales, (1, 3, 8, 8), constants={"s": np.array([1, 1, 2, 0.5], np.float32)})
+    assert (layer.axis_size(0, 5), layer.axis_size(1, 5)) == ((10, True), (2, True))
+    sizes = helper.make_node("Resize", ["x", "", "", "z"], ["y"], axes=[3, 2])
+    layer = layer_from_onnx_node(sizes, (1, 3, 8, 8), constants={"z": np.array([7, 9])})
+    assert (layer.axis_size(0, 100), layer.axis_size(1, 1)) == ((9, True), (7, True))
+
+
+def test_resize_of_the_channels_is_refused():
+    node = helper.make_node("Resize", ["x", "", "s"], ["y"], name="up")
+    with pytest.raises(ConfigError, match="channels") as info:
+        layer_from_onnx_node(node, (1, 3, 8, 8), constants={"s": np.array([1, 2, 2, 2], np.float32)})
+    assert info.value.facts["field"] == "scales"
 
 
 def test_unknown_attribute_is_refused_by_name():

@@ -3,7 +3,8 @@
 The cases come from ``onnx.backend.test.case.node.collect_testcases()``, which builds each model and
 its expected outputs in numpy (the wheel ships no data files). Every single-node case of an op that
 :mod:`convsolve.io.onnx` translates is a test of its own; the expected shape is the shape of the
-expected output array.
+expected output array. Resize and Upsample read their scales or sizes from the case's input data,
+as a model would hold them in initializers.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ OUT_OF_SCOPE = {
     "input_shape": "tensors without (batch, channels) axes",
     "axis": "flatten/concat along an axis other than the channels",
     "transA": "Gemm with a transposed input (transA = 1)",
+    "keep_aspect_ratio_policy": "Resize to sizes keeping the aspect ratio (each output size depends on every axis's input)",
 }
 """ConfigError field -> the feature that is out of convsolve's scope, for the skip reason."""
 
@@ -95,8 +97,10 @@ def test_conformance_case_output_shape(case):
         shapes = {name: tuple(np.shape(array)) for name, array in zip(names, inputs)}
         activations = [name for name in node.input if name] if node.op_type in MERGE_OPS else [node.input[0]]
         weights = {name: shape for name, shape in shapes.items() if name not in activations}
+        # Resize/Upsample read the values of scales/sizes: the case's data, which a model holds as constants
+        constants = {name: np.asarray(array) for name, array in zip(names, inputs) if name not in activations}
         try:
-            layer = layer_from_onnx_node(node, shapes[node.input[0]], weights)
+            layer = layer_from_onnx_node(node, shapes[node.input[0]], weights, constants)
         except ConfigError as exc:
             field = exc.facts.get("field")
             if node.op_type in CORE_OPS or field not in OUT_OF_SCOPE:
@@ -192,3 +196,21 @@ def test_onnx_average_pool_3d_accepts_inputs_smaller_than_the_kernel_when_padded
     node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3, 3], pads=[1] * 6)
     onnx_size = _onnx_inferred_size(node, [1, 1, 2, 2, 2])
     assert layer_from_onnx_node(node, (1, 1, 2, 2, 2)).axis_size(0, 2) == (onnx_size, True) == (2, True)
+
+
+@pytest.mark.parametrize("scale", [0.7, 1.7, 2.3, 1 / 3])
+def test_resize_sizes_by_float32_scales_as_onnx_reference_and_shape_inference_do(scale):
+    # ONNX stores scales as float32 (0.7 is 0.699999988...), and floor(n * scale) is taken in double precision
+    scales = np.array([1, 1, scale, scale], np.float32)
+    node = helper.make_node("Resize", ["x", "", "s"], ["y"], mode="nearest")
+    layer = layer_from_onnx_node(node, (1, 1, 4, 4), constants={"s": scales})
+    for n in range(1, 26):
+        graph = helper.make_graph(
+            [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, n, n])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[onnx.numpy_helper.from_array(scales, "s")],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+        reference = ReferenceEvaluator(model).run(None, {"x": np.ones((1, 1, n, n), np.float32)})[0].shape[2]
+        inferred = shape_inference.infer_shapes(model).graph.output[0].type.tensor_type.shape.dim[2].dim_value
+        out, ok = layer.axis_size(0, n)
+        assert (out, bool(ok)) == (reference, reference >= 1) and (reference == inferred or reference == 0), n

@@ -1,1 +1,1 @@
-"""Reading and writing networks: config files (YAML/JSON), and later importers and exporters."""
+"""Reading and writing networks: config files (YAML/JSON), PyTorch and ONNX importers, the config exporter."""

@@ -13,15 +13,16 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..errors import ConfigError, UsageError
 from ..network import Network
+from .edit import apply_edits, edit_yaml
 
-__all__ = ["load", "read_config", "write_config"]
+__all__ = ["load", "read_config", "format_config", "write_config"]
 
 
 def read_config(path: str | Path) -> Any:
@@ -56,23 +57,71 @@ def load(path: str | Path) -> Network:
     return Network.from_config(read_config(path), source=str(path))
 
 
+def format_config(data: Any, *, as_json: bool = False) -> str:
+    """The text :func:`write_config` writes: YAML (round-trip: comments and key order kept) or JSON."""
+    if as_json:
+        return json.dumps(data, indent=2) + "\n"
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
 def write_config(data: Any, path: str | Path, *, overwrite: bool = False) -> None:
     """Write ``data`` as YAML (round-trip: comments and key order kept) or JSON, atomically.
+
+    An existing file is replaced only with ``overwrite``; the file appears whole or not at all.
+    """
+    write_text(_dump(data, Path(path)), path, overwrite=overwrite)
+
+
+def _dump(data: Any, path: Path) -> str:
+    if path.suffix.lower() == ".json":
+        return json.dumps(data, indent=2) + "\n"
+    yaml = YAML(typ="rt")
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def write_edited(source: str | Path, edits: Sequence[tuple[Any, Any]], path: str | Path, *, overwrite: bool = False, backup: bool = False) -> None:
+    """Write the config at ``source`` with ``edits`` (path in the config, new value) applied, to ``path``.
+
+    A YAML file changes only in the edited values (see :mod:`convsolve.io.edit`); JSON is rewritten
+    with its key order kept. With ``backup``, the file at ``path`` is first copied to ``<path>.bak``
+    (which must not exist unless ``overwrite``).
+    """
+    path = Path(path)
+    edited = edited_text(source, edits)
+    if backup:
+        write_text(path.read_text(encoding="utf-8"), path.with_name(path.name + ".bak"), overwrite=overwrite)
+    write_text(edited, path, overwrite=overwrite or backup)
+
+
+def edited_text(source: str | Path, edits: Sequence[tuple[Any, Any]]) -> str:
+    """The text of the config at ``source`` with ``edits`` applied (see :func:`write_edited`)."""
+    source = Path(source)
+    text = source.read_text(encoding="utf-8")
+    edited = None if source.suffix.lower() == ".json" else edit_yaml(text, edits)
+    if edited is None:
+        data = read_config(source)
+        apply_edits(data, edits)
+        edited = _dump(data, source)
+    return edited
+
+
+def write_text(text: str, path: str | Path, *, overwrite: bool = False) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then a rename).
 
     An existing file is replaced only with ``overwrite``; the file appears whole or not at all.
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise UsageError(f"{path} exists; choose another output path or pass --force to replace it", field="-o")
-    if path.suffix.lower() == ".json":
-        text = json.dumps(data, indent=2) + "\n"
-    else:
-        yaml = YAML(typ="rt")
-        yaml.width = 4096
-        yaml.indent(mapping=2, sequence=4, offset=2)
-        stream = io.StringIO()
-        yaml.dump(data, stream)
-        text = stream.getvalue()
     temporary = None
     try:
         with tempfile.NamedTemporaryFile(
@@ -80,8 +129,21 @@ def write_config(data: Any, path: str | Path, *, overwrite: bool = False) -> Non
         ) as handle:
             temporary = handle.name
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, _mode_for(path))
         os.replace(temporary, path)
     except OSError as exc:
         if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}", field="-o") from None
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a replaced file keeps, or the usual ones (0666 less the umask) for a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -18,18 +18,36 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..conventions import ONNX, Padding, parse_padding
-from ..errors import ConfigError, MissingExtraError
-from ..layers import AdaptivePool, Conv, ConvTranspose, Flatten, Layer, Linear, Merge, Pool, ShapePreserving
+from ..errors import ConfigError, MissingExtraError, ModelImportError
+from ..layers import (
+    AdaptivePool,
+    Conv,
+    ConvTranspose,
+    Flatten,
+    Interpolate,
+    Layer,
+    Linear,
+    Merge,
+    Pool,
+    ShapePreserving,
+)
+from ..network import INPUT, Network
+from ..sizesets import SizeRange
+from .sources import DEFAULT_RANGE, InputSizes, input_config, input_ranges
 
 if TYPE_CHECKING:
     from onnx import NodeProto
 
-__all__ = ["layer_from_onnx_node", "ONNX_TRANSLATORS", "SHAPE_PRESERVING_OPS"]
+__all__ = ["ONNX_TRANSLATORS", "SHAPE_PRESERVING_OPS", "from_onnx", "layer_from_onnx_node"]
 
 Shape = Sequence[int]
 
@@ -50,6 +68,8 @@ class OnnxNode:
     attributes: Mapping[str, Any]
     input_shape: tuple[int, ...]
     weight_shapes: Mapping[str, tuple[int, ...]]
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    """Values of constant inputs (numpy arrays) by name, for ops whose sizes come from values: Resize, Upsample."""
 
     @property
     def op_type(self) -> str:
@@ -103,6 +123,20 @@ class OnnxNode:
         if not name or name not in self.weight_shapes:
             raise self.error(f"the shape of the {role} input {name!r} is needed to translate it; pass it in weight_shapes", role)
         return self.weight_shapes[name]
+
+    def constant(self, index: int, role: str) -> Any:
+        """The value of constant input ``index`` as a numpy array, or None when the input is absent or empty."""
+        name = self.node.input[index] if index < len(self.node.input) else ""
+        if not name:
+            return None
+        if name not in self.constants:
+            raise self.error(
+                f"the value of the {role} input {name!r} decides the output size; it must be a constant "
+                "(an initializer or a Constant node), passed in constants",
+                role,
+            )
+        value = self.constants[name]
+        return None if getattr(value, "size", 1) == 0 else value
 
     def check_attributes(self, allowed: set[str]) -> None:
         """Refuse attributes this translator does not know, so none is silently ignored."""
@@ -247,7 +281,74 @@ def translate_merge(node: OnnxNode) -> Layer:
             )
     if len(node.node.input) - len(constants) < 2:
         return ShapePreserving(type="identity", ndim=node.ndim)
-    return Merge(type=kind, ndim=node.ndim)
+    # Add and Mul broadcast as numpy does (a size of 1 stretches); Concat needs equal sizes
+    return Merge(type=kind, ndim=node.ndim, broadcast=kind != "concat")
+
+
+def translate_resize(node: OnnxNode) -> Layer:
+    """``Resize``/``Upsample`` with constant scales or sizes: ``floor(n * scale)`` or a fixed size per spatial axis.
+
+    Scales are ONNX floats (float32) and the size is computed in double precision, as ONNX's reference
+    implementation does. Batch and channels must keep their size. ``keep_aspect_ratio_policy`` other
+    than ``stretch`` (a size that depends on every axis's input) and ``tf_crop_and_resize`` with scales
+    (a size that depends on the roi) are refused.
+    """
+    resize = node.op_type == "Resize"
+    node.check_attributes(
+        {"antialias", "axes", "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside", "extrapolation_value",
+         "keep_aspect_ratio_policy", "mode", "nearest_mode"} if resize else {"mode", "scales", "height_scale", "width_scale"}
+    )
+    ndim = node.spatial_rank()
+    rank = ndim + 2
+    if not resize:
+        if "height_scale" in node.attributes or "width_scale" in node.attributes:
+            raise node.error("height_scale/width_scale (opset 1) are not supported; use scales", "scales")
+        scales = node.attributes.get("scales")
+        scales = node.constant(1, "scales") if scales is None else scales
+        sizes = None
+    elif len(node.node.input) == 2:  # opset 10: X, scales
+        scales, sizes = node.constant(1, "scales"), None
+    else:
+        scales, sizes = node.constant(2, "scales"), node.constant(3, "sizes")
+    if (scales is None) == (sizes is None):
+        raise node.error("exactly one of scales and sizes must be given", "scales")
+    axes = [a % rank for a in node.attributes.get("axes", range(rank))]
+    if len(set(axes)) != len(axes) or any(not -rank <= a < rank for a in node.attributes.get("axes", [])):
+        raise node.error(f"axes {list(node.attributes.get('axes', []))} must be distinct axes of a rank-{rank} input", "axes")
+    given = [float(v) for v in scales] if scales is not None else [int(v) for v in sizes]  # type: ignore[union-attr]
+    role = "scales" if scales is not None else "sizes"
+    if len(given) != len(axes):
+        raise node.error(f"{role} has {len(given)} values, expected {len(axes)}", role)
+    per_axis = dict(zip(axes, given))
+    for axis, what in ((0, "batch"), (1, "channels")):
+        if axis not in per_axis:
+            continue
+        keeps = per_axis[axis] == 1.0 if role == "scales" else node.input_shape[axis] in (per_axis[axis], -1)
+        if not keeps:
+            raise node.error(f"{role} changes the {what} ({per_axis[axis]}); convsolve resizes spatial axes only", role)
+    spatial = [per_axis.get(axis) for axis in range(2, rank)]
+    mode = _word(node.attributes.get("coordinate_transformation_mode", b"half_pixel"))
+    if role == "scales":
+        if any(s is not None and s <= 0 for s in spatial):
+            raise node.error(f"scales must be positive, got {given}", "scales")
+        if mode == "tf_crop_and_resize":
+            raise node.error("tf_crop_and_resize with scales sizes the output by the roi too; convsolve supports it with sizes", "coordinate_transformation_mode")
+        return Interpolate(type="interpolate", ndim=ndim, scale_factor=tuple(1.0 if s is None else float(s) for s in spatial))
+    policy = _word(node.attributes.get("keep_aspect_ratio_policy", b"stretch"))
+    if policy != "stretch":
+        raise node.error(
+            f"keep_aspect_ratio_policy {policy!r} makes each output size depend on every axis's input size; "
+            "convsolve supports 'stretch'", "keep_aspect_ratio_policy",
+        )
+    if any(s is None for s in spatial):
+        raise node.error("sizes for only some spatial axes (the others kept) are not supported; give every spatial axis", "axes")
+    if any(s < 1 for s in spatial):  # type: ignore[operator]
+        raise node.error(f"sizes must be positive, got {given}", "sizes")
+    return Interpolate(type="interpolate", ndim=ndim, size=tuple(int(s) for s in spatial))  # type: ignore[arg-type]
+
+
+def _word(value: Any) -> str:
+    return (value.decode() if isinstance(value, bytes) else str(value)).lower()
 
 
 SHAPE_PRESERVING_OPS: dict[str, str] = {
@@ -295,20 +396,21 @@ ONNX_TRANSLATORS: dict[str, Callable[[OnnxNode], Layer]] = {
     "Add": translate_merge,
     "Mul": translate_merge,
     "Concat": translate_merge,
+    "Resize": translate_resize,
+    "Upsample": translate_resize,
     **{op: translate_shape_preserving for op in SHAPE_PRESERVING_OPS},
 }
 """ONNX op type -> translator; an op missing here is refused with a ConfigError."""
 
 UNSUPPORTED_REASONS = {
-    "Resize": "its output size comes from the values of its scales/sizes inputs, which a single-node translation does not see",
-    "Upsample": "its output size comes from the values of its scales input, which a single-node translation does not see",
     "LpPool": "convsolve has no lp_pool layer type yet",
     "GlobalLpPool": "convsolve has no lp_pool layer type yet",
 }
 
 
 def layer_from_onnx_node(
-    node: NodeProto, input_shape: Shape, weight_shapes: Mapping[str, Shape] | None = None
+    node: NodeProto, input_shape: Shape, weight_shapes: Mapping[str, Shape] | None = None,
+    constants: Mapping[str, Any] | None = None,
 ) -> Layer:
     """The convsolve layer that sizes ``node``'s first output the way ONNX does.
 
@@ -316,7 +418,7 @@ def layer_from_onnx_node(
     ----------
     node : onnx.NodeProto
         One node of op type Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool,
-        Flatten, Gemm, Add, Mul, Concat, or a shape-preserving op (see :data:`SHAPE_PRESERVING_OPS`).
+        Flatten, Gemm, Add, Mul, Concat, Resize, Upsample, or a shape-preserving op (see :data:`SHAPE_PRESERVING_OPS`).
     input_shape : sequence of int
         The shape of ``node.input[0]``: (batch, channels, spatial...) or, for Gemm, (batch, features).
         Its rank sets the layer's spatial rank; sizes themselves are left to inference.
@@ -324,6 +426,9 @@ def layer_from_onnx_node(
         Shapes of the node's constant inputs (initializers) by name: the weight of Conv and
         ConvTranspose (needed: it gives the channels and the default kernel_shape), Gemm's B, a constant
         operand of Add or Mul. Inputs not named here are activations.
+    constants : mapping of str to numpy array, optional
+        Values of constant inputs whose values (not only shapes) decide the output size: the scales or
+        sizes of Resize and Upsample.
 
     Returns
     -------
@@ -350,7 +455,7 @@ def layer_from_onnx_node(
     onnx = _import_onnx()
     attributes = {attr.name: onnx.helper.get_attribute_value(attr) for attr in node.attribute}
     shapes = {name: tuple(int(d) for d in shape) for name, shape in (weight_shapes or {}).items()}
-    view = OnnxNode(node, attributes, tuple(int(d) for d in input_shape), shapes)
+    view = OnnxNode(node, attributes, tuple(int(d) for d in input_shape), shapes, dict(constants or {}))
     if node.domain not in ("", "ai.onnx"):
         raise view.error(f"ops of domain {node.domain!r} are not supported (only the default ONNX domain)", "domain")
     translator = ONNX_TRANSLATORS.get(node.op_type)
@@ -358,3 +463,320 @@ def layer_from_onnx_node(
         reason = UNSUPPORTED_REASONS.get(node.op_type, f"supported ops: {', '.join(sorted(ONNX_TRANSLATORS))}")
         raise view.error(f"op {node.op_type!r} is not supported: {reason}", "op_type")
     return translator(view)
+
+
+# --- whole models ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Activation:
+    """A tensor computed from the model's input: the convsolve node producing it, its rank and channels (-1 unknown)."""
+
+    name: str
+    rank: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class _Symbol:
+    """A value of a shape computation on activations: the batch size, or something only known at run time."""
+
+    what: str
+
+    @property
+    def is_batch(self) -> bool:
+        return self.what == "batch"
+
+
+def _identifier(text: str) -> str:
+    """A layer name from an ONNX node or tensor name: PyTorch's scope paths lose their repeated prefixes
+    (``/layer1/layer1.0/conv1/Conv`` -> ``layer1_0_conv1_Conv``), anything but letters, digits and ``_`` becomes ``_``."""
+    parts = [part for part in text.split("/") if part]
+    parts = [part for part, after in zip(parts, parts[1:] + [""]) if not after.startswith(part + ".")]
+    cleaned = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in "_".join(parts)).strip("_")
+    while "__" in cleaned:
+        cleaned = cleaned.replace("__", "_")
+    if not cleaned or cleaned[0].isdigit():
+        cleaned = f"n_{cleaned}"
+    return cleaned
+
+
+class _ModelImporter:
+    """Walks an ONNX graph in order (ONNX requires topological order), translating node by node.
+
+    Nothing is executed: initializer and Constant values are read (Resize scales, Reshape targets),
+    and the small shape computations exporters emit for ``x.view(x.size(0), -1)`` (Shape, Gather,
+    Unsqueeze, Concat) are followed symbolically.
+    """
+
+    def __init__(self, onnx: ModuleType, model: Any, source: str | None) -> None:
+        self.onnx, self.model, self.source = onnx, model, source
+        graph = model.graph
+        self.initializers = {init.name: init for init in graph.initializer}
+        self.values: dict[str, Any] = {}
+        """Tensor name -> an _Activation, a numpy array (a constant), a list of shape values, or a _Symbol."""
+        self.shapes: dict[str, tuple[int, ...]] = {name: tuple(int(d) for d in init.dims) for name, init in self.initializers.items()}
+        self.layers: list[dict[str, Any]] = []
+        self.names: set[str] = {INPUT}
+        self.origin: dict[str, str] = {}
+        self.feature_checks: list[tuple[str, int]] = []
+        self.batch = -1
+        self.node: Any = None
+
+    def error(self, message: str, field: str | None = None) -> ModelImportError:
+        name = None if self.node is None else str(self.node.name or (self.node.output[0] if self.node.output else self.node.op_type))
+        return ModelImportError(message, file=self.source, node=name, field=field)
+
+    # -- values --
+
+    def constant(self, name: str) -> Any:
+        """The numpy value of a constant tensor (initializer or Constant output), else None."""
+        value = self.values.get(name)
+        if value is not None:
+            return value if not isinstance(value, (_Activation, _Symbol)) else None
+        init = self.initializers.get(name)
+        if init is None:
+            return None
+        if init.data_location == self.onnx.TensorProto.EXTERNAL:
+            raise self.error(f"the value of {name!r} is stored in an external data file, which convsolve does not read")
+        array = self.onnx.numpy_helper.to_array(init)
+        self.values[name] = array
+        return array
+
+    def value(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        if name in self.initializers:
+            return self.constant(name)
+        raise self.error(f"input {name!r} is produced by no earlier node (the graph must be in topological order)")
+
+    def input_spec(self) -> tuple[int, int, list[SizeRange]]:
+        """Channels, spatial rank and the model's own size ranges (1..512 where symbolic), from the graph's one activation input."""
+        graph = self.model.graph
+        inputs = [value for value in graph.input if value.name not in self.initializers]
+        if len(inputs) != 1:
+            raise ModelImportError(
+                f"the model has {len(inputs)} inputs ({', '.join(v.name for v in inputs)}); convsolve imports models with one input tensor",
+                file=self.source,
+            )
+        value = inputs[0]
+        dims = [d.dim_value if d.HasField("dim_value") else -1 for d in value.type.tensor_type.shape.dim]
+        if not 3 <= len(dims) <= 5:
+            raise ModelImportError(
+                f"the input {value.name!r} has rank {len(dims)}; convsolve imports (batch, channels, spatial...) inputs with 1-3 spatial axes",
+                file=self.source,
+            )
+        if dims[1] < 1:
+            raise ModelImportError(f"the input {value.name!r} has no fixed channel count (dimension 1 is symbolic)", file=self.source)
+        ndim = len(dims) - 2
+        self.batch = dims[0]
+        self.values[value.name] = _Activation(INPUT, len(dims), dims[1])
+        spatial = dims[2:]
+        if all(d >= 1 for d in spatial):
+            return dims[1], ndim, [SizeRange(d, d) for d in spatial]
+        return dims[1], ndim, [DEFAULT_RANGE] * ndim
+
+    # -- the graph --
+
+    def run(self) -> None:
+        for node in self.model.graph.node:
+            self.node = node
+            self.translate(node)
+        self.node = None
+
+    def emit(self, layer: Layer, inputs: Sequence[_Activation], rank: int) -> _Activation:
+        from .export import layer_to_config
+
+        base = _identifier(str(self.node.name or self.node.output[0]))
+        name, index = base, 1
+        while name in self.names:
+            name, index = f"{base}_{index}", index + 1
+        self.names.add(name)
+        self.layers.append({"name": name, "inputs": [a.name for a in inputs], **layer_to_config(layer)})
+        self.origin[name] = f"{self.node.op_type} node {self.node.name or self.node.output[0]!r}"
+        channels = -1  # channels, or features once flattened; -1 when unknown (features after a flatten)
+        try:
+            if isinstance(layer, Linear):
+                channels = layer.out_features if rank == 2 else inputs[0].channels
+            elif layer.family == "merge":
+                known = [a.channels for a in inputs]
+                channels = -1 if -1 in known else layer.merged_channels(known)  # type: ignore[attr-defined]
+            elif inputs[0].channels != -1 and layer.family != "flatten":
+                channels = layer.out_channels_for(inputs[0].channels)
+        except ValueError:
+            channels = -1  # the network reports it, as a static problem of this layer
+        return _Activation(name, rank, channels)
+
+    def translate(self, node: Any) -> None:
+        op = node.op_type
+        if node.domain not in ("", "ai.onnx"):
+            raise self.error(f"ops of domain {node.domain!r} are not supported (only the default ONNX domain)", "domain")
+        inputs = [self.value(name) if name else None for name in node.input]
+        activations = [v for v in inputs if isinstance(v, _Activation)]
+        if op == "Constant":
+            self.values[node.output[0]] = self.constant_node(node)
+            return
+        if not activations:
+            self.values[node.output[0]] = self.shape_computation(node, inputs)
+            return
+        if op == "Shape":
+            self.values[node.output[0]] = [_Symbol("batch")] + [_Symbol(f"dimension {i} of {activations[0].name!r}") for i in range(1, activations[0].rank)]
+            return
+        if op == "Reshape":
+            self.values[node.output[0]] = self.reshape(activations[0], inputs[1])
+        elif op == "MatMul":
+            self.values[node.output[0]] = self.matmul(node, inputs)
+        elif op in ONNX_TRANSLATORS:
+            self.values[node.output[0]] = self.layer(node, inputs, activations)
+        else:
+            reason = UNSUPPORTED_REASONS.get(op, "convsolve has no translation for it")
+            raise self.error(f"op {op!r} is not supported: {reason}", "op_type")
+        for extra in node.output[1:]:
+            if extra:
+                self.values[extra] = _Symbol(f"the output {extra!r} of {op} (only the first output is translated)")
+
+    def layer(self, node: Any, inputs: list[Any], activations: list[_Activation]) -> _Activation:
+        first = inputs[0]
+        if not isinstance(first, _Activation):
+            raise self.error(f"{node.op_type}'s first input must be computed from the model's input", "inputs")
+        for value in inputs:
+            if isinstance(value, _Symbol):
+                raise self.error(f"{node.op_type} reads {value.what}, which convsolve does not translate", "inputs")
+        constants = {name: value for name, value in zip(node.input, inputs) if name and not isinstance(value, (_Activation, _Symbol, list))}
+        shapes = {name: tuple(int(d) for d in getattr(value, "shape", ())) for name, value in constants.items()}
+        spatial = first.rank - 2
+        input_shape = (self.batch, first.channels) + (-1,) * spatial if first.rank > 2 else (self.batch, first.channels)
+        try:
+            layer = layer_from_onnx_node(node, input_shape, shapes, constants)
+        except ConfigError as exc:
+            raise ModelImportError(exc.message, file=self.source, node=exc.facts.get("node"), field=exc.facts.get("field")) from None
+        readers = activations if layer.family == "merge" else [first]
+        rank = 2 if layer.family == "flatten" else first.rank
+        return self.emit(layer, readers, rank)
+
+    def matmul(self, node: Any, inputs: list[Any]) -> _Activation:
+        first, weight = inputs[0], inputs[1]
+        if not isinstance(first, _Activation) or first.rank != 2 or isinstance(weight, (_Activation, _Symbol, list)) or weight is None or weight.ndim != 2:
+            raise self.error("MatMul is translated as a linear layer: (batch, features) times a constant matrix", "inputs")
+        layer = Linear(type="linear", ndim=0, out_features=int(weight.shape[1]), in_features=int(weight.shape[0]))
+        return self.emit(layer, [first], 2)
+
+    def reshape(self, source: _Activation, target: Any) -> _Activation:
+        if isinstance(target, _Activation) or target is None:
+            raise self.error("Reshape to a shape computed from activations is not supported", "shape")
+        shape = list(target) if isinstance(target, list) else [int(v) for v in target.reshape(-1)]
+        batch = len(shape) == 2 and (isinstance(shape[0], _Symbol) and shape[0].is_batch or shape[0] == 0
+                                     or (isinstance(shape[0], int) and shape[0] == self.batch and self.batch >= 1))
+        if batch and shape[1] == -1:
+            return self.emit(Flatten(type="flatten", ndim=0), [source], 2)
+        if batch and isinstance(shape[1], int) and shape[1] > 0:
+            flat = self.emit(Flatten(type="flatten", ndim=0), [source], 2)
+            self.feature_checks.append((flat.name, shape[1]))
+            return flat
+        shown = ", ".join(v.what if isinstance(v, _Symbol) else str(v) for v in shape)
+        raise self.error(f"Reshape to ({shown}): convsolve translates reshapes to (batch, -1) or (batch, features)", "shape")
+
+    def constant_node(self, node: Any) -> Any:
+        helper = self.onnx.helper
+        for attribute in node.attribute:
+            value = helper.get_attribute_value(attribute)
+            if attribute.name == "value":
+                return self.onnx.numpy_helper.to_array(value)
+            if attribute.name in ("value_float", "value_int"):
+                return np.array(value)
+            if attribute.name in ("value_floats", "value_ints"):
+                return np.array(list(value))
+        raise self.error("a Constant without a tensor, float or int value is not supported", "value")
+
+    def shape_computation(self, node: Any, inputs: list[Any]) -> Any:
+        """Ops on constants and shape values only: the few that shape computations use, followed symbolically."""
+        op = node.op_type
+        symbolic = any(isinstance(v, (list, _Symbol)) for v in inputs)
+        if op in ("Identity", "Cast") and inputs:
+            return inputs[0]
+        if op == "Gather" and isinstance(inputs[0], list) and inputs[1] is not None and not isinstance(inputs[1], (list, _Symbol)):
+            index = np.asarray(inputs[1])
+            if index.ndim == 0:
+                return inputs[0][int(index)]
+            return [inputs[0][int(i)] for i in index.reshape(-1)]
+        if op == "Unsqueeze" and symbolic:
+            return inputs[0] if isinstance(inputs[0], list) else [inputs[0]]
+        if op == "Concat" and symbolic:
+            joined: list[Any] = []
+            for value in inputs:
+                joined.extend(value if isinstance(value, list) else [int(v) for v in np.asarray(value).reshape(-1)] if not isinstance(value, _Symbol) else [value])
+            return joined
+        if symbolic:
+            return _Symbol(f"a value computed by {op} from tensor sizes")
+        raise self.error(
+            f"{op} computes only on constants; convsolve does not run ONNX ops (fold constants first, e.g. with onnx-simplifier)",
+            "op_type",
+        )
+
+
+def from_onnx(
+    model: Any, input: InputSizes | None = None, *, name: str | None = None, source: str | None = None,
+) -> Network:
+    """The convsolve network of a whole ONNX model, with ONNX's size semantics; nothing is executed.
+
+    Parameters
+    ----------
+    model : str, Path or onnx.ModelProto
+        A ``.onnx`` file or a loaded model with one input tensor (batch, channels, spatial...). The
+        channel dimension must be fixed; spatial dimensions may be symbolic.
+    input : int, range, SizeRange, or a list of them per spatial axis, optional
+        The input sizes to examine. Default: the model's own spatial sizes when they are fixed, else
+        square inputs 1..512.
+    name : str, optional
+        The network's name; by default the graph's name (or the file's stem).
+    source : str, optional
+        Where the model came from, for messages; by default the path.
+
+    Returns
+    -------
+    Network
+        In the ONNX convention: explicit pads, SAME_UPPER/SAME_LOWER, ceil_mode, dilations, ConvTranspose
+        output_shape/output_padding, Resize/Upsample with constant scales or sizes, Concat, Add/Mul
+        (broadcasting), Flatten, Gemm and MatMul with a constant matrix, Reshape to (batch, -1).
+
+    Raises
+    ------
+    ModelImportError
+        A missing or unreadable file, several inputs, or an op convsolve does not translate (naming the node).
+    MissingExtraError
+        When the ``onnx`` package is not installed.
+    """
+    onnx = _import_onnx()
+    if isinstance(model, (str, Path)):
+        path = Path(model)
+        source = source or str(path)
+        if not path.is_file():
+            raise ModelImportError("no such file" if not path.exists() else "is not a file", file=str(path))
+        try:
+            model = onnx.load(str(path), load_external_data=False)
+        except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds for a file that is not ONNX
+            raise ModelImportError(f"is not a readable ONNX model: {type(exc).__name__}: {exc}", file=str(path)) from None
+        name = name or path.stem
+    name = name or model.graph.name or "onnx_model"
+    importer = _ModelImporter(onnx, model, source)
+    channels, ndim, declared = importer.input_spec()
+    ranges, tied = input_ranges(input, ndim, default=declared)
+    importer.run()
+    if not importer.layers:
+        raise ModelImportError("the graph has no node that convsolve translates", file=source)
+    config = {"name": name, "convention": "onnx", "input": input_config(ranges, tied, channels), "layers": importer.layers}
+    try:
+        network = Network.from_config(config, source=source)
+    except ConfigError as exc:
+        node = exc.facts.get("node")
+        raise ModelImportError(f"{exc.message} ({importer.origin.get(node, '')})" if node in importer.origin else exc.message,
+                               file=source, node=node, field=exc.facts.get("field")) from None
+    for flat, features in importer.feature_checks:
+        readers = list(network.graph.successors(flat))
+        if not readers or any(getattr(network.layer(r), "in_features", None) != features for r in readers):
+            raise ModelImportError(
+                f"Reshape to (batch, {features}) needs exactly {features} features, which convsolve checks only when a "
+                f"linear layer (Gemm/MatMul) with {features} input features reads the result",
+                file=source, node=flat,
+            )
+    return network

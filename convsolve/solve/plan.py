@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Sequence
 
 import networkx as nx
@@ -57,6 +58,8 @@ class Step:
     """Every combination of the new parameters, as value indices (rows), in domain order."""
     plain_merge: bool
     """An add/mul/concat without broadcasting: its output agrees with its inputs exactly when their sizes are equal."""
+    twin: str
+    """The first layer written the same way as this one (itself if none): see :func:`_twins`."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,12 @@ class Plan:
 
     def points(self, node: str) -> tuple[np.ndarray, ...]:
         """Per axis, the sweep indices at which ``node``'s output is tracked."""
-        if node in self.full:
-            return tuple(np.arange(len(a)) for a in self.sweep.axes)
-        return self.probes
+        return self.every_point if node in self.full else self.probes
+
+    @cached_property
+    def every_point(self) -> tuple[np.ndarray, ...]:
+        """Per axis, every sweep index: where an output tracked at every size is tracked."""
+        return tuple(np.arange(len(a)) for a in self.sweep.axes)
 
 
 def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> Plan:
@@ -116,7 +122,10 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
         for source in space.graph.nodes[node]["inputs"]:
             consumers[source].append(node)
     last_consumed = {node: max((position[c] for c in consumers[node]), default=0) for node in space.order}
-    samples = {node: _sample_layer(space, node, domains) for node in order}
+    twins = _twins(space, order, domains)
+    samples: dict[str, Layer | None] = {}
+    for node in order:
+        samples[node] = samples[twins[node]] if twins[node] != node else _sample_layer(space, node, domains)
     full = _full_nodes(order, consumers, samples)
     flat: set[str] = set()
     for node in order:
@@ -132,23 +141,47 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
             receptive |= nx.ancestors(space.graph, target.node) | {target.node}
     sweep = Sweep.over(space.input.ranges, space.input.tied)
     probes = _probe_points(space, sweep)
+    # what each step adds, reads and lets go of, grouped by step so that the plan is linear in the layers
+    rank = {name: i for i, name in enumerate(params)}
+    new_at: dict[int, list[str]] = {}
+    for name in params:
+        new_at.setdefault(intro[name], []).append(name)
+    completing: dict[int, list[int]] = {}
+    for index, step_index in enumerate(completes):
+        completing.setdefault(step_index, []).append(index)
+    targets_of: dict[str, list[Any]] = {}
+    for target in space.targets:
+        targets_of.setdefault(target.node, []).append(target)
+    tensors_done: dict[int, list[str]] = {}
+    for node in space.order:
+        tensors_done.setdefault(last_consumed[node], []).append(node)
+    params_done: dict[int, list[str]] = {}
+    for name in params:
+        params_done.setdefault(last_read[name], []).append(name)
+    live_tensors: dict[str, None] = {INPUT: None} if last_consumed[INPUT] > 0 else {}
+    live_params: dict[str, None] = {}
     steps = []
     for node in order:
         j = position[node]
-        new = tuple(p for p in params if intro[p] == j)
-        reads = set(uses[node]) | {n for c, s in zip(space.constraints, completes) if s == j for n in c.expression.names}
-        old = tuple(p for p in params if p in reads and intro[p] < j)
-        live_tensors = tuple(n for n in [INPUT] + order if (n == INPUT or position[n] <= j) and last_consumed[n] > j)
-        live_params = tuple(p for p in params if intro[p] <= j and last_read[p] > j)
+        new = tuple(new_at.get(j, ()))
+        checked = completing.get(j, [])
+        reads = set(uses[node]) | {n for i in checked for n in space.constraints[i].expression.names}
+        old = tuple(sorted((p for p in reads if intro[p] < j), key=rank.__getitem__))
+        live_tensors[node] = None
+        live_params.update(dict.fromkeys(new))
+        for name in tensors_done.get(j, []) + ([node] if last_consumed[node] <= j else []):
+            live_tensors.pop(name, None)
+        for name in params_done.get(j, []):
+            live_params.pop(name, None)
         sizes = [len(domains[p]) for p in new]
         product = list(itertools.product(*[range(s) for s in sizes]))
         combos = np.array(product, dtype=np.int64).reshape(len(product), len(new))
         steps.append(Step(
-            j, node, tuple(space.graph.nodes[node]["inputs"]), new, old, uses[node],
-            tuple(i for i, s in enumerate(completes) if s == j),
-            tuple(t for t in space.targets if t.node == node), live_tensors, live_params, combos,
+            j, node, tuple(space.graph.nodes[node]["inputs"]), new, old, uses[node], tuple(checked),
+            tuple(targets_of.get(node, ())), tuple(live_tensors), tuple(live_params), combos,
             samples[node] is not None and samples[node].family == "merge" and not getattr(samples[node], "broadcast", False)
             and node not in receptive,
+            twins[node],
         ))
     initial_live = (INPUT,) if last_consumed[INPUT] > 0 else ()
     return Plan(tuple(steps), params, domains, sweep, frozenset(full | flat), frozenset(flat), frozenset(receptive), probes, initial_live)
@@ -197,6 +230,44 @@ def _sample_layer(space: Any, node: str, domains: dict[str, tuple[Any, ...]]) ->
         except InvalidAssignment:
             continue
     return None
+
+
+def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) -> dict[str, str]:
+    """Each layer -> the first layer of ``order`` written the same way: same type and fields, the same
+    parameters apart from the layer's own name in theirs (``conv2.kernel`` for ``conv1.kernel``), over the
+    same domains, in the same order.
+
+    Twins build equal layers from corresponding values, so the Table builds each combination once for
+    all of them: a deep chain repeats a handful of layer templates hundreds of times.
+    """
+    first: dict[tuple[Any, ...], str] = {}
+    twins: dict[str, str] = {}
+    for node in order:
+        template = space._template(node)
+        slots = tuple(
+            (slot.field, slot.position, slot.param and _local(node, slot.param), slot.expression and slot.expression.text)
+            for slot in template.slots
+        )
+        key = (
+            template.head.type_name, _frozen(template.head.fields), slots,
+            tuple(_local(node, name) for name in template.params), tuple(domains[name] for name in template.params),
+        )
+        twins[node] = first.setdefault(key, node)
+    return twins
+
+
+def _local(node: str, name: str) -> tuple[bool, str]:
+    """A parameter name as seen from layer ``node``: its own parameters without the layer's name."""
+    return (True, name[len(node) + 1 :]) if name.startswith(f"{node}.") else (False, name)
+
+
+def _frozen(value: Any) -> Any:
+    """A config value as nested tuples, so that it hashes (mappings sorted by key)."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return tuple(_frozen(item) for item in value)
+    return value
 
 
 def _probe_points(space: Any, sweep: Sweep) -> tuple[np.ndarray, ...]:

@@ -7,7 +7,10 @@ two outputs agree at every size exactly when their ids are equal.
 
 A step applies one layer to every *distinct input* it reads (input ids and earlier parameter
 values), once per combination of its new parameters, as one NumPy operation per axis; the states
-then look their results up. A merge that directly follows the layer producing its last input is
+then look their results up. A step that is a size rule on one spatial input and nothing more reads
+every combination's sizes at once from tables of its layers' rules over input sizes
+(:meth:`Table.axis_tables`), and layers written alike (twins, see :func:`~convsolve.solve.plan.make_plan`)
+are built once, so a deep chain costs little per layer. A merge that directly follows the layer producing its last input is
 applied in the same step, so disagreeing branch pairs are never stored. :class:`Table` keeps, per
 step, the distinct reachable states and how many parameter choices reach each (``forward``); the
 number of valid assignments is the forward count of the single final state. ``backward`` counts how
@@ -141,7 +144,14 @@ class Table:
         self.layouts = [Layout.of(plan.initial_live, ())] + [
             Layout.of(unit.last.live_tensors, unit.last.live_params) for unit in self.units
         ]
-        self._layers: dict[tuple[str, tuple[int, ...]], Layer | None] = {}
+        self.layers: list[Layer] = []
+        """Every distinct valid layer built so far; a layer id indexes it."""
+        self._layer_ids: dict[tuple[str, tuple[int, ...]], int] = {}
+        self._combo_layer_ids: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+        self._tables: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._channel_counts: dict[tuple[int, int], int] = {}
+        self._spatial: dict[int, bool] = {}
+        self._widths: dict[str, int] = {}
         self._checks: dict[tuple[int, tuple[int, ...]], bool] = {}
         self.states: list[np.ndarray] = [self._initial_row()]
         self.forward: list[np.ndarray] = [np.array([1], dtype=object)]
@@ -215,6 +225,8 @@ class Table:
 
     def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id."""
+        if self._plain_spatial(step):
+            return self._spatial_outputs(step, keys)
         n_inputs = len(step.inputs)
         shape = (len(keys), len(step.combos))
         ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
@@ -244,6 +256,67 @@ class Table:
             ids[np.concatenate(found_at), np.concatenate(found_combo)] = self.sizes.intern(np.concatenate(payloads))
         return ok, channels, ids
 
+    def _plain_spatial(self, step: Step) -> bool:
+        """Whether the step is a size rule on one spatial input and nothing else (no targets, no receptive
+        field, no old parameters), which :meth:`_spatial_outputs` applies for every combo at once."""
+        found = self._spatial.get(step.index)
+        if found is None:
+            plan, first = self.plan, step.inputs[0]
+            found = not (
+                len(step.inputs) != 1 or step.old_params or step.targets or first in plan.flat or step.node in plan.receptive
+                or (step.node in plan.full and first not in plan.full)
+            )
+            if found:
+                layer_ids = self.combo_layers(step)
+                found = all(self.layers[i].family in ("spatial", "preserve", "linear") for i in set(layer_ids[layer_ids >= 0].tolist()))
+            self._spatial[step.index] = found
+        return found
+
+    def _spatial_outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_outputs` of a plain spatial step: sizes read from :meth:`axis_tables`, no loop over combos."""
+        shape = (len(keys), len(step.combos))
+        ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
+        layer_ids = self.combo_layers(step)
+        combos = np.flatnonzero(layer_ids != INVALID)
+        if not len(combos):
+            return ok, channels, ids
+        first = step.inputs[0]
+        blocks = self._split(first, self.sizes.get(self._width(first), keys[:, 1]), self.plan.points(step.node))
+        fine = np.ones((len(combos), len(keys)), dtype=bool)
+        outs = []
+        for axis, block in enumerate(blocks):
+            out_table, ok_table = self.axis_tables(layer_ids[combos], axis, int(block.max()) + 1)
+            outs.append(out_table[:, block])
+            fine &= ok_table[:, block].all(axis=2)
+        counts = self._channel_table(layer_ids[combos], keys[:, 0])
+        fine &= counts != INVALID
+        at_combo, at_key = np.nonzero(fine)
+        ok[at_key, combos[at_combo]] = True
+        channels[at_key, combos[at_combo]] = counts[at_combo, at_key]
+        if len(at_key):
+            payload = np.concatenate([out[at_combo, at_key] for out in outs], axis=1)
+            ids[at_key, combos[at_combo]] = self.sizes.intern(payload)
+        return ok, channels, ids
+
+    def _channel_table(self, layer_ids: np.ndarray, channels_in: np.ndarray) -> np.ndarray:
+        """Output channels of each layer (rows) from each input's channels (columns), INVALID where they do not fit."""
+        if (channels_in == channels_in[0]).all():  # the usual case: one channel count reaches the layer
+            distinct, inverse = channels_in[:1], np.zeros(len(channels_in), dtype=np.int64)
+        else:
+            distinct, inverse = np.unique(channels_in, return_inverse=True)
+        table = np.empty((len(layer_ids), len(distinct)), dtype=np.int64)
+        for row, layer_id in enumerate(layer_ids.tolist()):
+            for column, value in enumerate(distinct.tolist()):
+                found = self._channel_counts.get((layer_id, value))
+                if found is None:
+                    try:
+                        found = self.layers[layer_id].out_channels_for(value)
+                    except ValueError:
+                        found = INVALID
+                    self._channel_counts[(layer_id, value)] = found
+                table[row, column] = found
+        return table[:, inverse.reshape(-1)]
+
     def _merge(
         self, merge: Step, produced: str, rows: np.ndarray, layout: Layout,
         ok: np.ndarray, channels: np.ndarray, ids: np.ndarray,
@@ -271,6 +344,13 @@ class Table:
         return agree, merged_channels, merged_ids
 
     def _width(self, name: str) -> int:
+        found = self._widths.get(name)
+        if found is None:
+            found = self._widths[name] = self._count_columns(name)
+        return found
+
+    def _count_columns(self, name: str) -> int:
+        """How many sizes ``name``'s payload holds (features when flattened, then jump and field when tracked)."""
         plan = self.plan
         if name in plan.flat:
             lengths = [len(a) for a in plan.sweep.axes]
@@ -292,31 +372,90 @@ class Table:
         return out.reshape(len(out), -1)
 
     def _layer(self, step: Step, chosen: dict[str, int]) -> Layer | None:
-        key = (step.node, tuple(chosen[p] for p in step.layer_params))
-        if key not in self._layers:
-            values = {p: self.plan.domains[p][chosen[p]] for p in step.layer_params}
+        layer_id = self._layer_id(step, tuple(chosen[p] for p in step.layer_params))
+        return None if layer_id == INVALID else self.layers[layer_id]
+
+    def _layer_id(self, step: Step, values: tuple[int, ...]) -> int:
+        """The id of the step's layer for the value indices ``values`` of its layer parameters, or INVALID
+        when they build none."""
+        key = (step.twin, values)  # twins share their layers
+        found = self._layer_ids.get(key)
+        if found is None:
+            named = {p: self.plan.domains[p][v] for p, v in zip(step.layer_params, values)}
             try:
-                layer: Layer | None = self.space.build_layer(step.node, values)
+                layer: Layer | None = self.space.build_layer(step.node, named)
             except InvalidAssignment:
                 layer = None
-            if layer is not None and layer.static_problems(self.space.convention):
-                layer = None
-            self._layers[key] = layer
-        return self._layers[key]
+            if layer is None or layer.static_problems(self.space.convention):
+                found = INVALID
+            else:
+                found = len(self.layers)
+                self.layers.append(layer)
+            self._layer_ids[key] = found
+        return found
+
+    def combo_layers(self, step: Step, old: tuple[int, ...] = ()) -> np.ndarray:
+        """Per combo of the step's new parameters, its layer id, or INVALID when the values build no valid
+        layer or break a constraint; ``old`` gives the value indices of the step's old parameters."""
+        key = (step.index, old)
+        found = self._combo_layer_ids.get(key)
+        if found is None:
+            found = np.array([self._layer_id(step, tuple(values)) for values in self._value_rows(step, step.layer_params, old)], dtype=np.int64)
+            for index in step.constraints:
+                names = tuple(sorted(self.space.constraints[index].expression.names))
+                rows = self._value_rows(step, names, old)
+                found[[not self._holds(index, names, tuple(values)) for values in rows]] = INVALID
+            self._combo_layer_ids[key] = found
+        return found
+
+    def _value_rows(self, step: Step, names: tuple[str, ...], old: tuple[int, ...]) -> list[list[int]]:
+        """Per combo, the value indices of ``names``: new parameters from the combo, old ones from ``old``."""
+        columns = [
+            step.combos[:, step.new_params.index(name)] if name in step.new_params
+            else np.full(len(step.combos), old[step.old_params.index(name)], dtype=np.int64)
+            for name in names
+        ]
+        rows: list[list[int]] = np.stack(columns, axis=1).tolist() if columns else [[] for _ in range(len(step.combos))]
+        return rows
+
+    def axis_tables(self, layer_ids: np.ndarray, axis: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Output size and validity on ``axis`` of each layer of ``layer_ids`` (one row each) for every input
+        size ``0 .. limit - 1`` at least.
+
+        Size rules act on each size alone, so a table read at a state's sizes gives what the rule gives;
+        the tables of a chain's repeated layers are computed once.
+        """
+        key = (layer_ids.tobytes(), axis)
+        cached = self._tables.get(key)
+        if cached is None or cached[0].shape[1] < limit:
+            sizes = np.arange(max(limit, 2 * cached[0].shape[1] if cached else 64), dtype=np.int64)
+            outs, oks = [], []
+            for layer_id in layer_ids:
+                layer = self.layers[layer_id]
+                out, ok = (sizes, True) if layer.family == "preserve" else layer.axis_size(axis, sizes)
+                outs.append(np.broadcast_to(np.asarray(out, dtype=np.int64), sizes.shape))
+                oks.append(np.broadcast_to(np.asarray(ok, dtype=bool), sizes.shape))
+            cached = self._tables[key] = (np.stack(outs), np.stack(oks))
+        return cached
 
     def _constraints_hold(self, step: Step, chosen: dict[str, int]) -> bool:
         for index in step.constraints:
-            expression = self.space.constraints[index].expression
-            names = sorted(expression.names)
-            key = (index, tuple(chosen[n] for n in names))
-            if key not in self._checks:
-                try:
-                    self._checks[key] = bool(expression.evaluate({n: self.plan.domains[n][chosen[n]] for n in names}))
-                except ZeroDivisionError:
-                    self._checks[key] = False
-            if not self._checks[key]:
+            names = tuple(sorted(self.space.constraints[index].expression.names))
+            if not self._holds(index, names, tuple(chosen[n] for n in names)):
                 return False
         return True
+
+    def _holds(self, index: int, names: tuple[str, ...], values: tuple[int, ...]) -> bool:
+        """Whether constraint ``index`` holds with its parameters ``names`` at the value indices ``values``."""
+        key = (index, values)
+        found = self._checks.get(key)
+        if found is None:
+            try:
+                found = bool(self.space.constraints[index].expression.evaluate({n: self.plan.domains[n][v] for n, v in zip(names, values)}))
+            except ZeroDivisionError:
+                found = False
+            self._checks[key] = found
+        return found
 
     def _split(self, name: str, payload: np.ndarray, want: tuple[np.ndarray, ...] | None) -> list[np.ndarray]:
         """Per axis, ``name``'s tracked sizes as (inputs, points) arrays, at ``want`` points if given."""

@@ -1,0 +1,351 @@
+"""Repair: the smallest change of kernel / stride / padding / dilation that makes a network valid.
+
+The network's repairable fields become parameters of a search space whose values are a
+neighbourhood of the current ones (:data:`DEFAULT_CANDIDATES`, or the user's); giving a parameter a
+value other than its current one costs the weight of its kind. The cheapest valid assignment
+(:func:`convsolve.solve.cheapest.cheapest`) is the repair: fewest weighted changes first, then the
+smallest total numeric change, over the whole input range (merges included) — optimal, not a guess.
+The repaired config is the user's own file with only the changed values edited (comments, key
+order and formatting kept), and it is re-checked before it is returned.
+
+Example:
+    >>> from convsolve.io.config import read_config
+    >>> data = read_config("configs/seed/kernel_larger_than_input.yaml")
+    >>> result = repair(data, source="kernel_larger_than_input.yaml")
+    >>> result.status, [str(change) for change in result.changes]
+    ('repaired', ['conv.padding: 0 -> 1'])
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from ..diagnose import input_fix
+from ..errors import UsageError
+from ..io.edit import apply_edits
+from ..layers import Conv, ConvTranspose, Pool
+from ..network import AXIS_NAMES, Network, _excluded_fields
+from ..sizesets import SizeRange
+from ..solve.cheapest import cheapest
+from ..space import Space
+
+__all__ = ["KINDS", "DEFAULT_CANDIDATES", "DEFAULT_WEIGHTS", "Change", "RepairOptions", "RepairResult", "repair"]
+
+KINDS = ("kernel", "stride", "padding", "dilation", "output_padding")
+"""The fields a repair may change, in the order they are reported."""
+
+DEFAULT_CANDIDATES: dict[str, tuple[int, ...]] = {
+    "kernel": (1, 3, 5, 7, 9, 11),
+    "stride": (1, 2, 3, 4),
+    "padding": (0, 1, 2, 3, 4, 5),
+    "dilation": (1, 2, 3),
+    "output_padding": (0, 1, 2, 3),
+}
+"""Values tried for each kind besides the current one. Default paddings stay within ``kernel // 2``
+(the "same" padding of an odd kernel), unless the current padding is already larger."""
+
+DEFAULT_WEIGHTS: dict[str, int] = {kind: 1 for kind in KINDS}
+
+SHIFT_SCALE = 1 << 24
+"""Costs are ``weight * SHIFT_SCALE + |new - old|``: weighted changes first, numeric change as the tie-break."""
+
+
+@dataclass(frozen=True)
+class RepairOptions:
+    """What a repair may change: kinds (``allow``), layers left alone (``freeze``), weights and candidate values."""
+
+    allow: frozenset[str] = frozenset(KINDS)
+    freeze: frozenset[str] = frozenset()
+    weights: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    candidates: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: dict(DEFAULT_CANDIDATES))
+
+    @classmethod
+    def parse(
+        cls, allow: str | None = None, freeze: str | None = None, weights: str | None = None, candidates: Sequence[str] = (),
+    ) -> "RepairOptions":
+        """Options from the command-line spellings ``padding,stride``, ``stem,head``, ``kernel=2,stride=3``, ``kernel=1,3,5``.
+
+        Example:
+            >>> RepairOptions.parse(allow="padding", weights="padding=2").weights["padding"]
+            2
+        """
+        kinds = set(KINDS) if allow is None else {k.strip() for k in allow.split(",") if k.strip()}
+        unknown = kinds - set(KINDS)
+        if unknown:
+            raise UsageError(f"unknown kind {sorted(unknown)[0]!r}; the kinds are {', '.join(KINDS)}", field="--allow")
+        frozen = frozenset() if freeze is None else frozenset(n.strip() for n in freeze.split(",") if n.strip())
+        weight_map = dict(DEFAULT_WEIGHTS)
+        for item in (weights or "").split(","):
+            if not item.strip():
+                continue
+            kind, value = _kind_and_text(item, "--weights")
+            if not value.isdigit():
+                raise UsageError(f"{item!r}: a weight is a non-negative integer, like kernel=2", field="--weights")
+            weight_map[kind] = int(value)
+        values = dict(DEFAULT_CANDIDATES)
+        for item in candidates:
+            kind, text = _kind_and_text(item, "--candidates")
+            try:
+                values[kind] = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+            except ValueError:
+                raise UsageError(f"{item!r}: give integers, like kernel=1,3,5", field="--candidates") from None
+            if not values[kind] or min(values[kind]) < 0:
+                raise UsageError(f"{item!r}: give one or more non-negative integers", field="--candidates")
+        return cls(frozenset(kinds), frozen, weight_map, values)
+
+
+def _kind_and_text(item: str, option: str) -> tuple[str, str]:
+    kind, sep, text = item.partition("=")
+    kind = kind.strip()
+    if not sep or kind not in KINDS:
+        raise UsageError(f"{item!r} is not KIND=VALUE with KIND one of {', '.join(KINDS)}", field=option)
+    return kind, text.strip()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed value: layer, field, axis (None for every axis), before and after."""
+
+    node: str
+    field: str
+    axis: str | None
+    before: int
+    after: int
+
+    def __str__(self) -> str:
+        axis = f" ({self.axis})" if self.axis else ""
+        return f"{self.node}.{self.field}{axis}: {self.before} -> {self.after}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "field": self.field, "axis": self.axis, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    """The outcome: ``valid`` (nothing to do), ``repaired`` or ``unrepairable``, and the facts behind it."""
+
+    source: str | None
+    status: str
+    input: str
+    changes: tuple[Change, ...] = ()
+    cost: int = 0
+    """The weighted number of changes."""
+    shift: int = 0
+    """The total numeric change, the tie-break between repairs of equal cost."""
+    valid_before: str = ""
+    valid_after: str = ""
+    config: Any = None
+    """The repaired config (the user's data with the changed values edited), when repaired."""
+    edits: tuple[tuple[tuple[Any, ...], Any], ...] = ()
+    """The changed values as (path in the config, new value): what a writer edits in the user's file."""
+    conflict: tuple[str, ...] = ()
+    """When unrepairable: a smallest set of layers whose restrictions (frozen, kinds not allowed) conflict."""
+    input_fix: str = ""
+    """When unrepairable: the input sizes at which the unchanged network is valid."""
+    reason: str = ""
+
+    def __str__(self) -> str:
+        name = self.source or "network"
+        if self.status == "valid":
+            return f"{name}: already valid over {self.input}: {self.valid_before}; nothing to change"
+        if self.status == "repaired":
+            lines = [f"{name}: repaired with {len(self.changes)} change{'s' * (len(self.changes) != 1)} "
+                     f"(cost {self.cost}, total change {self.shift})"]
+            lines += [f"  {change}" for change in self.changes]
+            lines.append(f"  valid input sizes over {self.input}: before {self.valid_before}; after {self.valid_after}")
+            return "\n".join(lines)
+        lines = [f"{name}: cannot be repaired over {self.input}: {self.reason}"]
+        if self.conflict:
+            lines.append(f"  smallest set of layers in conflict: {', '.join(self.conflict)} "
+                         "(unfreezing one of them, or allowing every kind in it, makes a repair possible)")
+        if self.input_fix:
+            lines.append(f"  the unchanged network is valid at {self.input_fix}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.source, "status": self.status, "input": self.input, "cost": self.cost, "shift": self.shift,
+            "changes": [c.to_dict() for c in self.changes], "valid_before": self.valid_before,
+            "valid_after": self.valid_after, "conflict": list(self.conflict), "input_fix": self.input_fix,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class _Site:
+    """Where a repair parameter lives: layer index and name, field, axis position (None: every axis)."""
+
+    index: int
+    node: str
+    field: str
+    position: int | None
+    before: int
+
+
+def repair(
+    data: Any, *, source: str | None = None, options: RepairOptions | None = None,
+    input_ranges: Sequence[SizeRange] | None = None, tied: bool = True,
+    on_step: Callable[[int, int], None] | None = None,
+) -> RepairResult:
+    """The cheapest repair of the network config ``data`` over its input range (or ``input_ranges``).
+
+    ``data`` is left untouched; a repaired result carries an edited copy in ``config``.
+    Raises ConfigError when ``data`` is not a valid network config.
+    """
+    options = options or RepairOptions()
+    network = _network(data, source, input_ranges, tied)
+    unknown = sorted(options.freeze - set(network.order))
+    if unknown:
+        raise UsageError(f"--freeze: no layer named {unknown[0]!r} in {source or 'the network'}", field="--freeze")
+    before = network.valid_sizes()
+    described = network.input.describe()
+    if not before.empty and network.check().ok:
+        return RepairResult(source, "valid", described, valid_before=str(before), valid_after=str(before))
+    space, sites = _repair_space(data, source, network, options, relaxed=())
+    costs = {
+        name: {value: 0 if value == site.before else options.weights[site.field] * SHIFT_SCALE + abs(value - site.before)
+               for value in space.params[name].values}
+        for name, site in sites.items()
+    }
+    found = cheapest(space, costs, on_step)
+    if found is None:
+        return _unrepairable(data, source, network, options, described, str(before), on_step)
+    changes = tuple(
+        Change(site.node, site.field, _axis_name(network.ndim, site.position), site.before, int(found.assignment[name]))
+        for name, site in sites.items() if found.assignment[name] != site.before
+    )
+    edits = _edits(network, data, sites, found.assignment)
+    repaired = copy.deepcopy(data)
+    apply_edits(repaired, edits)
+    after = _network(repaired, source, input_ranges, tied)
+    if not after.check().ok:  # the programme and the inference disagree: never hand out a broken file
+        raise RuntimeError(f"internal error: the repair of {source or 'the network'} does not check as valid; please report it")
+    return RepairResult(
+        source, "repaired", described, changes, found.cost // SHIFT_SCALE, found.cost % SHIFT_SCALE,
+        str(before), str(after.valid_sizes()), repaired, edits,
+    )
+
+
+def _network(data: Any, source: str | None, ranges: Sequence[SizeRange] | None, tied: bool) -> Network:
+    network = Network.from_config(data, source=source)
+    return network if ranges is None else network.with_input(ranges, tied)
+
+
+def _axis_name(ndim: int, position: int | None) -> str | None:
+    return None if position is None else AXIS_NAMES[ndim][position]
+
+
+def _current(network: Network, node: str, kind: str, raw: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """The field's value per axis, or None when it cannot be repaired (a padding word, uneven pads)."""
+    layer = network.layer(node)
+    value = getattr(layer, kind, None)
+    if value is None:
+        return None
+    if kind == "padding":
+        written = raw.get("padding")
+        if isinstance(written, str) and written.lower() != "valid":
+            return None
+        if value.dynamic or any(b != a for b, a in value.pairs):
+            return None
+        return tuple(b for b, _ in value.pairs)
+    return tuple(value)
+
+
+def _repair_space(
+    data: Any, source: str | None, network: Network, options: RepairOptions, relaxed: Iterable[str],
+) -> tuple[Space, dict[str, _Site]]:
+    """The search space around the network's current values, and where each of its parameters lives.
+
+    Layers in ``relaxed`` may change every kind, frozen or not (the conflict search uses this).
+    """
+    relaxed = set(relaxed)
+    spec = copy.deepcopy(data)
+    params: dict[str, Any] = {}
+    constraints: list[str] = []
+    sites: dict[str, _Site] = {}
+    for index, raw in enumerate(data["layers"]):
+        node = raw["name"]
+        layer = network.layer(node)
+        if not isinstance(layer, (Conv, ConvTranspose)):
+            continue
+        kinds = set(KINDS) if node in relaxed else (set() if node in options.freeze else set(options.allow))
+        fields = set(layer.__dataclass_fields__) - _excluded_fields(type(layer), layer.type)
+        names: dict[str, list[str]] = {}
+        for kind in KINDS:
+            current = _current(network, node, kind, raw)
+            if current is None or kind not in fields:
+                continue
+            if kind not in kinds:
+                if isinstance(layer, Pool) and kind == "stride" and "stride" not in raw:
+                    spec["layers"][index]["stride"] = list(current)  # keep the stride when the kernel changes
+                continue
+            written = raw.get(kind)
+            per_axis = isinstance(written, list) and len(set(current)) > 1
+            positions: list[int | None] = list(range(len(current))) if per_axis else [None]
+            markers = []
+            for position in positions:
+                before = current[position or 0]
+                name = f"p{len(sites)}"
+                values = sorted(set(options.candidates[kind]) | {before})
+                params[name] = {"choice": values}
+                sites[name] = _Site(index, node, kind, position, before)
+                markers.append({"param": name})
+                names.setdefault(kind, []).append(name)
+            spec["layers"][index][kind] = markers if per_axis else markers[0]
+        if "padding" in names and not isinstance(layer, Pool) and options.candidates["padding"] == DEFAULT_CANDIDATES["padding"]:
+            for axis, name in enumerate(names["padding"]):
+                kernel = names.get("kernel", [])
+                bound = f"{kernel[min(axis, len(kernel) - 1)]} // 2" if kernel else str(max(layer.kernel) // 2)
+                constraints.append(f"{name} <= {bound} or {name} == {sites[name].before}")
+    spec["params"] = params
+    if constraints:
+        spec["constraints"] = constraints
+    space = Space.from_config(spec, source=source)
+    return space.with_input(network.input.ranges, network.input.tied), sites
+
+
+def _edits(network: Network, data: Any, sites: Mapping[str, _Site], assignment: Mapping[str, Any]) -> tuple[tuple[tuple[Any, ...], Any], ...]:
+    """The changed values as (path in the config, new value), in config order."""
+    edits: list[tuple[tuple[Any, ...], Any]] = []
+    for name, site in sites.items():
+        value = int(assignment[name])
+        if value != site.before:
+            edits.append((("layers", site.index, site.field) + (() if site.position is None else (site.position,)), value))
+    changed = {path[1] for path, _ in edits}
+    for index in sorted(changed):
+        raw = data["layers"][index]
+        layer = network.layer(raw["name"])
+        touched = {path[2] for path, _ in edits if path[1] == index}
+        if isinstance(layer, Pool) and "stride" not in raw and "kernel" in touched and "stride" not in touched:
+            stride = list(layer.stride)
+            edits.append((("layers", index, "stride"), stride[0] if len(set(stride)) == 1 else stride))  # it defaulted to the old kernel
+    return tuple(edits)
+
+
+def _unrepairable(
+    data: Any, source: str | None, network: Network, options: RepairOptions, described: str, before: str,
+    on_step: Callable[[int, int], None] | None,
+) -> RepairResult:
+    """Why no allowed change works: a smallest conflicting set of restricted layers, and the input that would do."""
+    fix = input_fix(network, network.valid_sizes())
+    layers = [raw["name"] for raw in data["layers"] if isinstance(network.layer(raw["name"]), (Conv, ConvTranspose))]
+
+    def feasible(relaxed: Iterable[str]) -> bool:
+        space, _ = _repair_space(data, source, network, options, relaxed)
+        return cheapest(space, {}, on_step) is not None
+
+    allowed = ", ".join(k for k in KINDS if k in options.allow) or "nothing"
+    if not feasible(layers):
+        reason = f"no change of {', '.join(KINDS)} in any layer makes it valid"
+        return RepairResult(source, "unrepairable", described, valid_before=before, input_fix=fix, reason=reason)
+    restricted = [node for node in layers if node in options.freeze or set(options.allow) != set(KINDS)]
+    conflict = list(restricted)
+    for node in restricted:  # deletion: keep a layer only if relaxing it makes a repair possible
+        trial = [n for n in conflict if n != node]
+        if not feasible(set(layers) - set(trial)):
+            conflict = trial
+    frozen = sorted(options.freeze)
+    reason = f"no change of {allowed}" + (f" outside the frozen layers {', '.join(frozen)}" if frozen else "") + " makes it valid"
+    return RepairResult(source, "unrepairable", described, valid_before=before, conflict=tuple(conflict), input_fix=fix, reason=reason)

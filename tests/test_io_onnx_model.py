@@ -1,0 +1,227 @@
+"""Importing whole ONNX models: valid sizes and per-layer shapes are what ONNX's reference evaluator computes.
+
+The oracle runs the model with ``onnx.reference.ReferenceEvaluator`` at every input size of a sweep,
+with every intermediate tensor made a graph output: a size is valid when the run succeeds and no
+tensor has a dimension below 1. Models exported from PyTorch are compared with the PyTorch import.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+
+from onnx import TensorProto, helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+import convsolve
+from convsolve.errors import MissingExtraError, ModelImportError
+from convsolve.io.export import network_to_config
+from convsolve.io.onnx import from_onnx
+from convsolve.sizesets import SizeRange
+
+pytestmark = pytest.mark.onnx
+
+
+def init(name: str, shape, dtype=np.float32, value=None) -> onnx.TensorProto:
+    array = np.asarray(value, dtype=dtype) if value is not None else np.zeros(shape, dtype=dtype)
+    return numpy_helper.from_array(array, name)
+
+
+def make_model(nodes, initializers, channels=3, opset=19, spatial=("h", "w")) -> onnx.ModelProto:
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, *spatial])
+    y = helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)
+    graph = helper.make_graph(nodes, "net", [x], [y], initializer=initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def reference_run(model: onnx.ModelProto, n: int, channels: int = 3) -> dict[str, tuple[int, ...]] | None:
+    """Every node's first output shape at input n x n, or None when ONNX's reference refuses or produces an empty tensor."""
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    outputs = [node.output[0] for node in probe.graph.node if node.op_type != "Constant"]
+    del probe.graph.output[:]
+    probe.graph.output.extend(helper.make_tensor_value_info(name, TensorProto.UNDEFINED, None) for name in outputs)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            results = ReferenceEvaluator(probe).run(None, {"x": np.ones((1, channels, n, n), np.float32)})
+    except Exception:  # noqa: BLE001 - the oracle: whatever the reference raises, the size is refused
+        return None
+    shapes = {name: tuple(np.shape(value)) for name, value in zip(outputs, results)}
+    if any(min(shape, default=1) < 1 for shape in shapes.values()):
+        return None
+    return shapes
+
+
+def assert_agrees_with_reference(model: onnx.ModelProto, sizes, channels: int = 3) -> convsolve.Network:
+    network = from_onnx(model, SizeRange(sizes[0], sizes[-1]))
+    mask = network.valid_sizes().mask
+    checked_shapes = 0
+    for n in sizes:
+        shapes = reference_run(model, n, channels)
+        assert (shapes is not None) == bool(mask[n - sizes[0]]), n
+        if shapes is None:
+            continue
+        rows = {row.node: row.shape for row in network.shapes([n, n])}
+        for node in model.graph.node:
+            if node.name in rows:
+                assert rows[node.name] == shapes[node.output[0]][1:], (n, node.name)
+                checked_shapes += 1
+    assert mask.any() and not mask.all() and checked_shapes
+    return network
+
+
+def unet_like() -> onnx.ModelProto:
+    """Conv, pools (ceil mode), SAME_UPPER, Resize from an initializer and from a Constant, Concat, ConvTranspose, Add, Gemm."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], name="c1", strides=[2, 2], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="r1"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="p1", kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+        helper.make_node("Conv", ["p1", "w2"], ["c2"], name="c2", strides=[2, 2], auto_pad="SAME_UPPER"),
+        helper.make_node("Resize", ["c2", "", "scales"], ["up"], name="up", mode="nearest"),
+        helper.make_node("Concat", ["p1", "up"], ["cat"], name="cat", axis=1),
+        helper.make_node("ConvTranspose", ["cat", "w3"], ["c3"], name="c3", strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1]),
+        helper.make_node("Conv", ["c3", "w4"], ["c4"], name="c4", dilations=[2, 2], pads=[2, 2, 2, 2]),
+        helper.make_node("Add", ["c3", "c4"], ["add"], name="add"),
+        helper.make_node("AveragePool", ["add"], ["p2"], name="p2", kernel_shape=[5, 5], strides=[3, 3], pads=[0, 0, 1, 1]),
+        helper.make_node("Constant", [], ["sizes"], name="sizes_const", value=numpy_helper.from_array(np.array([1, 4, 6, 6], np.int64))),
+        helper.make_node("Resize", ["p2", "", "", "sizes"], ["up2"], name="up2", mode="linear"),
+        helper.make_node("GlobalAveragePool", ["up2"], ["gap"], name="gap"),
+        helper.make_node("Flatten", ["gap"], ["flat"], name="flat"),
+        helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"], name="fc", transB=1),
+    ]
+    initializers = [
+        init("w1", (8, 3, 3, 3)), init("w2", (8, 8, 3, 3)), init("scales", None, value=[1, 1, 2, 2]),
+        init("w3", (16, 4, 3, 3)), init("w4", (4, 4, 3, 3)), init("fc_w", (5, 4)), init("fc_b", (5,)),
+    ]
+    return make_model(nodes, initializers)
+
+
+def test_whole_model_valid_sizes_and_shapes_are_the_reference_evaluators():
+    network = assert_agrees_with_reference(unet_like(), range(1, 41))
+    assert network.convention.name == "onnx"
+    assert len(network.valid_sizes().sets[0].values) < 20  # the Concat after Resize drops most sizes
+
+
+def test_upsample_of_opset_9_reads_its_scales_input():
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], name="c1", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Upsample", ["c1", "scales"], ["up"], name="up", mode="nearest"),
+        helper.make_node("Conv", ["x", "w2"], ["c2"], name="c2"),
+        helper.make_node("Concat", ["c2", "up"], ["cat"], name="cat", axis=1),
+    ]
+    model = make_model(nodes, [init("w1", (2, 3, 2, 2)), init("w2", (2, 3, 1, 1)), init("scales", None, value=[1, 1, 2, 2])], opset=9)
+    network = assert_agrees_with_reference(model, range(1, 21))
+    assert str(network.valid_sizes()) == "2, 4, ..., 20"
+
+
+def test_reshape_to_batch_and_minus_one_through_shape_ops_is_a_flatten():
+    """What exporters write for x.view(x.size(0), -1): Shape, Gather(0), Unsqueeze, Concat with -1, Reshape."""
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="c", strides=[2, 2]),
+        helper.make_node("Shape", ["c"], ["shape"], name="shape"),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], name="batch", axis=0),
+        helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"], name="batch1"),
+        helper.make_node("Concat", ["batch1", "minus_one"], ["target"], name="target", axis=0),
+        helper.make_node("Reshape", ["c", "target"], ["flat"], name="flat"),
+        helper.make_node("MatMul", ["flat", "fc_w"], ["mm"], name="fc"),
+        helper.make_node("Add", ["mm", "fc_b"], ["logits"], name="bias"),
+    ]
+    initializers = [
+        init("w", (4, 3, 3, 3)), init("zero", None, np.int64, 0), init("axes", None, np.int64, [0]),
+        init("minus_one", None, np.int64, [-1]), init("fc_w", (4 * 4 * 4, 10)), init("fc_b", (10,)),
+    ]
+    network = assert_agrees_with_reference(make_model(nodes, initializers, opset=13), range(1, 16))
+    assert str(network.valid_sizes()) == "9..10"
+    assert [network.layer(n).type for n in network.order[1:]] == ["conv2d", "flatten", "linear", "identity"]
+
+
+def test_fixed_input_size_is_the_default_range_and_layer_names_are_identifiers(tmp_path):
+    nodes = [helper.make_node("Conv", ["x", "w"], ["/features/features.0/Conv_output_0"], name="/features/features.0/Conv")]
+    model = make_model(nodes, [init("w", (4, 3, 7, 7))], spatial=(32, 48))
+    path = tmp_path / "fixed.onnx"
+    onnx.save(model, path)
+    network = convsolve.load(path)
+    assert (network.name, network.input.tied, [str(r) for r in network.input.ranges]) == ("fixed", False, ["32", "48"])
+    assert network.order == ["input", "features_0_Conv"]
+    assert network.shapes([32, 48])[-1].shape == (4, 26, 42)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing", "no such file"),
+    ("garbage", "is not a readable ONNX model"),
+    ("two inputs", "has 2 inputs"),
+    ("unsupported op", "op 'Slice' is not supported"),
+    ("symbolic channels", "no fixed channel count"),
+    ("constant folding", "computes only on constants"),
+])
+def test_model_errors_are_one_paragraph_naming_what_and_where(tmp_path, case, message):
+    path = tmp_path / "model.onnx"
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], name="c")
+    if case == "garbage":
+        path.write_bytes(b"\x00not an onnx model\xff" * 10)
+    elif case == "two inputs":
+        model = make_model([conv], [init("w", (4, 3, 3, 3))])
+        model.graph.input.append(helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, "h", "w"]))
+        onnx.save(model, path)
+    elif case == "unsupported op":
+        slice_node = helper.make_node("Slice", ["c", "starts", "ends"], ["s"], name="crop")
+        onnx.save(make_model([conv, slice_node], [init("w", (4, 3, 3, 3)), init("starts", None, np.int64, [0]),
+                                                  init("ends", None, np.int64, [2])]), path)
+    elif case == "symbolic channels":
+        onnx.save(make_model([conv], [init("w", (4, 3, 3, 3))]), path)
+        model = onnx.load(path)
+        model.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "c"
+        onnx.save(model, path)
+    elif case == "constant folding":
+        add = helper.make_node("Add", ["w", "w"], ["w2"], name="double")
+        conv2 = helper.make_node("Conv", ["x", "w2"], ["c"], name="c")
+        onnx.save(make_model([add, conv2], [init("w", (4, 3, 3, 3))]), path)
+    with pytest.raises(ModelImportError, match=message) as info:
+        from_onnx(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    if case == "unsupported op":
+        assert info.value.facts["node"] == "crop"
+
+
+def test_missing_onnx_is_a_missing_extra(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(MissingExtraError, match=r"convsolve\[onnx\]"):
+        from_onnx(tmp_path / "model.onnx")
+
+
+def test_an_imported_onnx_model_written_as_config_loads_back_equal():
+    network = from_onnx(unet_like(), SizeRange(1, 64))
+    loaded = convsolve.load_config(network_to_config(network))
+    assert loaded.convention.name == "onnx"
+    assert all(loaded.layer(n) == network.layer(n) for n in network.order[1:])
+    assert str(loaded.valid_sizes()) == str(network.valid_sizes())
+
+
+# --- models exported from PyTorch ----------------------------------------------------------------
+
+
+@pytest.mark.torch
+@pytest.mark.torchvision
+@pytest.mark.parametrize("name", ["resnet18", "squeezenet1_0", "googlenet"])
+def test_torchvision_exported_to_onnx_imports_with_the_sizes_pytorch_accepts(tmp_path, name):
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision", reason="install torchvision (CI does) to export its models")
+    from convsolve.io.torch import from_torch
+
+    extra = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
+    model = getattr(torchvision.models, name)(weights=None, **extra).eval()
+    path = tmp_path / f"{name}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, 3, 64, 64),), str(path), dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {2: "height", 3: "width"}})
+    imported = from_onnx(path, SizeRange(1, 300))
+    traced = from_torch(model, range(1, 301))
+    assert (imported.valid_sizes().mask == traced.valid_sizes().mask).all()
+    assert imported.shapes([97, 97])[-1].shape == traced.shapes([97, 97])[-1].shape == (1000,)

@@ -1,0 +1,169 @@
+"""Repair against brute force: the cheapest change is found, is valid, and only it is written."""
+
+import itertools
+import math
+import random
+
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+from convsolve.errors import UsageError
+from convsolve.io.config import edited_text, read_config
+from convsolve.network import Network
+from convsolve.ops.repair import KINDS, RepairOptions, repair
+from convsolve.sizesets import SizeRange
+
+SMALL = ("kernel=1,3", "stride=1,2", "padding=0,1", "dilation=1,2", "output_padding=0,1")
+
+
+def brute_force_repair(data, options):
+    """The cheapest (weighted changes, numeric change) valid variant, trying every combination of candidate values."""
+    network = Network.from_config(data)
+    sites = []
+    for raw in data["layers"]:
+        layer = network.layer(raw["name"])
+        for kind in KINDS:
+            if raw["name"] in options.freeze or kind not in options.allow or kind not in raw:
+                continue
+            sites.append((raw, kind, getattr(layer, kind)))
+    best = None
+    domains = [sorted(set(options.candidates[kind]) | {raw[kind]}) for raw, kind, _ in sites]
+    assume(math.prod(len(d) for d in domains) <= 1500)  # keep brute force quick
+    for values in itertools.product(*domains):
+        trial = {**data, "layers": [dict(raw) for raw in data["layers"]]}
+        by_name = {raw["name"]: raw for raw in trial["layers"]}
+        cost = shift = 0
+        for (raw, kind, _), value in zip(sites, values):
+            if value != raw[kind]:
+                by_name[raw["name"]][kind] = value
+                cost += options.weights[kind]
+                shift += abs(value - raw[kind])
+        try:
+            ok = Network.from_config(trial).check().ok
+        except Exception:
+            continue
+        if ok and (best is None or (cost, shift) < best):
+            best = (cost, shift)
+    return best
+
+
+def random_network(rng):
+    """A small conv/pool network (sometimes with a residual add), with every repairable field written."""
+    layers, previous = [], "input"
+    for block in range(rng.randint(1, 2)):
+        layers.append({"name": f"c{block}", "type": "conv2d", "out_channels": 4, "kernel": rng.choice([1, 3]),
+                       "stride": rng.choice([1, 2]), "padding": rng.choice([0, 1])})
+        if rng.random() < 0.5:
+            layers.append({"name": f"s{block}", "type": "conv2d", "out_channels": 4, "kernel": 1, "stride": rng.choice([1, 2]),
+                           "padding": 0, "inputs": [previous]})
+            layers.append({"name": f"a{block}", "type": "add", "inputs": [f"c{block}", f"s{block}"]})
+            previous = f"a{block}"
+        else:
+            previous = f"c{block}"
+    layers.append({"name": "p", "type": "max_pool2d", "kernel": rng.choice([2, 3]), "stride": 2, "padding": 0})
+    lo = rng.randint(3, 8)
+    return {"name": "n", "input": {"channels": 4, "size": {"range": [lo, lo + rng.randint(0, 6)]}}, "layers": layers}
+
+
+@settings(max_examples=12, derandomize=True, deadline=None)
+@given(seed=st.integers(0, 10**6), allow=st.sampled_from(["kernel,stride,padding", "padding", "stride,kernel", "stride,padding"]),
+       weights=st.sampled_from(["", "kernel=3", "padding=2,stride=1"]))
+def test_repair_is_as_cheap_as_brute_force(seed, allow, weights):
+    data = random_network(random.Random(seed))
+    options = RepairOptions.parse(allow=allow, weights=weights, candidates=SMALL)
+    if Network.from_config(data).check().ok:
+        assert repair(data, options=options).status == "valid"
+        return
+    expected = brute_force_repair(data, options)
+    result = repair(data, options=options)
+    if expected is None:
+        assert result.status == "unrepairable"
+    else:
+        assert result.status == "repaired"
+        assert (result.cost, result.shift) == expected
+        assert Network.from_config(result.config).check().ok
+        assert len(result.changes) == len({(c.node, c.field) for c in result.changes})
+
+
+def test_repair_keeps_comments_order_and_formatting(tmp_path):
+    text = (
+        "# my network\n"
+        "name: demo   # keep me\n"
+        "input: {channels: 3, size: {range: [16, 64]}}\n"
+        "layers:\n"
+        "  - {name: stem, type: conv2d, out_channels: 8, kernel: [7, 7], stride: 4}  # the stem\n"
+        "  - name: pool\n"
+        "    type: max_pool2d\n"
+        "    kernel: 3\n"
+        "\n"
+        "  # a deep tail\n"
+        "  - {name: tail, type: conv2d, out_channels: 8, kernel: 5, padding: 'valid'}\n"
+    )
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    result = repair(read_config(path), source=str(path))
+    assert result.status == "repaired"
+    edited = edited_text(path, result.edits)
+    before, after = text.splitlines(), edited.splitlines()
+    assert len(before) == len(after)
+    changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
+    assert changed and all(not before[i].lstrip().startswith("#") for i in changed)
+    nodes = {c.node for c in result.changes}
+    for i in changed:  # only lines of changed layers differ, and their comments stay
+        assert any(node in before[i] for node in nodes) or before[i].startswith("    ")
+        if "#" in before[i]:
+            assert before[i][before[i].index("#"):] == after[i][after[i].index("#"):]
+    repaired = Network.from_config(read_config_text(edited, tmp_path))
+    assert repaired.check().ok
+
+
+def read_config_text(text, folder):
+    path = folder / "edited.yaml"
+    path.write_text(text)
+    return read_config(path)
+
+
+def test_pool_stride_is_kept_when_its_kernel_changes(tmp_path):
+    """A pool's stride defaults to its kernel: changing the kernel must not silently change the stride."""
+    data = {"name": "n", "input": {"channels": 3, "size": {"range": [6, 6]}},
+            "layers": [{"name": "p", "type": "max_pool2d", "kernel": 7}]}
+    result = repair(data, options=RepairOptions.parse(allow="kernel"))
+    assert result.status == "repaired"
+    assert Network.from_config(result.config).layer("p").stride == (7, 7)
+    assert Network.from_config(result.config).check().ok
+
+
+def test_unrepairable_names_the_conflict_and_the_input_that_works():
+    data = read_config("configs/seed/stride_too_large.yaml")
+    result = repair(data, options=RepairOptions.parse(allow="kernel", freeze="conv"))
+    assert result.status == "unrepairable"
+    assert set(result.conflict) == {"down", "conv"}
+    assert "13..4096" in result.input_fix
+    # relaxing either layer of the conflict makes a repair possible: the set is minimal
+    for node in result.conflict:
+        others = ",".join(n for n in result.conflict if n != node)
+        assert repair(data, options=RepairOptions.parse(freeze=others)).status == "repaired"
+
+
+def test_no_change_can_fix_a_flattened_size_over_a_range():
+    result = repair(read_config("configs/broken/fixed_classifier.yaml"))
+    assert result.status == "unrepairable"
+    assert result.input_fix.startswith("input in 16..19")
+
+
+def test_repair_over_a_given_input_range():
+    data = read_config("configs/broken/vgg_on_32px.yaml")
+    result = repair(data, input_ranges=[SizeRange(32, 224)] * 2)
+    assert result.status == "repaired"
+    assert Network.from_config(result.config).with_input([SizeRange(32, 224)] * 2, True).check().ok
+
+
+@pytest.mark.parametrize("option, value", [("allow", "kernal"), ("weights", "kernel=x"), ("weights", "size=2")])
+def test_bad_options_are_usage_errors(option, value):
+    with pytest.raises(UsageError):
+        RepairOptions.parse(**{option: value})
+
+
+def test_unknown_frozen_layer_is_a_usage_error():
+    with pytest.raises(UsageError, match="no layer named 'stemm'"):
+        repair(read_config("configs/seed/stride_too_large.yaml"), options=RepairOptions.parse(freeze="stemm"))
