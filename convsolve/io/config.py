@@ -39,17 +39,50 @@ def read_config(path: str | Path) -> Any:
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text)
+        except RecursionError:
+            raise ConfigError("is nested too deeply", file=str(path)) from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"is not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     try:
-        return yaml.load(text)
+        data = yaml.load(text)
+    except RecursionError:
+        raise ConfigError("is nested too deeply for the YAML parser; flatten the structure", file=str(path)) from None
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
         raise ConfigError(f"is not valid YAML: {exc.problem or exc}", file=str(path), line=line) from None
     except YAMLError as exc:
         raise ConfigError(f"is not valid YAML: {exc}", file=str(path)) from None
+    expanded = _expanded_size(data)
+    if expanded > MAX_VALUES:
+        raise ConfigError(
+            f"its aliases expand to more than {MAX_VALUES:,} values (a YAML alias bomb?); write the values out or use fewer aliases",
+            file=str(path),
+        )
+    return data
+
+
+MAX_VALUES = 1_000_000
+"""The most values (after expanding YAML aliases) a config may hold."""
+
+
+def _expanded_size(data: Any) -> int:
+    """How many values ``data`` holds with every alias expanded, counted without expanding (and capped)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        item, children_done = stack.pop()
+        if id(item) in sizes:
+            continue
+        children = list(item.values()) if isinstance(item, dict) else item if isinstance(item, list) else []
+        if children_done or not children:
+            total = 1 + sum(sizes.get(id(child), 1) for child in children)
+            sizes[id(item)] = min(total, MAX_VALUES + 1)
+            continue
+        stack.append((item, True))
+        stack.extend((child, False) for child in children if isinstance(child, (dict, list)) and id(child) not in sizes)
+    return sizes[id(data)]
 
 
 def load(path: str | Path) -> Network:

@@ -1,0 +1,39 @@
+"""Hostile config files get a one-paragraph error and exit code 2, quickly, and nothing in them runs."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+CASES = {
+    "deep.yaml": "a: " + "[" * 20000 + "]" * 20000 + "\n",
+    "deep.json": "[" * 100000 + "]" * 100000,
+    "bomb.yaml": "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(10)) + "layers: *k\n",
+    "binary.yaml": "\x00\x01\x02\xff garbage",
+    "empty.yaml": "",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("verb", ["check", "count", "repair"])
+def test_hostile_config_is_a_clear_error(tmp_path, name, verb):
+    path = tmp_path / name
+    path.write_text(CASES[name], encoding="utf-8", errors="surrogateescape")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "convsolve", verb, str(path)], capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and name in result.stderr
+
+
+def test_yaml_tags_construct_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "tag.yaml"
+    path.write_text(f'name: !!python/object/apply:os.system ["touch {marker}"]\n'
+                    f'input: {{channels: 3, size: 8}}\nlayers:\n  - {{name: c, type: conv2d, out_channels: 4, kernel: 3}}\n')
+    result = subprocess.run([sys.executable, "-m", "convsolve", "check", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode in (0, 1, 2) and "Traceback" not in result.stderr
+    assert not marker.exists()
