@@ -465,6 +465,7 @@ def batch_repair(
     report: Optional[Path] = typer.Option(None, "--report", help="Also write the JSON-lines report to this file."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON record per file on stdout (the summary goes to stderr)."),
     force: bool = typer.Option(False, "--force", help="Replace output files that no earlier batch wrote."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds one file may take; slower files are reported as 'timeout'."),
 ) -> None:
     """Repair many configs: one record per file (valid / repaired / unrepairable / error), results written atomically.
 
@@ -477,7 +478,7 @@ def batch_repair(
     from .io.config import write_text
 
     def action() -> int:
-        jobs = plan_jobs(inputs, output, _repair_options(allow, freeze, weights, candidates), input, force)
+        jobs = plan_jobs(inputs, output, _repair_options(allow, freeze, weights, candidates), input, force, timeout)
         lines: list[str] = []
         summary_console = err if jsonl else out
         with _progress("repairing files") as progress:
@@ -511,7 +512,7 @@ def batch_repair(
             summary_console.print(f"{record['status']}: {record.get('message') or record.get('reason')}", markup=False)
         if len(summary.problems) > 20:
             summary_console.print(f"... and {len(summary.problems) - 20} more (see the report)", markup=False)
-        return 2 if summary.counts["error"] else 1 if summary.counts["unrepairable"] else 0
+        return 2 if summary.counts["error"] else 1 if summary.counts["unrepairable"] or summary.counts["timeout"] else 0
 
     _run(action)
 

@@ -365,12 +365,20 @@ class Space:
                 fields[slot.field] = value
             else:
                 fields[slot.field][slot.position] = value
+        key = (head.cls, head.type_name, self.ndim, self.convention.name, _frozen(fields))
+        layer = _BUILT.get(key)
+        if layer is not None:
+            return layer
         try:
-            return self._builder.layer_fields(
+            layer = self._builder.layer_fields(
                 head.cls, head.type_name, fields, self.ndim, self.convention, head.name, template.raw, head.line
             )
         except ConfigError as exc:
             return InvalidAssignment(f"{exc.message}{with_values}", **exc.facts)
+        if len(_BUILT) >= MAX_BUILT:
+            _BUILT.clear()
+        _BUILT[key] = layer
+        return layer
 
     def _write_network(self, data: Any, assignment: Mapping[str, Value]) -> None:
         """Replace every open value of ``data`` with its value under a full assignment; drop the space keys."""
@@ -389,6 +397,21 @@ class Space:
         for key in SPACE_KEYS:
             if key in data:
                 del data[key]
+
+
+_BUILT: dict[Any, Layer] = {}
+"""Layers built from equal fields, whichever node or space they came from: a layer depends on its
+type, fields, rank and convention only, and repeated blocks and repair spaces rebuild the same ones."""
+MAX_BUILT = 200_000
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a layer's fields (lists become tuples, mappings sorted item tuples)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return (type(value).__name__, value)
 
 
 def _slot_value(slot: _Slot, values: Mapping[str, Value]) -> Value:

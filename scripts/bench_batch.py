@@ -24,8 +24,8 @@ from convsolve.ops.batch import plan_jobs, run_batch
 HERE = Path(__file__).resolve().parent
 
 
-def timed(label: str, jobs_of: Path, out: Path, **kwargs: object) -> tuple[float, Counter[str]]:
-    jobs = plan_jobs([str(jobs_of)], out)
+def timed(label: str, jobs_of: Path, out: Path, timeout: float, **kwargs: object) -> tuple[float, Counter[str]]:
+    jobs = plan_jobs([str(jobs_of)], out, timeout=timeout)
     started = time.perf_counter()
     summary = run_batch(jobs, out, **kwargs)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
@@ -37,6 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10000)
     parser.add_argument("--sequential-count", type=int, default=1000, help="Files for the single-process baseline (it is slow)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="Seconds per file before it is reported as a timeout")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -44,13 +45,13 @@ def main() -> None:
         subprocess.run([sys.executable, str(HERE / "generate_broken_configs.py"), str(root / "few"), "--count", str(args.sequential_count)],
                        check=True, stdout=subprocess.DEVNULL)
         print(f"{'path':<28} {'time':>10}  {'rate':>13}  statuses")
-        one, _ = timed(f"1 process ({args.sequential_count} files)", root / "few", root / "out-one", workers=1)
-        local, counts = timed(f"2 local processes ({args.count})", root / "runs", root / "out-local", workers=2)
+        one, _ = timed(f"1 process ({args.sequential_count} files)", root / "few", root / "out-one", args.timeout, workers=1)
+        local, counts = timed(f"2 local processes ({args.count})", root / "runs", root / "out-local", args.timeout, workers=2)
         from dask.distributed import LocalCluster
 
         with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
-            dask, _ = timed(f"Dask LocalCluster 2x1 ({args.count})", root / "runs", root / "out-dask", scheduler=cluster.scheduler_address)
-        rerun, _ = timed("rerun, all current", root / "runs", root / "out-local", workers=2)
+            dask, _ = timed(f"Dask LocalCluster 2x1 ({args.count})", root / "runs", root / "out-dask", args.timeout, scheduler=cluster.scheduler_address)
+        rerun, _ = timed("rerun, all current", root / "runs", root / "out-local", args.timeout, workers=2)
         same = all((root / "out-dask" / p.relative_to(root / "out-local")).read_bytes() == p.read_bytes()
                    for p in (root / "out-local").rglob("*.yaml"))
         per_file_one = one / args.sequential_count

@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_solver import BenchNet
+from bench_solver import BenchNet, cp_sat_model
 from brute_force_count import format_seconds, is_valid
 from generate_spaces import chain
 
@@ -111,32 +111,7 @@ def cp_sat_repair(net: BenchNet, worst: Mapping[str, int], budget: float) -> Sat
         from ortools.sat.python import cp_model
     except ImportError:
         return None
-    sizes = net.sizes[:1] if all(n.kind == "conv" for n in net.nodes) else net.sizes
-    model = cp_model.CpModel()
-    params = {name: model.new_int_var_from_domain(cp_model.Domain.from_values(list(values)), name)
-              for name, values in net.domains.items()}
-    for padding, kernel in net.pool_paddings:
-        half = model.new_int_var(0, max(net.domains[kernel]) // 2, f"{kernel}//2")
-        model.add_division_equality(half, params[kernel], 2)
-        model.add(params[padding] <= half)
-    bound = net.sizes[-1] + 2 * max(max(net.domains[n.padding]) for n in net.nodes if n.kind == "conv") * len(net.nodes)
-    out: dict[str, list[Any]] = {"input": list(sizes)}
-    for node in net.nodes:
-        if node.kind == "add":
-            left, right = (out[i] for i in node.inputs)
-            for a, b in zip(left, right):
-                model.add(a == b)
-            out[node.name] = left
-            continue
-        k, s, p = params[node.kernel], params[node.stride], params[node.padding]
-        column = []
-        for i, n in enumerate(out[node.inputs[0]]):
-            reach = model.new_int_var(0, bound, f"{node.name}.m{i}")
-            model.add(reach == n + 2 * p - k)
-            quotient = model.new_int_var(0, bound, f"{node.name}.q{i}")
-            model.add_division_equality(quotient, reach, s)
-            column.append(quotient + 1)
-        out[node.name] = column
+    model, params = cp_sat_model(net, cp_model)
     changed = []
     for name, var in params.items():
         flag = model.new_bool_var(f"{name} changed")

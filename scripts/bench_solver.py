@@ -354,18 +354,11 @@ def python_constraint(net: BenchNet, budget: float, limit: int | None = None) ->
 
 # --- OR-Tools CP-SAT ---------------------------------------------------------------------------------
 
-def cp_sat(net: BenchNet, budget: float, limit: int | None = None) -> SolverRun | None:
-    """Every solution of a CP-SAT model of ``net`` through a callback, for ``budget`` seconds; None without OR-Tools.
+def cp_sat_model(net: BenchNet, cp_model: Any) -> tuple[Any, dict[str, Any]]:
+    """A CP-SAT model of ``net``'s validity and its hyperparameter variables (see :func:`cp_sat`).
 
-    Each layer's size at each input size of the range is an integer variable: with
-    ``m = n + 2*padding - kernel`` constrained to ``m >= 0`` (the output is >= 1 exactly then), CP-SAT's
-    division, which truncates toward zero, is the floor division, and the output is ``m / stride + 1``.
-    A pure chain is modelled at the smallest input size only, as the brute force checks it.
+    An add equates its inputs' sizes at every input size of the range.
     """
-    try:
-        from ortools.sat.python import cp_model
-    except ImportError:
-        return None
     chain_only = all(n.kind == "conv" for n in net.nodes)
     sizes = net.sizes[:1] if chain_only else net.sizes
     model = cp_model.CpModel()
@@ -393,6 +386,22 @@ def cp_sat(net: BenchNet, budget: float, limit: int | None = None) -> SolverRun 
             model.add_division_equality(quotient, reach, s)
             column.append(quotient + 1)
         out[node.name] = column
+    return model, params
+
+
+def cp_sat(net: BenchNet, budget: float, limit: int | None = None) -> SolverRun | None:
+    """Every solution of a CP-SAT model of ``net`` through a callback, for ``budget`` seconds; None without OR-Tools.
+
+    Each layer's size at each input size of the range is an integer variable: with
+    ``m = n + 2*padding - kernel`` constrained to ``m >= 0`` (the output is >= 1 exactly then), CP-SAT's
+    division, which truncates toward zero, is the floor division, and the output is ``m / stride + 1``.
+    A pure chain is modelled at the smallest input size only, as the brute force checks it.
+    """
+    try:
+        from ortools.sat.python import cp_model
+    except ImportError:
+        return None
+    model, params = cp_sat_model(net, cp_model)
     variables = list(params.items())
 
     class Collector(cp_model.CpSolverSolutionCallback):

@@ -111,14 +111,7 @@ def write_config(data: Any, path: str | Path, *, overwrite: bool = False) -> Non
 
 
 def _dump(data: Any, path: Path) -> str:
-    if path.suffix.lower() == ".json":
-        return json.dumps(data, indent=2) + "\n"
-    yaml = YAML(typ="rt")
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    stream = io.StringIO()
-    yaml.dump(data, stream)
-    return stream.getvalue()
+    return format_config(data, as_json=path.suffix.lower() == ".json")
 
 
 def write_edited(source: str | Path, edits: Sequence[tuple[Any, Any]], path: str | Path, *, overwrite: bool = False, backup: bool = False) -> None:

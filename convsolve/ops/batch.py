@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .. import __version__
-from ..errors import ConvsolveError, MissingExtraError, UsageError
+from ..errors import ConvsolveError, MissingExtraError, SolverTimeout, UsageError
 from .repair import RepairOptions
 
 __all__ = ["Job", "BatchSummary", "MANIFEST", "collect_inputs", "plan_jobs", "repair_file", "run_batch"]
@@ -45,6 +45,8 @@ class Job:
     input_text: str | None = None
     overwrite: bool = False
     """Replace an existing output that no earlier batch wrote."""
+    timeout: float | None = None
+    """Seconds one file may take; past it the file is reported as ``timeout`` and the batch goes on."""
 
     def fingerprint(self, content: bytes) -> str:
         """A hash of the input's content and everything that decides its result."""
@@ -63,7 +65,7 @@ class BatchSummary:
 
     def add(self, record: dict[str, Any]) -> None:
         self.counts[record["status"]] += 1
-        if record["status"] in ("error", "unrepairable"):
+        if record["status"] in ("error", "unrepairable", "timeout"):
             self.problems.append(record)
 
     @property
@@ -113,7 +115,7 @@ def _static_prefix(pattern: str) -> str:
 
 def plan_jobs(
     patterns: Sequence[str], output_dir: str | Path, options: RepairOptions | None = None,
-    input_text: str | None = None, overwrite: bool = False,
+    input_text: str | None = None, overwrite: bool = False, timeout: float | None = None,
 ) -> list[Job]:
     """One job per input file; refuses an output folder that would put a result on an input."""
     output_dir = Path(output_dir)
@@ -123,7 +125,7 @@ def plan_jobs(
         target = output_dir / source.relative_to(root)
         if target.resolve() == source.resolve():
             raise UsageError(f"the output folder {output_dir} would overwrite the input {source}; choose another folder", field="-o")
-        jobs.append(Job(str(source), str(target), options, input_text, overwrite))
+        jobs.append(Job(str(source), str(target), options, input_text, overwrite, timeout))
     return jobs
 
 
@@ -154,7 +156,7 @@ def _current(job: Job, earlier: dict[str, Any] | None) -> bool:
     if earlier.get("fingerprint") != job.fingerprint(content):
         return False
     if earlier.get("status") not in ("valid", "repaired"):
-        return earlier.get("status") == "unrepairable"
+        return earlier.get("status") == "unrepairable"  # errors and timeouts are tried again
     return _sha256(job.output) == earlier.get("output_sha256")
 
 
@@ -179,7 +181,8 @@ def repair_file(job: Job) -> dict[str, Any]:
             from ..cli import parse_input
 
             ranges, tied = parse_input(job.input_text, Network.from_config(data, source=job.source).ndim)
-        result = repair(data, source=job.source, options=job.options, input_ranges=ranges, tied=tied)
+        result = repair(data, source=job.source, options=job.options, input_ranges=ranges, tied=tied,
+                        on_step=None if job.timeout is None else _deadline(job.timeout))
         record.update({k: v for k, v in result.to_dict().items() if k in ("status", "cost", "shift", "changes", "conflict", "reason")})
         if result.status in ("valid", "repaired"):
             text = edited_text(job.source, result.edits) if result.status == "repaired" else content.decode("utf-8")
@@ -188,6 +191,8 @@ def repair_file(job: Job) -> dict[str, Any]:
             if job.overwrite or not output.exists() or output.read_text(encoding="utf-8") != text:
                 write_text(text, output, overwrite=job.overwrite)
             record["output_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    except SolverTimeout:
+        record.update(status="timeout", message=f"{job.source}: not solved within {job.timeout:g} s; rerun it alone with a longer --timeout")
     except ConvsolveError as exc:
         record.update(status="error", message=str(exc))
     except (OSError, UnicodeDecodeError) as exc:
@@ -258,6 +263,16 @@ def _results(jobs: Sequence[Job], workers: int, scheduler: str | None) -> Iterat
 
 def _repair_chunk(jobs: Iterable[Job]) -> list[dict[str, Any]]:
     return [repair_file(job) for job in jobs]
+
+
+def _deadline(seconds: float) -> Callable[[int, int], None]:
+    end = time.monotonic() + seconds
+
+    def on_step(done: int, total: int) -> None:
+        if time.monotonic() > end:
+            raise SolverTimeout(seconds)
+
+    return on_step
 
 
 def _sha256(path: str) -> str | None:

@@ -40,11 +40,13 @@ DEFAULT_CANDIDATES: dict[str, tuple[int, ...]] = {
     "kernel": (1, 3, 5, 7, 9, 11),
     "stride": (1, 2, 3, 4),
     "padding": (0, 1, 2, 3, 4, 5),
-    "dilation": (1, 2, 3),
-    "output_padding": (0, 1, 2, 3),
+    "dilation": (1,),
+    "output_padding": (0, 1),
 }
 """Values tried for each kind besides the current one. Default paddings stay within ``kernel // 2``
-(the "same" padding of an odd kernel), unless the current padding is already larger."""
+(the "same" padding of an odd kernel), unless the current padding is already larger. A dilation is
+not introduced unless asked for (``--candidates dilation=1,2,3``): it is rarely the intended fix and
+triples the combinations of every convolution."""
 
 DEFAULT_WEIGHTS: dict[str, int] = {kind: 1 for kind in KINDS}
 
@@ -201,7 +203,7 @@ def repair(
         raise UsageError(f"--freeze: no layer named {unknown[0]!r} in {source or 'the network'}", field="--freeze")
     before = network.valid_sizes()
     described = network.input.describe()
-    if not before.empty and network.check().ok:
+    if _valid(network):
         return RepairResult(source, "valid", described, valid_before=str(before), valid_after=str(before))
     space, sites = _repair_space(data, source, network, options, relaxed=())
     costs = {
@@ -220,12 +222,18 @@ def repair(
     repaired = copy.deepcopy(data)
     apply_edits(repaired, edits)
     after = _network(repaired, source, input_ranges, tied)
-    if not after.check().ok:  # the programme and the inference disagree: never hand out a broken file
+    if not _valid(after):  # the programme and the inference disagree: never hand out a broken file
         raise RuntimeError(f"internal error: the repair of {source or 'the network'} does not check as valid; please report it")
     return RepairResult(
         source, "repaired", described, changes, found.cost // SHIFT_SCALE, found.cost % SHIFT_SCALE,
         str(before), str(after.valid_sizes()), repaired, edits,
     )
+
+
+def _valid(network: Network) -> bool:
+    """Valid at every size of the range: no static problem and every output at least 1 (no diagnosis needed)."""
+    result = network.infer()
+    return not result.static and bool(result.valid_mask().all())
 
 
 def _network(data: Any, source: str | None, ranges: Sequence[SizeRange] | None, tied: bool) -> Network:
