@@ -99,6 +99,11 @@ def _run(action: Callable[[], int]) -> None:
             raise
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(exc.exit_code) from None
+    except MemoryError:
+        if state["debug"]:
+            raise
+        err.print("error: ran out of memory; narrow the input range (--input) or the parameters' domains", markup=False)
+        raise typer.Exit(2) from None
     raise typer.Exit(code)
 
 

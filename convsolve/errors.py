@@ -104,3 +104,14 @@ class SolverTimeout(ConvsolveError):
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"stopped after the timeout of {seconds:g} s; narrow the space or the input range, or allow more time", seconds=seconds)
+
+
+class SolverLimit(ConvsolveError):
+    """The solver's state grew past what it may hold: names the layer and what grew."""
+
+    def __init__(self, node: str, what: str, count: int, limit: int) -> None:
+        super().__init__(
+            f"the solver would hold {count:,} {what} (the limit is {limit:,}); narrow the input "
+            "range (--input), the parameters' domains, or the kinds a repair may change (--allow)",
+            node=node,
+        )

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from ..errors import InvalidAssignment
+from ..errors import InvalidAssignment, SolverLimit
 from ..layers import Layer
 from ..network import INPUT
 from .plan import Plan, Step
@@ -39,6 +39,8 @@ __all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table", "depth_first"]
 INVALID = -1
 RECEPTIVE_COLUMNS = 4
 """Per axis: jump numerator, jump denominator, receptive field numerator, denominator."""
+MAX_ELEMENTS = 60_000_000
+"""The most integers one step may materialise (about 480 MB): past it the solver stops with SolverLimit."""
 PACKED = 2**31
 """Sizes below this pack two to an int64 id."""
 
@@ -209,6 +211,10 @@ class Table:
         read = [c for name in step.inputs for c in (layout.tensors[name], layout.tensors[name] + 1)]
         read += [layout.params[p] for p in step.old_params]
         keys, group = _unique_rows(rows[:, read]) if read else (np.zeros((1, 0), np.int64), np.zeros(len(rows), np.int64))
+        candidates = len(keys) * len(step.combos)
+        if candidates * max(1, self._width(step.node)) > MAX_ELEMENTS:
+            raise SolverLimit(step.node, f"candidate outputs ({len(keys):,} inputs x {len(step.combos):,} combinations, "
+                              f"each tracked at {self._width(step.node):,} sizes)", candidates * self._width(step.node), MAX_ELEMENTS)
         out_ok, out_channels, out_ids = self._outputs(step, keys)
         # every (state, combo) pair at once
         src, combo = np.nonzero(out_ok[group])
@@ -219,6 +225,8 @@ class Table:
         if not len(src):
             empty = np.zeros(0, dtype=np.int64)
             return Transitions(empty, empty, empty), np.zeros((0, after.width), dtype=np.int64)
+        if len(src) * after.width > MAX_ELEMENTS:
+            raise SolverLimit(unit.last.node, f"frontier states ({len(src):,} moves of {after.width} columns)", len(src) * after.width, MAX_ELEMENTS)
         block = self._next_rows(unit, rows[src], layout, after, channels, ids, step.combos[combo])
         next_rows, dst = _unique_rows(block)
         return Transitions(src.astype(np.int64), combo.astype(np.int64), dst), next_rows
