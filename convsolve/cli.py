@@ -104,6 +104,9 @@ def _run(action: Callable[[], int]) -> None:
             raise
         err.print("error: ran out of memory; narrow the input range (--input) or the parameters' domains", markup=False)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was written", markup=False)
+        raise typer.Exit(130) from None
     raise typer.Exit(code)
 
 
@@ -294,9 +297,14 @@ def enumerate_command(
         with _progress("solving") as progress:
             rows = ops.enumerate_assignments(_load_space(config, input), limit=limit, timeout=timeout, progress=progress)
             first = next(rows, None)
-        for row in ([] if first is None else itertools.chain([first], rows)):
-            found += 1
-            sys.stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+        try:
+            for row in ([] if first is None else itertools.chain([first], rows)):
+                sys.stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+                found += 1
+        except KeyboardInterrupt:
+            sys.stdout.flush()
+            err.print(f"interrupted after {found:,} assignments (each printed line is whole)", markup=False)
+            return 130
         if not found:
             err.print("no valid assignment (see `convsolve check` on a fixed network, or `convsolve suggest`)", markup=False)
         return 0 if found else 1

@@ -50,3 +50,19 @@ def test_a_space_whose_state_outgrows_the_limit_stops_with_a_clear_error(monkeyp
         ops.count(load_space("configs/bench/res-12.yaml"))
     assert caught.value.facts["node"] and "narrow the input range" in str(caught.value)
     assert caught.value.exit_code == 2
+
+
+def test_ctrl_c_during_a_long_enumerate_exits_130_with_whole_lines():
+    import signal
+
+    process = subprocess.Popen([sys.executable, "-m", "convsolve", "enumerate", "configs/bench/chain-40.yaml", "--jsonl"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = [process.stdout.readline() for _ in range(1000)]  # it is streaming
+    process.send_signal(signal.SIGINT)
+    rest, errors = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted after" in errors and "Traceback" not in errors
+    import json
+
+    for line in lines + rest.splitlines(keepends=True):
+        json.loads(line)
