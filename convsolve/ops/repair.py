@@ -345,7 +345,8 @@ def _unrepairable(
         return cheapest(space, {}, on_step) is not None
 
     allowed = ", ".join(k for k in KINDS if k in options.allow) or "nothing"
-    if not feasible(layers):
+    unrestricted = set(options.allow) == set(KINDS) and not options.freeze  # then relaxing changes nothing: known infeasible
+    if unrestricted or not feasible(layers):
         reason = f"no change of {', '.join(KINDS)} in any layer makes it valid"
         return RepairResult(source, "unrepairable", described, valid_before=before, input_fix=fix, reason=reason)
     restricted = [node for node in layers if node in options.freeze or set(options.allow) != set(KINDS)]
