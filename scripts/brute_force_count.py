@@ -77,7 +77,7 @@ def is_pure_chain(space: Space) -> bool:
 
 def is_valid(space: Space, assignment: Mapping[str, int]) -> bool:
     """Whether the assignment meets the constraints and makes a network valid over the space's input range,
-    meeting every target."""
+    meeting every size target."""
     try:
         if not all(constraint.expression.evaluate(assignment) for constraint in space.constraints):
             return False
@@ -87,6 +87,8 @@ def is_valid(space: Space, assignment: Mapping[str, int]) -> bool:
     if not network.infer().valid_mask().all():
         return False
     for target in space.targets:
+        if target.size is None:
+            continue  # a stride or receptive-field target: count_valid refuses those, this checks sizes only
         shape = {row.node: row.shape for row in network.shapes(list(target.at or ()))}[target.node]
         if shape is None or shape[1:] != target.size:
             return False

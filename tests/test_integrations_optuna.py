@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from convsolve import load_space
-from convsolve.errors import InvalidAssignment, MissingExtraError, UsageError
+from convsolve.errors import MissingExtraError, UsageError
 from convsolve.integrations.optuna import (
     ValidDraws,
     assignment_of,
@@ -18,25 +18,9 @@ from convsolve.integrations.optuna import (
     suggest_valid,
 )
 from convsolve.space import Space
+from test_solve import is_valid
 
 SPACES = Path(__file__).resolve().parent.parent / "configs" / "spaces"
-
-
-def is_valid(space: Space, assignment: dict) -> bool:
-    """Constraints, every layer at every input size of the range (``space.fixed(a).check()``), and size targets."""
-    try:
-        if not all(c.expression.evaluate(assignment) for c in space.constraints):
-            return False
-        network = space.fixed(assignment)
-    except (InvalidAssignment, ZeroDivisionError):
-        return False
-    if not network.check().ok:
-        return False
-    for target in space.targets:
-        shape = next(row.shape for row in network.shapes(list(target.at)) if row.node == target.node)
-        if shape is None or tuple(shape[1:]) != tuple(target.size):
-            return False
-    return True
 
 
 def small_space() -> Space:

@@ -18,24 +18,25 @@ from convsolve.space import Space
 def brute_force(space):
     """Every valid assignment, by checking each combination with convsolve's range inference."""
     names = list(space.params)
-    found = []
-    for values in itertools.product(*[space.params[n].values for n in names]):
-        assignment = dict(zip(names, values))
-        try:
-            if not all(c.expression.evaluate(assignment) for c in space.constraints):
-                continue
-            result = space.fixed(assignment).infer()
-        except (InvalidAssignment, ZeroDivisionError):
-            continue
-        if not result.static and result.valid_mask().all() and _targets_hold(space, assignment):
-            found.append(assignment)
-    return found
+    candidates = (dict(zip(names, values)) for values in itertools.product(*[space.params[n].values for n in names]))
+    return [assignment for assignment in candidates if is_valid(space, assignment)]
 
 
-def _targets_hold(space, assignment):
+def is_valid(space, assignment):
+    """Constraints hold, every layer is valid at every input size of the range, and size targets are met."""
+    try:
+        if not all(c.expression.evaluate(assignment) for c in space.constraints):
+            return False
+        network = space.fixed(assignment)
+        result = network.infer()
+    except (InvalidAssignment, ZeroDivisionError):
+        return False
+    if result.static or not result.valid_mask().all():
+        return False
     for target in space.targets:
-        rows = space.fixed(assignment).shapes(list(target.at))
-        shape = next(r.shape for r in rows if r.node == target.node)
+        if target.size is None:
+            continue
+        shape = next(r.shape for r in network.shapes(list(target.at)) if r.node == target.node)
         if shape is None or tuple(shape[1:]) != tuple(target.size):
             return False
     return True
