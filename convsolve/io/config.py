@@ -22,7 +22,7 @@ from ..errors import ConfigError, UsageError
 from ..network import Network
 from .edit import apply_edits, edit_yaml
 
-__all__ = ["load", "read_config", "format_config", "write_config"]
+__all__ = ["load", "read_config", "format_config", "write_config", "write_edited", "edited_text", "write_text", "write_bytes"]
 
 
 def read_config(path: str | Path) -> Any:
@@ -141,23 +141,27 @@ def edited_text(source: str | Path, edits: Sequence[tuple[Any, Any]]) -> str:
 
 
 def write_text(text: str, path: str | Path, *, overwrite: bool = False) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same folder, then a rename).
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`write_bytes`."""
+    write_bytes(text.encode("utf-8"), path, overwrite=overwrite)
 
-    An existing file is replaced only with ``overwrite``; the file appears whole or not at all.
+
+def write_bytes(content: bytes, path: str | Path, *, overwrite: bool = False) -> None:
+    """Write ``content`` to ``path`` atomically (a temporary file in the same folder, then a rename).
+
+    An existing file is replaced only with ``overwrite`` (and keeps its permissions); the file
+    appears whole or not at all.
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise UsageError(f"{path} exists; choose another output path or pass --force to replace it", field="-o")
     temporary = None
     try:
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8"
-        ) as handle:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
             temporary = handle.name
-            handle.write(text)
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, _mode_for(path))
+        os.chmod(temporary, _mode_for(path))  # a temporary file is private (0600); the result is not
         os.replace(temporary, path)
     except OSError as exc:
         if temporary is not None and os.path.exists(temporary):

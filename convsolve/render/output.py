@@ -12,14 +12,13 @@ Example:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import UsageError
+from ..io.config import write_bytes
 
 __all__ = ["Written", "check_output", "write_output"]
 
@@ -64,30 +63,9 @@ def check_output(path: str | Path, *, overwrite: bool = False, formats: Sequence
 
 
 def write_output(path: str | Path, content: bytes, *, overwrite: bool = False) -> None:
-    """Write ``content`` to ``path`` through a temporary file and ``os.replace``: whole or not at all.
+    """Write ``content`` to ``path`` through a temporary file and a rename: whole or not at all.
 
     Raises:
         UsageError: ``path`` exists and ``overwrite`` is false, or the file cannot be written.
     """
-    path = Path(path)
-    check_output(path, overwrite=overwrite)
-    temporary = None
-    try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
-            temporary = handle.name
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # a temporary file is private (0600); the output is not
-        os.replace(temporary, path)
-    except OSError as exc:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}", field="-o") from None
-
-
-def _umask() -> int:
-    """The process's file mode creation mask (reading it means setting it, so it is set back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    write_bytes(content, path, overwrite=overwrite)
