@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..diagnose import input_fix
+from ..inference import ValidSizes
 from ..errors import UsageError
 from ..io.edit import apply_edits
 from ..layers import Conv, ConvTranspose, Pool
@@ -201,9 +202,10 @@ def repair(
     unknown = sorted(options.freeze - set(network.order))
     if unknown:
         raise UsageError(f"--freeze: no layer named {unknown[0]!r} in {source or 'the network'}", field="--freeze")
-    before = network.valid_sizes()
+    inferred = network.infer()  # valid_mask is all False when a layer has a static problem
+    before = inferred.valid_sizes()
     described = network.input.describe()
-    if _valid(network):
+    if inferred.valid_mask().all():
         return RepairResult(source, "valid", described, valid_before=str(before), valid_after=str(before))
     space, sites = _repair_space(data, source, network, options, relaxed=())
     costs = {
@@ -213,7 +215,7 @@ def repair(
     }
     found = cheapest(space, costs, on_step)
     if found is None:
-        return _unrepairable(data, source, network, options, described, str(before), on_step)
+        return _unrepairable(data, source, network, options, described, before, on_step)
     changes = tuple(
         Change(site.node, site.field, _axis_name(network.ndim, site.position), site.before, int(found.assignment[name]))
         for name, site in sites.items() if found.assignment[name] != site.before
@@ -221,19 +223,13 @@ def repair(
     edits = _edits(network, data, sites, found.assignment)
     repaired = copy.deepcopy(data)
     apply_edits(repaired, edits)
-    after = _network(repaired, source, input_ranges, tied)
-    if not _valid(after):  # the programme and the inference disagree: never hand out a broken file
+    after = _network(repaired, source, input_ranges, tied).infer()
+    if not after.valid_mask().all():  # the programme and the inference disagree: never hand out a broken file
         raise RuntimeError(f"internal error: the repair of {source or 'the network'} does not check as valid; please report it")
     return RepairResult(
         source, "repaired", described, changes, found.cost // SHIFT_SCALE, found.cost % SHIFT_SCALE,
         str(before), str(after.valid_sizes()), repaired, edits,
     )
-
-
-def _valid(network: Network) -> bool:
-    """Valid at every size of the range: no static problem and every output at least 1 (no diagnosis needed)."""
-    result = network.infer()
-    return not result.static and bool(result.valid_mask().all())
 
 
 def _network(data: Any, source: str | None, ranges: Sequence[SizeRange] | None, tied: bool) -> Network:
@@ -333,11 +329,11 @@ def _edits(network: Network, data: Any, sites: Mapping[str, _Site], assignment: 
 
 
 def _unrepairable(
-    data: Any, source: str | None, network: Network, options: RepairOptions, described: str, before: str,
+    data: Any, source: str | None, network: Network, options: RepairOptions, described: str, before: ValidSizes,
     on_step: Callable[[int, int], None] | None,
 ) -> RepairResult:
     """Why no allowed change works: a smallest conflicting set of restricted layers, and the input that would do."""
-    fix = input_fix(network, network.valid_sizes())
+    fix = input_fix(network, before)
     layers = [raw["name"] for raw in data["layers"] if isinstance(network.layer(raw["name"]), (Conv, ConvTranspose))]
 
     def feasible(relaxed: Iterable[str]) -> bool:
@@ -348,7 +344,7 @@ def _unrepairable(
     unrestricted = set(options.allow) == set(KINDS) and not options.freeze  # then relaxing changes nothing: known infeasible
     if unrestricted or not feasible(layers):
         reason = f"no change of {', '.join(KINDS)} in any layer makes it valid"
-        return RepairResult(source, "unrepairable", described, valid_before=before, input_fix=fix, reason=reason)
+        return RepairResult(source, "unrepairable", described, valid_before=str(before), input_fix=fix, reason=reason)
     restricted = [node for node in layers if node in options.freeze or set(options.allow) != set(KINDS)]
     conflict = list(restricted)
     for node in restricted:  # deletion: keep a layer only if relaxing it makes a repair possible
@@ -357,4 +353,4 @@ def _unrepairable(
             conflict = trial
     frozen = sorted(options.freeze)
     reason = f"no change of {allowed}" + (f" outside the frozen layers {', '.join(frozen)}" if frozen else "") + " makes it valid"
-    return RepairResult(source, "unrepairable", described, valid_before=before, conflict=tuple(conflict), input_fix=fix, reason=reason)
+    return RepairResult(source, "unrepairable", described, valid_before=str(before), conflict=tuple(conflict), input_fix=fix, reason=reason)
