@@ -20,7 +20,7 @@ from rich.table import Table
 from .errors import ConvsolveError, UsageError
 from .io.sources import load
 from .network import Network
-from .sizesets import SizeRange
+from .sizesets import SizeRange, parse_input
 
 app = typer.Typer(
     help="Which kernel/stride/padding choices keep every layer valid over a range of input sizes.\n\n"
@@ -55,27 +55,6 @@ MODEL_HELP = (
 def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
     """convsolve: valid sizes, shapes and diagnostics for CNNs over ranges of input sizes."""
     state["debug"] = debug
-
-
-def parse_input(text: str, ndim: int) -> tuple[list[SizeRange], bool]:
-    """``--input`` into per-axis ranges and whether they are tied (one value for every axis).
-
-    Example:
-        >>> parse_input("32:64", 2)
-        ([SizeRange(lo=32, hi=64, step=1), SizeRange(lo=32, hi=64, step=1)], True)
-    """
-    parts = text.lower().split("x")
-    if len(parts) == ndim + 2:
-        parts = parts[2:]  # N x C x H x W, as ONNX and PyTorch print shapes
-    try:
-        ranges = [SizeRange.parse(part.strip()) for part in parts]
-    except ValueError as exc:
-        raise UsageError(f"--input {text!r}: {exc}", field="--input") from None
-    if len(ranges) == 1:
-        return ranges * ndim, True
-    if len(ranges) != ndim:
-        raise UsageError(f"--input {text!r}: the network is {ndim}-D, give one size or {ndim} joined by 'x'", field="--input")
-    return ranges, False
 
 
 def _over_input(loaded: Any, input_text: Optional[str]) -> Any:
@@ -450,7 +429,7 @@ def repair(
             raise UsageError(f"refusing to overwrite the input {config}; use --in-place to rewrite it with a backup", field="-o")
         options = _repair_options(allow, freeze, weights, candidates)
         data = read_config(config)
-        ranges, tied = (None, True) if input is None else parse_input(input, _load(config, None).ndim)
+        ranges, tied = (None, True) if input is None else parse_input(input, Network.from_config(data, source=str(config)).ndim)
         with _progress("repairing") as progress:
             result = repair_network(data, source=str(config), options=options, input_ranges=ranges, tied=tied,
                                     on_step=_on_step(timeout, progress))

@@ -19,7 +19,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["SizeRange", "SizeSet"]
+from .errors import UsageError
+
+__all__ = ["SizeRange", "SizeSet", "parse_input"]
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,24 @@ def _run_text(run: tuple[int, int, int]) -> str:
     if stop - start == step:
         return f"{start}, {stop}"
     return f"{start}, {start + step}, ..., {stop}"
+
+
+def parse_input(text: str, ndim: int) -> tuple[list[SizeRange], bool]:
+    """An ``--input`` text into per-axis ranges and whether they are tied (one value for every axis).
+
+    Example:
+        >>> parse_input("32:64", 2)
+        ([SizeRange(lo=32, hi=64, step=1), SizeRange(lo=32, hi=64, step=1)], True)
+    """
+    parts = text.lower().split("x")
+    if len(parts) == ndim + 2:
+        parts = parts[2:]  # N x C x H x W, as ONNX and PyTorch print shapes
+    try:
+        ranges = [SizeRange.parse(part.strip()) for part in parts]
+    except ValueError as exc:
+        raise UsageError(f"--input {text!r}: {exc}", field="--input") from None
+    if len(ranges) == 1:
+        return ranges * ndim, True
+    if len(ranges) != ndim:
+        raise UsageError(f"--input {text!r}: the network is {ndim}-D, give one size or {ndim} joined by 'x'", field="--input")
+    return ranges, False

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .. import __version__
 from ..errors import ConvsolveError, MissingExtraError, SolverTimeout, UsageError
+from ..sizesets import parse_input
 from .repair import RepairOptions
 
 __all__ = ["Job", "BatchSummary", "MANIFEST", "collect_inputs", "plan_jobs", "repair_file", "run_batch"]
@@ -178,8 +179,6 @@ def repair_file(job: Job) -> dict[str, Any]:
         data = read_config(job.source)
         ranges, tied = None, True
         if job.input_text is not None:
-            from ..cli import parse_input
-
             ranges, tied = parse_input(job.input_text, Network.from_config(data, source=job.source).ndim)
         result = repair(data, source=job.source, options=job.options, input_ranges=ranges, tied=tied,
                         on_step=None if job.timeout is None else _deadline(job.timeout))
