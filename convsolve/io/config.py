@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -128,13 +129,16 @@ def write_edited(source: str | Path, edits: Sequence[tuple[Any, Any]], path: str
     write_text(edited, path, overwrite=overwrite or backup)
 
 
-def edited_text(source: str | Path, edits: Sequence[tuple[Any, Any]]) -> str:
-    """The text of the config at ``source`` with ``edits`` applied (see :func:`write_edited`)."""
+def edited_text(source: str | Path, edits: Sequence[tuple[Any, Any]], parsed: Any = None) -> str:
+    """The text of the config at ``source`` with ``edits`` applied (see :func:`write_edited`).
+
+    ``parsed``, what :func:`read_config` returned for ``source``, spares parsing it again (it is not changed).
+    """
     source = Path(source)
     text = source.read_text(encoding="utf-8")
-    edited = None if source.suffix.lower() == ".json" else edit_yaml(text, edits)
+    edited = None if source.suffix.lower() == ".json" else edit_yaml(text, edits, parsed)
     if edited is None:
-        data = read_config(source)
+        data = read_config(source) if parsed is None else copy.deepcopy(parsed)
         apply_edits(data, edits)
         edited = _dump(data, source)
     return edited

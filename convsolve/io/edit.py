@@ -26,14 +26,15 @@ Path = tuple[Union[str, int], ...]
 _TOKEN = re.compile(r"""-?\d+|'[^'\n]*'|"[^"\n]*"|[A-Za-z_]+""")
 
 
-def edit_yaml(text: str, edits: Sequence[tuple[Path, Any]]) -> str | None:
+def edit_yaml(text: str, edits: Sequence[tuple[Path, Any]], parsed: Any = None) -> str | None:
     """``text`` with each value at a path set (an integer, or a list written in flow style), or None when an edit needs a re-layout.
 
     A path ending at a list of integers sets every item (a value written once per axis). A key
     missing from its mapping is added after the mapping's last key when that key's value is on one
     line; anything more involved returns None, and the caller falls back to a round-trip dump.
+    ``parsed`` is ``text`` already loaded round-trip (its positions are read, nothing is changed).
     """
-    data = YAML(typ="rt").load(text)
+    data = YAML(typ="rt").load(text) if parsed is None else parsed
     lines = text.splitlines(keepends=True)
     spans: list[tuple[int, int, int, str]] = []  # line, start column, end column, replacement
     inserts: list[tuple[int, int, str]] = []  # line, column, text

@@ -184,7 +184,7 @@ def repair_file(job: Job) -> dict[str, Any]:
                         on_step=None if job.timeout is None else _deadline(job.timeout))
         record.update({k: v for k, v in result.to_dict().items() if k in ("status", "cost", "shift", "changes", "conflict", "reason")})
         if result.status in ("valid", "repaired"):
-            text = edited_text(job.source, result.edits) if result.status == "repaired" else content.decode("utf-8")
+            text = edited_text(job.source, result.edits, data) if result.status == "repaired" else content.decode("utf-8")
             output = Path(job.output)
             output.parent.mkdir(parents=True, exist_ok=True)
             if job.overwrite or not output.exists() or output.read_text(encoding="utf-8") != text:
