@@ -148,3 +148,17 @@ def test_cli_writes_a_jsonl_report_and_exit_code(tmp_path):
     assert {r["status"] for r in records} <= {"valid", "repaired", "unrepairable"}
     assert result.returncode == (1 if any(r["status"] == "unrepairable" for r in records) else 0)
     assert "files in" in result.stdout
+
+
+def test_a_file_over_its_time_limit_is_reported_and_the_batch_goes_on(tmp_path):
+    inputs = tmp_path / "runs"
+    make_inputs(inputs, quick=True)
+    slow = inputs / "slow.yaml"
+    shutil.copy(REPO / "configs" / "broken" / "vgg_on_32px.yaml", slow)
+    out = tmp_path / "out"
+    records = []
+    summary = run_batch(plan_jobs([str(inputs)], out, timeout=0.001), out, workers=1, on_record=records.append)
+    by_file = {r["file"]: r for r in records}
+    assert by_file[str(slow)]["status"] == "timeout" and "--timeout" in by_file[str(slow)]["message"]
+    assert not (out / "slow.yaml").exists()
+    assert "timeout" in str(summary) and summary.counts["valid"] + summary.counts["repaired"] >= 1

@@ -34,6 +34,8 @@ __all__ = ["Job", "BatchSummary", "MANIFEST", "collect_inputs", "plan_jobs", "re
 
 MANIFEST = ".convsolve-batch.jsonl"
 SUFFIXES = (".yaml", ".yml", ".json")
+STATUSES = ("valid", "repaired", "unrepairable", "timeout", "error", "skipped")
+"""What a file's record says, in the order the summary lists them."""
 
 
 @dataclass(frozen=True)
@@ -74,12 +76,9 @@ class BatchSummary:
         return sum(self.counts.values())
 
     def __str__(self) -> str:
-        parts = ", ".join(f"{self.counts[s]} {s}" for s in ("valid", "repaired", "unrepairable", "error", "skipped") if self.counts[s])
+        parts = ", ".join(f"{self.counts[s]} {s}" for s in STATUSES if self.counts[s])
         rate = self.total / self.seconds if self.seconds else 0.0
         return f"{self.total} files in {self.seconds:.1f} s ({rate:.0f}/s): {parts or 'nothing to do'}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"files": self.total, "seconds": round(self.seconds, 3), **{s: self.counts[s] for s in sorted(self.counts)}}
 
 
 def collect_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
