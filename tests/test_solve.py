@@ -63,6 +63,12 @@ def space_of(layers, lo=5, hi=14, constraints=(), targets=(), params=None, chann
     return Space.from_config(data)
 
 
+STACKED_RESIDUAL = [
+    conv("c1", kernel=(1, 3)), conv("s1", kernel=(1, 3), inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["c1", "s1"]},
+    conv("c2", kernel=(1, 3, 5)), conv("s2", kernel=(1, 3), inputs=["a1"]), {"name": "a2", "type": "add", "inputs": ["c2", "s2"]},
+    conv("c3", kernel=(3,)),
+]
+
 SPACES = {
     "chain": lambda: space_of([conv("c1"), pool("p1"), conv("c2", kernel=(3, 7))]),
     "residual": lambda: space_of([conv("c1"), pool("p1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]}, conv("c2", stride=(1,))]),
@@ -82,6 +88,10 @@ SPACES = {
         constraints=["c1.stride <= c2.stride", "p1.kernel + k != 6"],
     ),
     "target": lambda: space_of([conv("c1"), pool("p1")], lo=8, hi=20, targets=[{"node": "p1", "size": 4, "at": 16}]),
+    # two adds in a row: states that differ only in how many input sizes reach each size are one state
+    "stacked_residual": lambda: space_of(STACKED_RESIDUAL, lo=5, hi=16),
+    # ... unless a size target reads the size at one input size
+    "stacked_residual_target": lambda: space_of(STACKED_RESIDUAL, lo=5, hi=16, targets=[{"node": "a2", "size": 3, "at": 12}]),
     "flatten_linear": lambda: space_of([conv("c1"), pool("p1"), {"name": "f", "type": "flatten"},
                                         {"name": "fc", "type": "linear", "in_features": {"choice": [4, 16, 36, 64]}, "out_features": 2}], lo=9, hi=9),
 }

@@ -129,6 +129,8 @@ class Transitions:
     src: np.ndarray
     combo: np.ndarray
     dst: np.ndarray
+    weight: np.ndarray | None = None
+    """With ``grouped=True``: how many combos each move stands for (its combo is the first of them)."""
 
 
 class Table:
@@ -155,6 +157,8 @@ class Table:
         self._spatial: dict[int, bool] = {}
         self._widths: dict[str, int] = {}
         self._checks: dict[tuple[int, tuple[int, ...]], bool] = {}
+        self._alone_at: dict[int, str | None] = {}
+        self._classes: dict[tuple[bytes, int, bytes], tuple[np.ndarray, np.ndarray]] = {}
         self.states: list[np.ndarray] = [self._initial_row()]
         self.forward: list[np.ndarray] = [np.array([1], dtype=object)]
         self.moves: list[Transitions] = []
@@ -162,12 +166,13 @@ class Table:
         for index, unit in enumerate(self.units if run else ()):
             if on_step is not None:  # progress, and the place a timeout interrupts
                 on_step(index, len(self.units))
-            moves, rows = self.apply(index, self.states[-1])
+            moves, rows = self.apply(index, self.states[-1], grouped=not keep_transitions)
             if keep_transitions:
                 self.moves.append(moves)
             counts = np.zeros(len(rows), dtype=object)
             if len(moves.src):
-                pairs, weights = np.unique(moves.src * len(rows) + moves.dst, return_counts=True)
+                pairs, inverse = np.unique(moves.src * len(rows) + moves.dst, return_inverse=True)
+                weights = np.bincount(inverse.reshape(-1), weights=moves.weight, minlength=len(pairs)).astype(np.int64)
                 src, dst = pairs // len(rows), pairs % len(rows)
                 np.add.at(counts, dst, self.forward[-1][src] * weights.astype(object))
             elif self.empty_at is None:
@@ -200,8 +205,12 @@ class Table:
 
     # --- one unit ------------------------------------------------------------------------------
 
-    def apply(self, index: int, rows: np.ndarray) -> tuple[Transitions, np.ndarray]:
-        """Apply unit ``index`` to every state in ``rows``: the valid moves and the distinct next states."""
+    def apply(self, index: int, rows: np.ndarray, grouped: bool = False) -> tuple[Transitions, np.ndarray]:
+        """Apply unit ``index`` to every state in ``rows``: the valid moves and the distinct next states.
+
+        ``grouped`` lets one move stand for all the combos whose layers act alike, when the step remembers
+        none of its new values (which is all counting needs).
+        """
         unit = self.units[index]
         step = unit.step
         layout, after = self.layouts[index], self.layouts[index + 1]
@@ -215,9 +224,15 @@ class Table:
         if candidates * max(1, self._width(step.node)) > MAX_ELEMENTS:
             raise SolverLimit(step.node, f"candidate outputs ({len(keys):,} inputs x {len(step.combos):,} combinations, "
                               f"each tracked at {self._width(step.node):,} sizes)", candidates * self._width(step.node), MAX_ELEMENTS)
-        out_ok, out_channels, out_ids = self._outputs(step, keys)
-        # every (state, combo) pair at once
-        src, combo = np.nonzero(out_ok[group])
+        out_ok, out_channels, out_ids, weight = self._outputs(step, keys)
+        grouped = grouped and not set(step.new_params) & set(after.params)
+        if grouped:
+            out_ok &= weight > 0
+        others = [name for name in unit.merge.inputs if name != step.node] if unit.merge is not None else []
+        if others:  # only pairs whose new output has the sizes of the merge's other input can merge
+            src, combo = _matching(out_ok, out_ids, group, rows[:, layout.tensors[others[0]] + 1])
+        else:  # every (state, combo) pair at once
+            src, combo = np.nonzero(out_ok[group])
         channels, ids = out_channels[group[src], combo], out_ids[group[src], combo]
         if unit.merge is not None:
             ok, channels, ids = self._merge(unit.merge, step.node, rows[src], layout, np.ones(len(src), bool), channels, ids)
@@ -228,11 +243,59 @@ class Table:
         if len(src) * after.width > MAX_ELEMENTS:
             raise SolverLimit(unit.last.node, f"frontier states ({len(src):,} moves of {after.width} columns)", len(src) * after.width, MAX_ELEMENTS)
         block = self._next_rows(unit, rows[src], layout, after, channels, ids, step.combos[combo])
+        alone = self._alone(index)
+        if alone is not None:
+            column = after.tensors[alone] + 1
+            block[:, column] = self._canonical(alone, block[:, column])
         next_rows, dst = _unique_rows(block)
-        return Transitions(src.astype(np.int64), combo.astype(np.int64), dst), next_rows
+        return Transitions(src.astype(np.int64), combo.astype(np.int64), dst, weight[combo] if grouped else None), next_rows
 
-    def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id."""
+    def _alone(self, index: int) -> str | None:
+        """The one output tracked at every size after unit ``index``, when it is the only one and its
+        sizes matter only as a set (no size target reads a given input size): see :meth:`_canonical`."""
+        if index not in self._alone_at:
+            plan = self.plan
+            exact = [name for name in self.layouts[index + 1].tensors if name in plan.full]
+            positional = any(target.at is not None or target.size is not None for target in self.space.targets)
+            self._alone_at[index] = exact[0] if len(exact) == 1 and exact[0] not in plan.flat and not positional else None
+        return self._alone_at[index]
+
+    def _canonical(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """The ids of ``name``'s sizes with every input size that repeats the one before it dropped.
+
+        Every later size rule and comparison acts on each input size alone, so when one output is all that
+        later layers see of the input range, two input sizes where it agrees agree downstream too: only
+        the set of its distinct sizes matters, not how many input sizes reach each. Dropping repeats
+        (and padding with the last size to keep the width) makes states that differ only in those
+        multiplicities one state, e.g. ``[8, 8, 9, 9, 10]`` and ``[8, 9, 9, 10, 10]`` both become
+        ``[8, 9, 10, 10, 10]``. Tied axes share their input sizes, so a size is dropped only when it
+        repeats on every axis.
+        """
+        distinct, inverse = np.unique(ids, return_inverse=True)
+        width = self._width(name)
+        payload = self.sizes.get(width, distinct).copy()
+        blocks, column = [], 0
+        for points in self.plan.points(name):
+            blocks.append((column, column + len(points)))
+            column += len(points)
+        groups = [blocks] if self.plan.sweep.tied else [[block] for block in blocks]
+        rows = np.arange(len(payload))[:, None]
+        for group in groups:
+            parts = [payload[:, a:b] for a, b in group]
+            fresh = np.zeros(parts[0].shape, dtype=bool)
+            fresh[:, 0] = True
+            for part in parts:
+                fresh[:, 1:] |= part[:, 1:] != part[:, :-1]
+            slot = np.cumsum(fresh, axis=1) - 1
+            for (a, b), part in zip(group, parts):
+                packed = np.repeat(part[:, -1:], b - a, axis=1)
+                packed[rows, slot] = part
+                payload[:, a:b] = packed
+        return self.sizes.intern(payload)[inverse.reshape(-1)]
+
+    def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id; and per
+        combo, how many combos act as it does when it is the first of them (0 for the others)."""
         if self._plain_spatial(step):
             return self._spatial_outputs(step, keys)
         n_inputs = len(step.inputs)
@@ -262,7 +325,7 @@ class Table:
                 payloads.append(payload[valid])
         if payloads:
             ids[np.concatenate(found_at), np.concatenate(found_combo)] = self.sizes.intern(np.concatenate(payloads))
-        return ok, channels, ids
+        return ok, channels, ids, np.ones(len(step.combos), dtype=np.int64)
 
     def _plain_spatial(self, step: Step) -> bool:
         """Whether the step is a size rule on one spatial input and nothing else (no targets, no receptive
@@ -280,34 +343,57 @@ class Table:
             self._spatial[step.index] = found
         return found
 
-    def _spatial_outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _spatial_outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`_outputs` of a plain spatial step: sizes read from :meth:`axis_tables`, no loop over combos."""
         shape = (len(keys), len(step.combos))
         ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
         layer_ids = self.combo_layers(step)
         combos = np.flatnonzero(layer_ids != INVALID)
         if not len(combos):
-            return ok, channels, ids
+            return ok, channels, ids, np.ones(len(step.combos), dtype=np.int64)
         first = step.inputs[0]
         blocks = self._split(first, self.sizes.get(self._width(first), keys[:, 1]), self.plan.points(step.node))
-        fine = np.ones((len(combos), len(keys)), dtype=bool)
+        tables = [self.axis_tables(layer_ids[combos], axis, int(block.max()) + 1) for axis, block in enumerate(blocks)]
+        distinct_counts, inverse = self._channel_table(layer_ids[combos], keys[:, 0])
+        first_of, class_of = self._alike(layer_ids[combos], tables, distinct_counts)
+        counts = distinct_counts[:, inverse]
+        fine = counts[first_of] != INVALID
         outs = []
-        for axis, block in enumerate(blocks):
-            out_table, ok_table = self.axis_tables(layer_ids[combos], axis, int(block.max()) + 1)
-            outs.append(out_table[:, block])
-            fine &= ok_table[:, block].all(axis=2)
-        counts = self._channel_table(layer_ids[combos], keys[:, 0])
-        fine &= counts != INVALID
-        at_combo, at_key = np.nonzero(fine)
-        ok[at_key, combos[at_combo]] = True
-        channels[at_key, combos[at_combo]] = counts[at_combo, at_key]
+        for (out_table, ok_table), block in zip(tables, blocks):
+            outs.append(out_table[first_of][:, block])
+            fine &= ok_table[first_of][:, block].all(axis=2)
+        at_class, at_key = np.nonzero(fine)
+        class_ids = np.full(fine.shape, INVALID, dtype=np.int64)
         if len(at_key):
-            payload = np.concatenate([out[at_combo, at_key] for out in outs], axis=1)
-            ids[at_key, combos[at_combo]] = self.sizes.intern(payload)
-        return ok, channels, ids
+            payload = np.concatenate([out[at_class, at_key] for out in outs], axis=1)
+            class_ids[at_class, at_key] = self.sizes.intern(payload)
+        ok[:, combos] = fine[class_of].T
+        channels[:, combos] = counts.T
+        ids[:, combos] = class_ids[class_of].T
+        weight = np.zeros(len(step.combos), dtype=np.int64)
+        weight[combos[first_of]] = np.bincount(class_of, minlength=len(first_of))
+        return ok, channels, ids, weight
 
-    def _channel_table(self, layer_ids: np.ndarray, channels_in: np.ndarray) -> np.ndarray:
-        """Output channels of each layer (rows) from each input's channels (columns), INVALID where they do not fit."""
+    def _alike(
+        self, layer_ids: np.ndarray, tables: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Classes of layers that act alike on every size and channel count in their tables (e.g. convs of
+        one stride and one ``kernel - 2 * padding``), computed once each: the first layer of each class,
+        and each layer's class."""
+        key = (layer_ids.tobytes(), tables[0][0].shape[1], counts.tobytes())
+        found = self._classes.get(key)
+        if found is None:
+            alike = np.concatenate([part for out, ok in tables for part in (out, ok)] + [counts], axis=1)
+            codes = [row.tobytes() for row in np.ascontiguousarray(alike)]
+            seen: dict[bytes, int] = {}
+            class_of = np.array([seen.setdefault(code, len(seen)) for code in codes], dtype=np.int64)
+            first_of = np.array([codes.index(code) for code in seen], dtype=np.int64)
+            found = self._classes[key] = (first_of, class_of)
+        return found
+
+    def _channel_table(self, layer_ids: np.ndarray, channels_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Output channels of each layer (rows) from each distinct input channel count (columns), INVALID
+        where they do not fit, and the column of each of ``channels_in``."""
         if (channels_in == channels_in[0]).all():  # the usual case: one channel count reaches the layer
             distinct, inverse = channels_in[:1], np.zeros(len(channels_in), dtype=np.int64)
         else:
@@ -323,7 +409,7 @@ class Table:
                         found = INVALID
                     self._channel_counts[(layer_id, value)] = found
                 table[row, column] = found
-        return table[:, inverse.reshape(-1)]
+        return table, inverse.reshape(-1)
 
     def _merge(
         self, merge: Step, produced: str, rows: np.ndarray, layout: Layout,
@@ -663,6 +749,31 @@ def _moves(table: Table, index: int, row: np.ndarray, on_step: Callable[[int, in
     moves, rows = table.apply(index, row[None, :])
     for k in np.argsort(moves.combo, kind="stable"):
         yield int(moves.combo[k]), rows[moves.dst[k]]
+
+
+def _matching(ok: np.ndarray, ids: np.ndarray, group: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (state, combo) pairs with ``ok[group[state], combo]`` and ``ids[group[state], combo] == wanted[state]``,
+    in the order of ``np.nonzero``, found by a sorted join instead of testing every pair.
+
+    Example:
+        >>> ok = np.array([[True, True, False]])
+        >>> ids = np.array([[7, 9, 7]])
+        >>> [a.tolist() for a in _matching(ok, ids, np.array([0, 0]), np.array([9, 7]))]
+        [[0, 1], [1, 0]]
+    """
+    key, combo = np.nonzero(ok)
+    _, dense = np.unique(np.concatenate([ids[key, combo], wanted]), return_inverse=True)
+    dense = dense.reshape(-1)
+    span = int(dense.max()) + 1 if len(dense) else 1
+    table = key * span + dense[: len(key)]
+    order = np.argsort(table, kind="stable")
+    table = table[order]
+    asked = group * span + dense[len(key) :]
+    lo, hi = np.searchsorted(table, asked, "left"), np.searchsorted(table, asked, "right")
+    lengths = hi - lo
+    src = np.repeat(np.arange(len(group)), lengths)
+    starts = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths)
+    return src, combo[order[starts + np.arange(len(src))]]
 
 
 def _units(plan: Plan) -> list[Unit]:
