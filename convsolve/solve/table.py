@@ -159,6 +159,7 @@ class Table:
         self._checks: dict[tuple[int, tuple[int, ...]], bool] = {}
         self._alone_at: dict[int, str | None] = {}
         self._classes: dict[tuple[bytes, int, bytes], tuple[np.ndarray, np.ndarray]] = {}
+        self._memos: dict[tuple[bytes, bool, bool], _Memo] = {}
         self.states: list[np.ndarray] = [self._initial_row()]
         self.forward: list[np.ndarray] = [np.array([1], dtype=object)]
         self.moves: list[Transitions] = []
@@ -169,16 +170,10 @@ class Table:
             moves, rows = self.apply(index, self.states[-1], grouped=not keep_transitions)
             if keep_transitions:
                 self.moves.append(moves)
-            counts = np.zeros(len(rows), dtype=object)
-            if len(moves.src):
-                pairs, inverse = np.unique(moves.src * len(rows) + moves.dst, return_inverse=True)
-                weights = np.bincount(inverse.reshape(-1), weights=moves.weight, minlength=len(pairs)).astype(np.int64)
-                src, dst = pairs // len(rows), pairs % len(rows)
-                np.add.at(counts, dst, self.forward[-1][src] * weights.astype(object))
-            elif self.empty_at is None:
+            if not len(moves.src) and self.empty_at is None:
                 self.empty_at = unit.step
             self.states.append(rows)
-            self.forward.append(counts)
+            self.forward.append(_pushed(self.forward[-1], moves, len(rows)))
         self._backward: list[np.ndarray] | None = None
 
     # --- results -------------------------------------------------------------------------------
@@ -344,13 +339,33 @@ class Table:
         return found
 
     def _spatial_outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`_outputs` of a plain spatial step: sizes read from :meth:`axis_tables`, no loop over combos."""
+        """:meth:`_outputs` of a plain spatial step: sizes read from :meth:`axis_tables`, no loop over combos.
+
+        Results are remembered per input (channels and sizes id) for the step's layers, so twin steps -
+        the repeated blocks of a deep network, which mostly see the inputs the block before saw - look
+        them up instead of computing them again.
+        """
         shape = (len(keys), len(step.combos))
-        ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
         layer_ids = self.combo_layers(step)
         combos = np.flatnonzero(layer_ids != INVALID)
         if not len(combos):
-            return ok, channels, ids, np.ones(len(step.combos), dtype=np.int64)
+            return np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64), np.ones(shape[1], np.int64)
+        plan, first = self.plan, step.inputs[0]
+        memo = self._memos.setdefault((layer_ids.tobytes(), first in plan.full, step.node in plan.full), _Memo(shape[1]))
+        codes = _codes(keys[:, 0], keys[:, 1])
+        where = memo.find(codes) if codes is not None else np.full(len(keys), -1, dtype=np.int64)
+        fresh = np.flatnonzero(where < 0)
+        if len(fresh):
+            computed = self._compute_spatial(step, keys[fresh], layer_ids, combos)
+            if codes is None:
+                return (*computed, self._weight(step, layer_ids, combos, keys[:, 0]))
+            where[fresh] = memo.add(codes[fresh], *computed)
+        return memo.ok[where], memo.channels[where], memo.ids[where], self._weight(step, layer_ids, combos, keys[:, 0])
+
+    def _compute_spatial(self, step: Step, keys: np.ndarray, layer_ids: np.ndarray, combos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Valid, channels and sizes id of every combo's output from every input of ``keys``."""
+        shape = (len(keys), len(step.combos))
+        ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
         first = step.inputs[0]
         blocks = self._split(first, self.sizes.get(self._width(first), keys[:, 1]), self.plan.points(step.node))
         tables = [self.axis_tables(layer_ids[combos], axis, int(block.max()) + 1) for axis, block in enumerate(blocks)]
@@ -370,9 +385,17 @@ class Table:
         ok[:, combos] = fine[class_of].T
         channels[:, combos] = counts.T
         ids[:, combos] = class_ids[class_of].T
+        return ok, channels, ids
+
+    def _weight(self, step: Step, layer_ids: np.ndarray, combos: np.ndarray, channels_in: np.ndarray) -> np.ndarray:
+        """Per combo: how many combos act as it does when it is the first of them, else 0. The classes are
+        read from the layers' tables as computed so far, which cover every input seen."""
+        tables = [self.axis_tables(layer_ids[combos], axis, 1) for axis in range(len(self.plan.sweep.axes))]
+        distinct_counts, _ = self._channel_table(layer_ids[combos], channels_in)
+        first_of, class_of = self._alike(layer_ids[combos], tables, distinct_counts)
         weight = np.zeros(len(step.combos), dtype=np.int64)
         weight[combos[first_of]] = np.bincount(class_of, minlength=len(first_of))
-        return ok, channels, ids, weight
+        return weight
 
     def _alike(
         self, layer_ids: np.ndarray, tables: list[tuple[np.ndarray, np.ndarray]], counts: np.ndarray,
@@ -749,6 +772,71 @@ def _moves(table: Table, index: int, row: np.ndarray, on_step: Callable[[int, in
     moves, rows = table.apply(index, row[None, :])
     for k in np.argsort(moves.combo, kind="stable"):
         yield int(moves.combo[k]), rows[moves.dst[k]]
+
+
+def _pushed(counts: np.ndarray, moves: Transitions, states: int) -> np.ndarray:
+    """Per next state, the sum over the moves into it of their source's count times their weight.
+
+    Counts are Python integers (object arrays) and stay exact however large; while every sum is sure to
+    fit, the sums are taken in int64.
+
+    Example:
+        >>> moves = Transitions(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([1, 0, 1]), np.array([2, 1, 1]))
+        >>> _pushed(np.array([3, 5], dtype=object), moves, 2).tolist()
+        [3, 11]
+    """
+    out = np.zeros(states, dtype=object)
+    if not len(moves.src):
+        return out
+    weight = np.ones(len(moves.src), dtype=np.int64) if moves.weight is None else moves.weight
+    order = np.argsort(moves.dst, kind="stable")
+    dst = moves.dst[order]
+    starts = np.flatnonzero(np.r_[True, dst[1:] != dst[:-1]])
+    largest = max(counts.max(), 1) * int(weight.max()) * len(order)
+    if largest < 2**62:
+        parts = counts.astype(np.int64)[moves.src[order]] * weight[order]
+        out[dst[starts]] = np.add.reduceat(parts, starts).astype(object)
+    else:
+        parts = counts[moves.src[order]] * weight[order].astype(object)
+        out[dst[starts]] = np.add.reduceat(parts, starts)
+    return out
+
+
+class _Memo:
+    """Per input (a code of its channels and sizes id, see :func:`_codes`), the outputs of a step's layers."""
+
+    def __init__(self, combos: int) -> None:
+        self.codes = np.zeros(0, dtype=np.int64)
+        self.rows = np.zeros(0, dtype=np.int64)
+        self.ok = np.zeros((0, combos), dtype=bool)
+        self.channels = np.zeros((0, combos), dtype=np.int64)
+        self.ids = np.zeros((0, combos), dtype=np.int64)
+
+    def find(self, codes: np.ndarray) -> np.ndarray:
+        """The row of each code, -1 where it is not known."""
+        at = np.searchsorted(self.codes, codes)
+        inside = at < len(self.codes)
+        found = np.full(len(codes), -1, dtype=np.int64)
+        hit = inside.copy()
+        hit[inside] = self.codes[at[inside]] == codes[inside]
+        found[hit] = self.rows[at[hit]]
+        return found
+
+    def add(self, codes: np.ndarray, ok: np.ndarray, channels: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Remember new (distinct, unknown) codes' outputs; their rows."""
+        rows = np.arange(len(self.ok), len(self.ok) + len(codes), dtype=np.int64)
+        self.ok, self.channels, self.ids = np.concatenate([self.ok, ok]), np.concatenate([self.channels, channels]), np.concatenate([self.ids, ids])
+        merged = np.concatenate([self.codes, codes])
+        order = np.argsort(merged, kind="stable")
+        self.codes, self.rows = merged[order], np.concatenate([self.rows, rows])[order]
+        return rows
+
+
+def _codes(channels: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
+    """One int64 per (channels, sizes id) pair, or None when they do not fit in one."""
+    if len(ids) and (channels.min() < -1 or channels.max() >= 2**20 or ids.min() < 0 or ids.max() >= 2**42):
+        return None
+    return (channels + 1) * 2**42 + ids
 
 
 def _matching(ok: np.ndarray, ids: np.ndarray, group: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
