@@ -10,8 +10,12 @@ values), once per combination of its new parameters, as one NumPy operation per 
 then look their results up. A step that is a size rule on one spatial input and nothing more reads
 every combination's sizes at once from tables of its layers' rules over input sizes
 (:meth:`Table.axis_tables`), and layers written alike (twins, see :func:`~convsolve.solve.plan.make_plan`)
-are built once, so a deep chain costs little per layer. A merge that directly follows the layer producing its last input is
-applied in the same step, so disagreeing branch pairs are never stored. :class:`Table` keeps, per
+are built once, so a deep chain costs little per layer; combos whose layers act alike are computed
+once, and a step remembers its outputs per input, which its twins (the repeated blocks of a deep
+network) look up. A merge that directly follows the layer producing its last input is applied in the
+same step, as a join on the sizes ids, so disagreeing branch pairs are never formed. When one output
+is all the frontier tracks at every size, its sizes are kept as a set (:meth:`Table._canonical`):
+states that differ only in how many input sizes reach each size are one state. :class:`Table` keeps, per
 step, the distinct reachable states and how many parameter choices reach each (``forward``); the
 number of valid assignments is the forward count of the single final state. ``backward`` counts how
 many ways each state completes, for sampling, enumeration and pruning.
