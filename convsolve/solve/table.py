@@ -901,14 +901,10 @@ def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if rows.shape[1] == 0:
         return rows[:1], np.zeros(len(rows), dtype=np.int64)
     lo, hi = rows.min(axis=0), rows.max(axis=0)
-    total = 1
-    for span in hi - lo + 1:
-        total *= int(span)
-    if total < 2**62:
+    spans = hi - lo + 1
+    if np.log2(spans.astype(np.float64)).sum() < 61.5:
         # pack each row into one int64 (mixed radix) and sort that: much faster than unique(axis=0)
-        radix = np.ones(rows.shape[1], dtype=np.int64)
-        for i in range(rows.shape[1] - 2, -1, -1):
-            radix[i] = radix[i + 1] * int(hi[i + 1] - lo[i + 1] + 1)
+        radix = np.concatenate([np.cumprod(spans[::-1])[:-1][::-1], [1]]).astype(np.int64)
         codes = (rows - lo) @ radix
         _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
         return rows[first], inverse.reshape(-1)
