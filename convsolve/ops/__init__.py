@@ -31,8 +31,10 @@ BLOCK = 65536
 """Assignments produced per block by the columnar enumerator."""
 DEPTH_FIRST = 1000
 """Up to this many assignments are first sought depth first, without building the whole table."""
-DEPTH_FIRST_EXPANSIONS_PER_UNIT = 8
-"""How many state expansions per layer the depth-first search may spend before the table takes over."""
+DEPTH_FIRST_EXPANSIONS_PER_UNIT = 3
+"""How many state expansions per layer the depth-first search may spend before the table takes over
+(a chain needs 1 per layer, a residual chain about 2.3; a space that needs more is usually one whose
+table is cheap, like resnet_space, or one with many dead ends, like the UNet)."""
 
 
 Progress = Callable[[int, int], None]

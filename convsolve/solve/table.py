@@ -223,9 +223,10 @@ class Table:
         if candidates * max(1, self._width(step.node)) > MAX_ELEMENTS:
             raise SolverLimit(step.node, f"candidate outputs ({len(keys):,} inputs x {len(step.combos):,} combinations, "
                               f"each tracked at {self._width(step.node):,} sizes)", candidates * self._width(step.node), MAX_ELEMENTS)
-        out_ok, out_channels, out_ids, weight = self._outputs(step, keys)
+        out_ok, out_channels, out_ids = self._outputs(step, keys)
         grouped = grouped and not set(step.new_params) & set(after.params)
         if grouped:
+            weight = self._weight(step, keys)
             out_ok &= weight > 0
         others = [name for name in unit.merge.inputs if name != step.node] if unit.merge is not None else []
         if others:  # only pairs whose new output has the sizes of the merge's other input can merge
@@ -292,9 +293,8 @@ class Table:
                 payload[:, a:b] = packed
         return self.sizes.intern(payload)[inverse.reshape(-1)]
 
-    def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id; and per
-        combo, how many combos act as it does when it is the first of them (0 for the others)."""
+    def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id."""
         if self._plain_spatial(step):
             return self._spatial_outputs(step, keys)
         n_inputs = len(step.inputs)
@@ -324,7 +324,7 @@ class Table:
                 payloads.append(payload[valid])
         if payloads:
             ids[np.concatenate(found_at), np.concatenate(found_combo)] = self.sizes.intern(np.concatenate(payloads))
-        return ok, channels, ids, np.ones(len(step.combos), dtype=np.int64)
+        return ok, channels, ids
 
     def _plain_spatial(self, step: Step) -> bool:
         """Whether the step is a size rule on one spatial input and nothing else (no targets, no receptive
@@ -342,7 +342,7 @@ class Table:
             self._spatial[step.index] = found
         return found
 
-    def _spatial_outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _spatial_outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`_outputs` of a plain spatial step: sizes read from :meth:`axis_tables`, no loop over combos.
 
         Results are remembered per input (channels and sizes id) for the step's layers, so twin steps -
@@ -353,7 +353,7 @@ class Table:
         layer_ids = self.combo_layers(step)
         combos = np.flatnonzero(layer_ids != INVALID)
         if not len(combos):
-            return np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64), np.ones(shape[1], np.int64)
+            return np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
         plan, first = self.plan, step.inputs[0]
         memo = self._memos.setdefault((layer_ids.tobytes(), first in plan.full, step.node in plan.full), _Memo(shape[1]))
         codes = _codes(keys[:, 0], keys[:, 1])
@@ -362,9 +362,9 @@ class Table:
         if len(fresh):
             computed = self._compute_spatial(step, keys[fresh], layer_ids, combos)
             if codes is None:
-                return (*computed, self._weight(step, layer_ids, combos, keys[:, 0]))
+                return computed
             where[fresh] = memo.add(codes[fresh], *computed)
-        return memo.ok[where], memo.channels[where], memo.ids[where], self._weight(step, layer_ids, combos, keys[:, 0])
+        return memo.ok[where], memo.channels[where], memo.ids[where]
 
     def _compute_spatial(self, step: Step, keys: np.ndarray, layer_ids: np.ndarray, combos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Valid, channels and sizes id of every combo's output from every input of ``keys``."""
@@ -391,9 +391,17 @@ class Table:
         ids[:, combos] = class_ids[class_of].T
         return ok, channels, ids
 
-    def _weight(self, step: Step, layer_ids: np.ndarray, combos: np.ndarray, channels_in: np.ndarray) -> np.ndarray:
-        """Per combo: how many combos act as it does when it is the first of them, else 0. The classes are
-        read from the layers' tables as computed so far, which cover every input seen."""
+    def _weight(self, step: Step, keys: np.ndarray) -> np.ndarray:
+        """Per combo: how many combos act as it does on every input of ``keys`` when it is the first of them,
+        else 0. Plain spatial steps read the classes from their layers' tables as computed so far, which
+        cover every input seen; other steps count every combo alone."""
+        if not self._plain_spatial(step):
+            return np.ones(len(step.combos), dtype=np.int64)
+        layer_ids = self.combo_layers(step)
+        combos = np.flatnonzero(layer_ids != INVALID)
+        if not len(combos):
+            return np.ones(len(step.combos), dtype=np.int64)
+        channels_in = keys[:, 0]
         tables = [self.axis_tables(layer_ids[combos], axis, 1) for axis in range(len(self.plan.sweep.axes))]
         distinct_counts, _ = self._channel_table(layer_ids[combos], channels_in)
         first_of, class_of = self._alike(layer_ids[combos], tables, distinct_counts)
