@@ -648,18 +648,22 @@ def sample_prune_suggest(budgets: Budgets, summary: Summary, problems: list[str]
     summary.add("suggest mobilenetv2_nas", suggested, "none", "-", "< 100 ms", not suggested.capped and suggested.seconds < 0.1)
 
     paths = sorted(BENCH.glob("*.yaml"), key=_natural) + sorted(SPACES.glob("*.yaml"))
-    print("\n   time to first solution: load + enumerate_blocks(limit=1)\n")
+    print("\n   time to first solution after loading (the issue's measure): enumerate_blocks(limit=1);"
+          " loading shown apart\n")
     table, timings = [], []
     for path in paths:
+        loaded = timed(lambda: load_space(path), budgets.cap, repeats=1)
+        space = loaded.value
+
         def first() -> int:
-            return sum(len(next(iter(b.values()))) for b in enumerate_blocks(load_space(path), limit=1))
+            return sum(len(next(iter(b.values()))) for b in enumerate_blocks(space, limit=1))
 
         result = timed(first, budgets.cap)
         ok = not result.capped and result.seconds < 0.05
         timings.append((ok, result))
         found = "-" if result.value is None else "none (infeasible)" if result.value == 0 else "found"
-        table.append([str(path.relative_to(ROOT)), result.duration(), found, "met" if ok else "MISSED"])
-    print(_table(["config", "first solution", "", "< 50 ms"], table))
+        table.append([str(path.relative_to(ROOT)), loaded.duration(), result.duration(), found, "met" if ok else "MISSED"])
+    print(_table(["config", "load", "first solution", "", "< 50 ms"], table))
     met = sum(ok for ok, _ in timings)
     worst = max((t for _, t in timings), key=lambda t: (t.capped, t.seconds))
     summary.add(f"first solution, worst of {len(paths)} configs ({met} met)", worst, "none", "-", "< 50 ms", met == len(paths))
