@@ -10,7 +10,7 @@ from constraint import BacktrackingSolver
 from hypothesis import given, settings, strategies as st
 
 from convsolve import ops
-from convsolve.errors import InvalidAssignment, UsageError
+from convsolve.errors import ConfigError, InvalidAssignment, UsageError
 from convsolve.solve import compile_problem
 from convsolve.space import Space
 
@@ -300,3 +300,10 @@ def test_count_does_not_depend_on_the_order_layers_are_written():
             i += 1
     data["layers"] = reordered
     assert ops.count(Space.from_config(data)).valid == ops.count(Space.from_config(read_config(path))).valid
+
+
+@pytest.mark.parametrize("at", [30, 15])  # beyond the range; inside it but off its step
+def test_a_size_target_at_an_input_size_outside_the_sweep_is_a_clear_error(at):
+    space = space_of([conv("c1"), pool("p1")], lo=8, hi=20, step=2, targets=[{"node": "p1", "size": 4, "at": at}])
+    with pytest.raises(ConfigError, match=f"'p1' is at input size {at}, which the input range 8..20 \\(step 2\\) does not contain"):
+        ops.count(space)

@@ -277,5 +277,11 @@ def _probe_points(space: Any, sweep: Sweep) -> tuple[np.ndarray, ...]:
             continue
         for axis, size in enumerate(target.at):
             values = sweep.axes[axis]
-            points[axis].add(int(np.searchsorted(values, size)))
+            index = int(np.searchsorted(values, size))
+            if index == len(values) or values[index] != size:
+                raise ConfigError(
+                    f"the size target of {target.node!r} is at input size {size}, which the input range "
+                    f"{values[0]}..{values[-1]}{'' if len(values) < 2 else f' (step {values[1] - values[0]})'} does not contain: "
+                    "widen the range (--input) or move the target", file=space.source, node=target.node, field="targets")
+            points[axis].add(index)
     return tuple(np.array(sorted(p), dtype=np.int64) for p in points)
