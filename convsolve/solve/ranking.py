@@ -29,24 +29,21 @@ CAP = 2**62
 
 @dataclass(frozen=True)
 class _Moves:
-    """One step's moves sorted by (source state, combo), with per-state segments and cumulative weights."""
+    """One step's moves into states that complete, in (source state, combo) order, with per-state segments."""
 
     start: np.ndarray
     length: np.ndarray
     combo: np.ndarray
     dst: np.ndarray
-    cumulative: np.ndarray
-    """Within each state's segment, the running total of completions (Python ints)."""
-    capped: np.ndarray
-    """The same, capped at CAP, as int64."""
-    running: np.ndarray | None
-    """Running total over all states' moves in order, as int64, when it stays below CAP."""
-    before: np.ndarray | None
-    """Per state, ``running`` just before its segment."""
 
 
 class Ranking:
-    """Unranks valid assignments of a :class:`Table` (built with its transitions)."""
+    """Unranks valid assignments of a :class:`Table` (built with its transitions).
+
+    The running totals a rank is looked up in are computed for the states a block of ranks visits,
+    when it visits them, so drawing a few samples of a huge space touches a few segments per step
+    instead of holding a total for every move.
+    """
 
     def __init__(self, table: Table, on_step: Callable[[int, int], None] | None = None) -> None:
         self.table = table
@@ -54,60 +51,43 @@ class Ranking:
         """Per step, what each combo means for its new parameters (see :func:`columns_of`)."""
         back = table.backward()
         self.total = int(back[0][0]) if len(back[0]) else 0
+        self._small = self.total < CAP
+        self._back = [b.astype(np.int64) for b in back] if self._small else back
+        """Per unit boundary, how many ways each state completes (int64 when every total fits)."""
         self.moves: list[_Moves] = []
         for j, moves in enumerate(table.moves):
             if on_step is not None:
                 on_step(j, len(table.moves))
-            weights = back[j + 1][moves.dst]
-            keep = weights > 0
-            src, combo, dst, weights = moves.src[keep], moves.combo[keep], moves.dst[keep], weights[keep]
-            order = np.lexsort((combo, src))
-            src, combo, dst, weights = src[order], combo[order], dst[order], weights[order]
-            states = len(table.states[j])
-            length = np.bincount(src, minlength=states)
+            keep = (back[j + 1] > 0).astype(bool)[moves.dst]
+            src, combo, dst = moves.src[keep], moves.combo[keep], moves.dst[keep]
+            code = src * max(1, len(table.units[j].step.combos)) + combo
+            if len(code) > 1 and not (code[1:] > code[:-1]).all():  # Table.apply lists them in this order already
+                order = np.argsort(code, kind="stable")
+                src, combo, dst = src[order], combo[order], dst[order]
+            length = np.bincount(src, minlength=len(table.states[j]))
             start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
-            running_all = np.cumsum(weights) if len(weights) else np.zeros(0, dtype=object)
-            before_all = np.concatenate([np.array([0], dtype=object), running_all])[start]
-            cumulative = running_all - before_all[src] if len(weights) else running_all
-            capped = np.minimum(cumulative, CAP).astype(np.int64) if len(weights) else np.zeros(0, dtype=np.int64)
-            running = before = None
-            if len(weights) and int(weights.sum()) < CAP:
-                running = np.cumsum(weights.astype(np.int64))
-                before = np.concatenate([[0], running])[start]
-            self.moves.append(_Moves(start, length, combo, dst, cumulative, capped, running, before))
+            self.moves.append(_Moves(start, length, combo, dst))
 
     def combos(self, ranks: Sequence[int] | np.ndarray) -> np.ndarray:
         """The combo index chosen at every step for each rank: an array (len(ranks), steps)."""
-        if isinstance(ranks, np.ndarray) and ranks.dtype == np.int64:
-            big = False
-        else:
-            big = bool(len(ranks)) and max(int(r) for r in ranks) >= CAP
-        residual = np.array(ranks, dtype=object if big else np.int64)
+        residual = np.array(ranks, dtype=np.int64 if self._small else object).reshape(-1)
         state = np.zeros(len(residual), dtype=np.int64)
         chosen = np.empty((len(residual), len(self.moves)), dtype=np.int64)
         for j, moves in enumerate(self.moves):
-            if not big and moves.running is not None and moves.before is not None:
-                # one search over every state's moves laid end to end
-                target = moves.before[state] + residual
-                pick = np.searchsorted(moves.running, target, side="right")
-                residual = target - np.where(pick > 0, moves.running[np.maximum(pick - 1, 0)], 0)
-                chosen[:, j] = moves.combo[pick]
-                state = moves.dst[pick]
-                continue
-            cumulative = moves.cumulative if big else moves.capped
-            start, length = moves.start[state], moves.length[state]
-            position = np.zeros(len(state), dtype=np.int64)
-            # the first move of the state's segment whose running total exceeds the residual
-            for offset in range(int(length.max()) if len(length) else 0):
-                inside = offset < length
-                index = np.where(inside, start + offset, 0)
-                beyond = inside & np.asarray(cumulative[index] <= residual, dtype=bool)
-                position += beyond
-            pick = start + position
-            before = np.where(position > 0, cumulative[np.maximum(pick - 1, 0)], 0)
-            residual = residual - before
-            chosen[:, j] = moves.combo[pick]
-            state = moves.dst[pick]
+            if not len(residual):
+                break
+            visited, at = np.unique(state, return_inverse=True)
+            lengths = moves.length[visited]
+            offsets = np.cumsum(lengths) - lengths
+            # the visited states' segments laid end to end, with one running total over them
+            index = np.repeat(moves.start[visited] - offsets, lengths) + np.arange(int(lengths.sum()))
+            running = np.cumsum(self._back[j + 1][moves.dst[index]])
+            before = np.concatenate([np.zeros(1, dtype=running.dtype), running])[offsets]
+            target = before[at.reshape(-1)] + residual
+            pick = np.searchsorted(running, target, side="right")
+            residual = target - np.concatenate([np.zeros(1, dtype=running.dtype), running])[pick]
+            chosen[:, j] = moves.combo[index[pick]]
+            state = moves.dst[index[pick]]
         return chosen
 
     def assignments(self, ranks: Sequence[int] | np.ndarray, *, decode: bool = False) -> dict[str, np.ndarray]:
