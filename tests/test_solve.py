@@ -307,3 +307,15 @@ def test_a_size_target_at_an_input_size_outside_the_sweep_is_a_clear_error(at):
     space = space_of([conv("c1"), pool("p1")], lo=8, hi=20, step=2, targets=[{"node": "p1", "size": 4, "at": at}])
     with pytest.raises(ConfigError, match=f"'p1' is at input size {at}, which the input range 8..20 \\(step 2\\) does not contain"):
         ops.count(space)
+
+
+def test_a_table_keeping_too_much_over_all_its_steps_stops_naming_the_layer(monkeypatch):
+    from convsolve.errors import SolverLimit
+    from convsolve.solve import table
+
+    space = space_of([conv(f"c{i}") for i in range(6)], lo=5, hi=40)
+    monkeypatch.setattr(table, "MAX_KEPT", 2_000)
+    with pytest.raises(SolverLimit, match=r"layer 'c\d': the solver would hold [\d,]+ states and moves over the layers up to here"):
+        ops.sample(space, 3)
+    monkeypatch.setattr(table, "MAX_KEPT", 10**9)
+    assert len(ops.sample(space, 3)) == 3

@@ -45,6 +45,9 @@ RECEPTIVE_COLUMNS = 4
 """Per axis: jump numerator, jump denominator, receptive field numerator, denominator."""
 MAX_ELEMENTS = 60_000_000
 """The most integers one step may materialise (about 480 MB): past it the solver stops with SolverLimit."""
+MAX_KEPT = 400_000_000
+"""The most integers a table may keep over all its steps (states and moves, about 3.2 GB): past it the
+solver stops with SolverLimit. The deepest shipped space, chain-1000, keeps about 120 million."""
 PACKED = 2**31
 """Sizes below this pack two to an int64 id."""
 
@@ -168,12 +171,17 @@ class Table:
         self.forward: list[np.ndarray] = [np.array([1], dtype=object)]
         self.moves: list[Transitions] = []
         self.empty_at: Step | None = None
+        kept = 0
         for index, unit in enumerate(self.units if run else ()):
             if on_step is not None:  # progress, and the place a timeout interrupts
                 on_step(index, len(self.units))
             moves, rows = self.apply(index, self.states[-1], grouped=not keep_transitions)
             if keep_transitions:
                 self.moves.append(moves)
+                kept += 3 * len(moves.src)
+            kept += rows.size
+            if kept > MAX_KEPT:
+                raise SolverLimit(unit.last.node, "states and moves over the layers up to here", kept, MAX_KEPT)
             if not len(moves.src) and self.empty_at is None:
                 self.empty_at = unit.step
             self.states.append(rows)
