@@ -314,7 +314,7 @@ def test_a_table_keeping_too_much_over_all_its_steps_stops_naming_the_layer(monk
     from convsolve.solve import table
 
     space = space_of([conv(f"c{i}") for i in range(6)], lo=5, hi=40)
-    monkeypatch.setattr(table, "MAX_KEPT", 2_000)
+    monkeypatch.setattr(table, "MAX_KEPT", 100)
     with pytest.raises(SolverLimit, match=r"layer 'c\d': the solver would hold [\d,]+ states and moves over the layers up to here"):
         ops.sample(space, 3)
     monkeypatch.setattr(table, "MAX_KEPT", 10**9)
