@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from .sizesets import MAX_SIZE, show_number
+
 __all__ = ["Convention", "Padding", "PYTORCH", "ONNX", "TENSORFLOW", "CONVENTIONS", "parse_padding"]
 
 
@@ -78,6 +80,14 @@ def parse_padding(
 
     Raises ValueError with a message fit for the user; the caller adds file/layer/field.
     """
+    padding = _parse_padding(value, convention, kernel=kernel, dilation=dilation, stride=stride)
+    if any(abs(v) > MAX_SIZE for pair in padding.pairs for v in pair):
+        largest = max(abs(v) for pair in padding.pairs for v in pair)
+        raise ValueError(f"padding must be at most {MAX_SIZE:,} either way, got {show_number(largest)}")
+    return padding
+
+
+def _parse_padding(value: object, convention: Convention, *, kernel: Sequence[int], dilation: Sequence[int], stride: Sequence[int]) -> Padding:
     ndim = len(kernel)
     if isinstance(value, str):
         word = value.lower()

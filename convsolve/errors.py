@@ -90,6 +90,13 @@ class UsageError(ConvsolveError):
     """A command-line argument or API argument is malformed."""
 
 
+class OutputError(UsageError):
+    """An output cannot be written: its folder is read-only or full, or another run is writing there.
+
+    Carries ``path`` and, for a failed system call, ``reason`` (the errno name, e.g. ``ENOSPC``).
+    """
+
+
 class MissingExtraError(ConvsolveError):
     """An optional dependency is not installed."""
 

@@ -23,7 +23,7 @@ import networkx as nx
 from .conventions import CONVENTIONS, Convention, parse_padding
 from .errors import ConfigError
 from .layers import LAYER_TYPES, MERGE_ALIASES, Conv, ConvTranspose, Interpolate, Layer, Pool
-from .sizesets import SizeRange
+from .sizesets import MAX_SIZE, SizeRange, show_number
 
 if TYPE_CHECKING:
     from .diagnose import Report
@@ -284,8 +284,8 @@ class _Builder:
             if key not in allowed:
                 raise self.error(f"unknown input key {key!r} for a {ndim}-D network (allowed: {', '.join(allowed)})", field=f"input.{key}", line=line_of(raw, key))
         channels = raw.get("channels")
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise self.error(f"input channels must be a positive integer, got {channels!r}", field="input.channels")
+        if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_SIZE:
+            raise self.error(f"input channels must be a positive integer (at most {MAX_SIZE:,}), got {_show(channels)}", field="input.channels")
         if "size" in raw:
             if any(name in raw for name in names):
                 raise self.error(f"give either 'size' or per-axis sizes ({', '.join(names)}), not both", field="input.size")
@@ -419,8 +419,10 @@ class _Builder:
             return value
         if kind == "scales":
             items = value if isinstance(value, list) else [value]
-            if len(items) not in (1, ndim) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in items):
-                raise self.error(f"expected a positive number or {ndim} of them, got {_show(value)}", **where)
+            if len(items) not in (1, ndim) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= MAX_SIZE for v in items
+            ):
+                raise self.error(f"expected a positive number (at most {MAX_SIZE:,}) or {ndim} of them, got {_show(value)}", **where)
             return tuple(float(v) for v in items) * (ndim if len(items) == 1 else 1)
         items = value if isinstance(value, list) and kind == "axes" else [value]
         if kind == "axes" and len(items) not in (1, ndim):
@@ -429,7 +431,9 @@ class _Builder:
             if isinstance(item, bool) or not isinstance(item, int):
                 raise self.error(f"expected an integer{' or a list of ' + str(ndim) if kind == 'axes' else ''}, got {_show(value)}", **where)
             if item < minimum:
-                raise self.error(f"must be >= {minimum}, got {item}", **where)
+                raise self.error(f"must be >= {minimum}, got {show_number(item)}", **where)
+            if item > MAX_SIZE:
+                raise self.error(f"must be at most {MAX_SIZE:,}, got {show_number(item)}", **where)
         if kind == "axes":
             return tuple(items) * (ndim if len(items) == 1 else 1)
         return items[0]
@@ -467,15 +471,23 @@ def _excluded_fields(cls: type[Layer], type_name: str) -> set[str]:
     return set()
 
 
-def _suggest(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
+def _suggest(word: Any, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to ``word`` (any key YAML allows: null, a number, ...), or ''."""
+    close = difflib.get_close_matches(str(word), [str(choice) for choice in choices], n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, depth: int = 3) -> str:
+    """A config value for a message, cut short: at most 8 items per list or mapping, 3 levels, 60 characters per string."""
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+        shown = [f"{str(key)[:60]}: {_show(item, depth - 1)}" for key, item in list(value.items())[:8]] if depth else ["..."]
+        return "{" + ", ".join(shown + ["..."] * (depth > 0 and len(value) > 8)) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
+        shown = [_show(item, depth - 1) for item in value[:8]] if depth else ["..."]
+        return "[" + ", ".join(shown + ["..."] * (depth > 0 and len(value) > 8)) + "]"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return show_number(value)
+    if isinstance(value, str) and len(value) > 60:
+        return repr(value[:57] + "...")
     return repr(value)
 

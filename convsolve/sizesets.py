@@ -21,7 +21,13 @@ import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["SizeRange", "SizeSet", "parse_input"]
+__all__ = ["MAX_SIZE", "MAX_SIZES", "SizeRange", "SizeSet", "parse_input", "show_number"]
+
+MAX_SIZE = 2**31 - 1
+"""The largest input size, and the largest value of a layer's integer field: one size rule's arithmetic then fits in int64."""
+
+MAX_SIZES = 1_000_000
+"""The most input sizes one axis's range may hold (a step spreads them over a wider range)."""
 
 
 @dataclass(frozen=True)
@@ -41,9 +47,14 @@ class SizeRange:
 
     def __post_init__(self) -> None:
         if not 1 <= self.lo <= self.hi:
-            raise ValueError(f"a size range needs 1 <= lo <= hi, got {self.lo}..{self.hi}")
+            raise ValueError(f"a size range needs 1 <= lo <= hi, got {show_number(self.lo)}..{show_number(self.hi)}")
         if self.step < 1:
-            raise ValueError(f"a size range needs step >= 1, got {self.step}")
+            raise ValueError(f"a size range needs step >= 1, got {show_number(self.step)}")
+        if self.hi > MAX_SIZE:
+            raise ValueError(f"sizes go up to {MAX_SIZE:,}, got {show_number(self.hi)}")
+        count = (self.hi - self.lo) // self.step + 1
+        if count > MAX_SIZES:
+            raise ValueError(f"a size range holds at most {MAX_SIZES:,} sizes, got {count:,}; narrow it or give a step (LO:HI:STEP)")
 
     @classmethod
     def parse(cls, text: str) -> "SizeRange":
@@ -163,6 +174,20 @@ class SizeSet:
 
     def __str__(self) -> str:
         return self.describe()
+
+
+def show_number(value: int) -> str:
+    """An integer for a message: in full up to 20 digits, else its first digits and how many there are.
+
+    Example:
+        >>> show_number(10**100)
+        '10000000...(101 digits)'
+    """
+    digits = len(str(abs(value))) if abs(value) < 10**4000 else None
+    if digits is not None and digits <= 20:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{str(abs(value))[:8]}...({digits} digits)" if digits is not None else f"{sign}a number of more than 4,000 digits"
 
 
 def _run_text(run: tuple[int, int, int]) -> str:

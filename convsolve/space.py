@@ -429,6 +429,9 @@ def load_space(path: str | Path) -> Space:
     """
     from .io.config import read_config
 
+    if Path(path).suffix.lower() == ".onnx":
+        raise ConfigError("is an ONNX model, which is one fixed network; a search space is a YAML or JSON config "
+                          "(`convsolve export MODEL -o net.yaml` writes one to edit)", file=str(path))
     return Space.from_config(read_config(path), source=str(path))
 
 

@@ -81,10 +81,10 @@ def main() -> None:
     written = 0
     for trial in range(args.count):
         path = args.out / f"study_{trial // args.trials_per_study:03d}" / f"trial_{trial:05d}" / "arch.yaml"
+        text = malformed(rng, trial) if rng.random() < 0.01 else network(rng, trial)  # drawn even when kept, so later trials stay the same
         if path.exists():
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = malformed(rng, trial) if rng.random() < 0.01 else network(rng, trial)
         path.write_text(text, encoding="utf-8")
         written += 1
     print(f"wrote {written} configs under {args.out}")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from test_solve import SPACES, brute_force, conv, space_of
 
 import convsolve.solve.cheapest as cheapest_module
-from convsolve.solve.cheapest import UNREACHABLE, LeadBound, _combo_costs, cheapest
+from convsolve.solve.cheapest import UNREACHABLE, CheapestSearch, LeadBound, _combo_costs, cheapest
 from convsolve.solve.plan import make_plan
 from convsolve.solve.table import Table
 from convsolve.space import Space, load_space
@@ -135,6 +135,23 @@ def test_cheapest_cost_equals_brute_force_minimum(case, seed):
     assert found.cost == min(total_cost(costs, a) for a in valid)
     assert found.assignment in valid
     assert total_cost(costs, found.assignment) == found.cost
+
+
+def test_one_search_answers_several_cost_maps_and_stops_at_a_cost_limit(case):
+    """A CheapestSearch reuses its table and relaxation across cost maps; ``at_most`` answers only up to a cost."""
+    space, valid = case
+    search = CheapestSearch(space)
+    for seed in range(4):
+        costs = random_costs(space, random.Random(seed))
+        optimum = min(total_cost(costs, a) for a in valid)
+        found = search.run(costs)
+        assert found is not None and found.cost == optimum and found.assignment in valid
+        for at_most in (0, optimum - 1, optimum):
+            limited = search.run(costs, at_most=at_most)
+            if at_most < optimum:
+                assert limited is None
+            else:
+                assert limited is not None and limited.cost == optimum
 
 
 def test_the_bound_never_exceeds_the_cheapest_completion(case):

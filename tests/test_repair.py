@@ -167,3 +167,77 @@ def test_bad_options_are_usage_errors(option, value):
 def test_unknown_frozen_layer_is_a_usage_error():
     with pytest.raises(UsageError, match="no layer named 'stemm'"):
         repair(read_config("configs/seed/stride_too_large.yaml"), options=RepairOptions.parse(freeze="stemm"))
+
+
+def renamed(data, names):
+    """``data`` with its layers renamed (``names``: old -> new), inputs included."""
+    layers = []
+    for raw in data["layers"]:
+        layer = {**raw, "name": names[raw["name"]]}
+        if "inputs" in raw:
+            layer["inputs"] = [names.get(name, name) for name in raw["inputs"]]
+        layers.append(layer)
+    return {**data, "layers": layers}
+
+
+@settings(max_examples=10, derandomize=True, deadline=None)
+@given(seed=st.integers(0, 10**6), allow=st.sampled_from([None, "padding", "stride,kernel"]))
+def test_layer_names_a_constraint_cannot_spell_repair_the_same(seed, allow):
+    """A repair names its parameters after the layers (so repeated layers are built once), unless an
+    expression cannot spell the name ('layer1.0', 'conv-1'): those take symbols, and the repair is the same."""
+    data = random_network(random.Random(seed))
+    odd = {raw["name"]: f"layer{i}.{i}" if i % 2 else f"conv-{i}" for i, raw in enumerate(data["layers"])}
+    options = RepairOptions.parse(allow=allow, candidates=SMALL)
+    plain, spelled = repair(data, options=options), repair(renamed(data, odd), options=options)
+    assert (spelled.status, spelled.cost, spelled.shift, spelled.edits) == (plain.status, plain.cost, plain.shift, plain.edits)
+    assert [(odd[c.node], c.field, c.before, c.after) for c in plain.changes] == [(c.node, c.field, c.before, c.after) for c in spelled.changes]
+    assert spelled.conflict == tuple(odd[node] for node in plain.conflict)
+
+
+def test_repeated_layers_share_their_built_layers():
+    """Layers written alike with the same candidates are twins of the repair space: built once."""
+    from convsolve.ops.repair import _network, _repair_space
+    from convsolve.solve.plan import make_plan
+
+    data = read_config("configs/broken/vgg_on_32px.yaml")
+    network = _network(data, None, None, True)
+    space, _ = _repair_space(data, None, network, RepairOptions(), relaxed=())
+    twins = {step.node: step.twin for step in make_plan(space).steps}
+    assert twins["pool2"] == twins["pool3"] == "pool1"
+    assert len(set(twins.values())) < len(twins) // 2
+
+
+def test_repair_leaves_the_data_alone_and_makes_the_repaired_config_on_demand():
+    data = read_config("configs/broken/vgg_on_32px.yaml")
+    before = repr(data)
+    result = repair(data, input_ranges=[SizeRange(32, 224)] * 2)
+    assert result.status == "repaired" and repr(data) == before
+    config = result.config
+    assert config is result.config and config is not data and repr(data) == before
+    for path, value in result.edits:
+        assert config["layers"][path[1]][path[2]] == value
+    assert repair(read_config("configs/seed/kernel_larger_than_input.yaml"), input_ranges=[SizeRange(9, 9)] * 2).config is None
+
+
+def restricted_feasible(data, options, restricted):
+    """Whether a repair exists that keeps the layers ``restricted`` to what ``options`` allow (every other
+    layer may change every kind): a search space of its own per question, as the conflict search once did."""
+    from convsolve.ops.repair import _network, _repair_space
+    from convsolve.solve.cheapest import cheapest
+
+    network = _network(data, None, None, True)
+    layers = [raw["name"] for raw in data["layers"] if raw["type"] == "conv2d" or "pool" in raw["type"]]
+    space, _ = _repair_space(data, None, network, options, relaxed=set(layers) - set(restricted))
+    return cheapest(space, {}) is not None
+
+
+@settings(max_examples=40, derandomize=True, deadline=None)
+@given(seed=st.integers(0, 10**6), allow=st.sampled_from(["padding", "stride", "kernel", "padding,stride"]))
+def test_the_conflict_is_a_minimal_set_of_restricted_layers_that_cannot_stay_restricted(seed, allow):
+    data = random_network(random.Random(seed))
+    options = RepairOptions.parse(allow=allow, candidates=SMALL)
+    result = repair(data, options=options)
+    assume(result.status == "unrepairable" and result.conflict)
+    assert not restricted_feasible(data, options, result.conflict)
+    for node in result.conflict:
+        assert restricted_feasible(data, options, [n for n in result.conflict if n != node])

@@ -8,10 +8,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import errno
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -19,7 +22,7 @@ from typing import Any, Sequence
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ..errors import ConfigError, UsageError
+from ..errors import ConfigError, OutputError, UsageError
 from ..network import Network
 from .edit import apply_edits, edit_yaml
 
@@ -27,7 +30,11 @@ __all__ = ["load", "read_config", "format_config", "write_config", "write_edited
 
 
 def read_config(path: str | Path) -> Any:
-    """The parsed contents of a YAML or JSON config; ConfigError when it cannot be read or parsed."""
+    """The parsed contents of a YAML or JSON config; ConfigError when it cannot be read or parsed.
+
+    Also refused: more than :data:`MAX_VALUES` values once YAML aliases are expanded, and nesting
+    deeper than :data:`MAX_DEPTH` levels (a config needs a handful).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -35,19 +42,47 @@ def read_config(path: str | Path) -> Any:
         raise ConfigError("no such file", file=str(path)) from None
     except IsADirectoryError:
         raise ConfigError("is a directory, not a config file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot be read: {exc}", file=str(path)) from None
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except RecursionError:
-            raise ConfigError("is nested too deeply", file=str(path)) from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"is not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          "a config is a YAML or JSON text file", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot be read: {exc.strerror or exc}", file=str(path)) from None
+    data = _parse_json(text, path) if path.suffix.lower() == ".json" else _parse_yaml(text, path)
+    expanded, depth, deepest, bad_text = _measure(data)
+    if expanded > MAX_VALUES:
+        raise ConfigError(
+            f"its aliases expand to more than {MAX_VALUES:,} values (a YAML alias bomb?); write the values out or use fewer aliases",
+            file=str(path),
+        )
+    if bad_text is not None:
+        raise ConfigError(f"holds text that is not valid Unicode ({bad_text!r}: a lone surrogate, such as a \\ud800 escape)",
+                          file=str(path))
+    if depth > MAX_DEPTH:
+        line = getattr(getattr(deepest, "lc", None), "line", None)
+        raise ConfigError(f"is nested {depth:,} levels deep; a config needs a handful, and at most {MAX_DEPTH} are read",
+                          file=str(path), line=None if line is None else line + 1)
+    return data
+
+
+def _parse_json(text: str, path: Path) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"is nested too deeply (more than {MAX_DEPTH} levels)", file=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"is not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
+    except ValueError as exc:  # a number of more than 4,300 digits
+        raise ConfigError(f"is not valid JSON: {_value_problem(exc)}", file=str(path)) from None
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    if _flow_depth(text) > 10 * MAX_DEPTH:  # refused before the parser, which takes seconds to overflow its stack on them
+        raise ConfigError(f"is nested more than {10 * MAX_DEPTH:,} levels deep; a config needs a handful, and at most {MAX_DEPTH} "
+                          "are read", file=str(path))
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     try:
-        data = yaml.load(text)
+        return yaml.load(text)
     except RecursionError:
         raise ConfigError("is nested too deeply for the YAML parser; flatten the structure", file=str(path)) from None
     except MarkedYAMLError as exc:
@@ -55,35 +90,89 @@ def read_config(path: str | Path) -> Any:
         raise ConfigError(f"is not valid YAML: {exc.problem or exc}", file=str(path), line=line) from None
     except YAMLError as exc:
         raise ConfigError(f"is not valid YAML: {exc}", file=str(path)) from None
-    expanded = _expanded_size(data)
-    if expanded > MAX_VALUES:
-        raise ConfigError(
-            f"its aliases expand to more than {MAX_VALUES:,} values (a YAML alias bomb?); write the values out or use fewer aliases",
-            file=str(path),
-        )
-    return data
+    except ValueError as exc:  # a number of more than 4,300 digits, an impossible date
+        raise ConfigError(f"is not valid YAML: {_value_problem(exc)}", file=str(path)) from None
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 - ruamel.yaml fails with assorted errors on some malformed scalars (`0b_`, `!!int ''`)
+        raise ConfigError("is not valid YAML: a value cannot be read as its type (such as `0b_`, or an empty `!!int`)",
+                          file=str(path)) from None
+
+
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of YAML flow brackets (``[`` and ``{``) outside quotes and comments, roughly: an upper bound."""
+    depth = deepest = 0
+    for bracket in _NOT_A_BRACKET.sub("", _QUOTED.sub("", text)):
+        depth = depth + 1 if bracket in "[{" else max(depth - 1, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _value_problem(exc: ValueError) -> str:
+    text = str(exc.args[0]) if exc.args else str(exc)
+    if "integer string conversion" in text:
+        return "it holds a number of more than 4,300 digits"
+    if text.startswith(("invalid literal", "could not convert")):  # a tag such as !!int or !!float on other text
+        return f"the value {text.rsplit(': ', 1)[-1]} does not fit its tag (such as !!int or !!float)"
+    return text
 
 
 MAX_VALUES = 1_000_000
 """The most values (after expanding YAML aliases) a config may hold."""
 
+MAX_DEPTH = 100
+"""The deepest nesting of lists and mappings a config may have."""
 
-def _expanded_size(data: Any) -> int:
-    """How many values ``data`` holds with every alias expanded, counted without expanding (and capped)."""
+
+def _measure(data: Any) -> tuple[int, int, Any, str | None]:
+    """How many values ``data`` holds with every alias expanded (capped), how deeply it nests, a container at
+    the depth limit, and a string that cannot be written as UTF-8 (a lone surrogate), if any.
+
+    Counted without expanding aliases: each container is visited once.
+    """
     sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    bad_text = _bad_text(data)
     stack: list[tuple[Any, bool]] = [(data, False)]
     while stack:
         item, children_done = stack.pop()
         if id(item) in sizes:
             continue
-        children = list(item.values()) if isinstance(item, dict) else item if isinstance(item, list) else []
+        children = _children(item)
+        if not children_done and bad_text is None:
+            bad_text = next(filter(None, map(_bad_text, children + (list(item) if isinstance(item, dict) else []))), None)
         if children_done or not children:
-            total = 1 + sum(sizes.get(id(child), 1) for child in children)
-            sizes[id(item)] = min(total, MAX_VALUES + 1)
+            sizes[id(item)] = min(1 + sum(sizes.get(id(child), 1) for child in children), MAX_VALUES + 1)
+            depths[id(item)] = (1 + max((depths.get(id(child), 0) for child in children), default=0)) if isinstance(item, (dict, list)) else 0
             continue
         stack.append((item, True))
         stack.extend((child, False) for child in children if isinstance(child, (dict, list)) and id(child) not in sizes)
-    return sizes[id(data)]
+    deepest = data
+    for _ in range(MAX_DEPTH):  # follow the deepest branch down to the limit, for the line to show
+        children = [child for child in _children(deepest) if isinstance(child, (dict, list))]
+        if not children:
+            break
+        deepest = max(children, key=lambda child: depths[id(child)])
+    return sizes[id(data)], depths[id(data)], deepest, bad_text
+
+
+def _bad_text(value: Any) -> str | None:
+    """``value`` when it is a string that cannot be encoded as UTF-8 (it holds a lone surrogate), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value[:40]
+    return None
+
+
+def _children(item: Any) -> list[Any]:
+    return list(item.values()) if isinstance(item, dict) else item if isinstance(item, list) else []
 
 
 def load(path: str | Path) -> Network:
@@ -153,7 +242,11 @@ def write_bytes(content: bytes, path: str | Path, *, overwrite: bool = False) ->
     """Write ``content`` to ``path`` atomically (a temporary file in the same folder, then a rename).
 
     An existing file is replaced only with ``overwrite`` (and keeps its permissions); the file
-    appears whole or not at all.
+    appears whole or not at all, and no temporary file outlives a failed or interrupted write.
+
+    Raises:
+        UsageError: ``path`` exists and ``overwrite`` is false.
+        OutputError: the file cannot be written (its ``reason`` is the errno name, e.g. ``ENOSPC``).
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -167,10 +260,14 @@ def write_bytes(content: bytes, path: str | Path, *, overwrite: bool = False) ->
             os.fsync(handle.fileno())
         os.chmod(temporary, _mode_for(path))  # a temporary file is private (0600); the result is not
         os.replace(temporary, path)
+        temporary = None
     except OSError as exc:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}", field="-o") from None
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", field="-o", path=str(path),
+                          reason=errno.errorcode.get(exc.errno or 0)) from None
+    finally:
+        if temporary is not None:  # not renamed (a failed write, a timeout, Ctrl-C): leave nothing behind
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 def _mode_for(path: Path) -> int:

@@ -41,7 +41,7 @@ from ..layers import (
     ShapePreserving,
 )
 from ..network import INPUT, Network
-from ..sizesets import SizeRange
+from ..sizesets import MAX_SIZE, SizeRange
 from .sources import DEFAULT_RANGE, InputSizes, input_config, input_ranges
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class OnnxNode:
 def _padding(node: OnnxNode, kernel: Shape, stride: Shape, dilation: Shape) -> Padding:
     """``auto_pad`` and ``pads`` as a Padding: VALID and NOTSET explicit, SAME_UPPER/SAME_LOWER dynamic."""
     auto_pad = node.attributes.get("auto_pad", b"NOTSET")
-    word = (auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)).lower()
+    word = _word(auto_pad)
     pads = node.ints("pads", 0, minimum=0, length=2 * node.ndim)
     if word != "notset" and any(pads):
         raise node.error(f"auto_pad {word.upper()} cannot be used together with explicit pads {list(pads)}", "pads")
@@ -348,7 +348,8 @@ def translate_resize(node: OnnxNode) -> Layer:
 
 
 def _word(value: Any) -> str:
-    return (value.decode() if isinstance(value, bytes) else str(value)).lower()
+    """A STRING attribute as lower-case text (bytes that are not UTF-8 kept as escapes, so the word is refused by name)."""
+    return (value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else str(value)).lower()
 
 
 SHAPE_PRESERVING_OPS: dict[str, str] = {
@@ -453,7 +454,7 @@ def layer_from_onnx_node(
     (1, True)
     """
     onnx = _import_onnx()
-    attributes = {attr.name: onnx.helper.get_attribute_value(attr) for attr in node.attribute}
+    attributes = _attributes(onnx, node)
     shapes = {name: tuple(int(d) for d in shape) for name, shape in (weight_shapes or {}).items()}
     view = OnnxNode(node, attributes, tuple(int(d) for d in input_shape), shapes, dict(constants or {}))
     if node.domain not in ("", "ai.onnx"):
@@ -463,6 +464,30 @@ def layer_from_onnx_node(
         reason = UNSUPPORTED_REASONS.get(node.op_type, f"supported ops: {', '.join(sorted(ONNX_TRANSLATORS))}")
         raise view.error(f"op {node.op_type!r} is not supported: {reason}", "op_type")
     return translator(view)
+
+
+ATTRIBUTE_TYPES: dict[str, str] = {
+    **dict.fromkeys(("kernel_shape", "strides", "pads", "dilations", "output_padding", "output_shape", "axes"), "INTS"),
+    **dict.fromkeys(("group", "ceil_mode", "count_include_pad", "storage_order", "axis", "transA", "transB", "blocksize",
+                     "num_groups", "antialias", "exclude_outside"), "INT"),
+    **dict.fromkeys(("auto_pad", "mode", "coordinate_transformation_mode", "keep_aspect_ratio_policy", "nearest_mode"), "STRING"),
+    "scales": "FLOATS",
+}
+"""The ONNX type of every attribute a translator reads; an attribute of another type is refused by name."""
+
+
+def _attributes(onnx: ModuleType, node: NodeProto) -> dict[str, Any]:
+    """The node's attributes decoded, each of the type :data:`ATTRIBUTE_TYPES` gives it (ConfigError otherwise)."""
+    attributes = {}
+    for attr in node.attribute:
+        types = onnx.AttributeProto.AttributeType
+        kind = types.Name(attr.type) if attr.type in types.values() else str(attr.type)
+        expected = ATTRIBUTE_TYPES.get(attr.name)
+        if expected is not None and kind != expected:
+            name = str(node.name or (node.output[0] if node.output else node.op_type))
+            raise ConfigError(f"{node.op_type}: attribute {attr.name!r} must be of type {expected}, got {kind}", node=name, field=attr.name)
+        attributes[attr.name] = onnx.helper.get_attribute_value(attr)
+    return attributes
 
 
 # --- whole models ---------------------------------------------------------------------------------
@@ -539,9 +564,20 @@ class _ModelImporter:
             return None
         if init.data_location == self.onnx.TensorProto.EXTERNAL:
             raise self.error(f"the value of {name!r} is stored in an external data file, which convsolve does not read")
-        array = self.onnx.numpy_helper.to_array(init)
+        array = self.tensor_value(init, name)
         self.values[name] = array
         return array
+
+    def tensor_value(self, tensor: Any, name: str) -> Any:
+        """The numpy value of a TensorProto; ModelImportError when its data does not match its type and shape."""
+        data_type = getattr(tensor, "data_type", None)
+        if data_type is not None and data_type not in self.onnx.TensorProto.DataType.values():
+            raise self.error(f"the tensor {name!r} has the unknown data type {data_type}; is the model damaged?")
+        try:
+            return self.onnx.numpy_helper.to_array(tensor)
+        except Exception as exc:  # noqa: BLE001 - onnx raises several kinds for a damaged tensor
+            raise self.error(f"the tensor {name!r} cannot be read: its data does not fit its type and shape ({exc}); "
+                             "is the model damaged?") from None
 
     def value(self, name: str) -> Any:
         if name in self.values:
@@ -572,6 +608,8 @@ class _ModelImporter:
         self.batch = dims[0]
         self.values[value.name] = _Activation(INPUT, len(dims), dims[1])
         spatial = dims[2:]
+        if max(spatial) > MAX_SIZE:
+            raise ModelImportError(f"the input {value.name!r} has shape {dims}; sizes go up to {MAX_SIZE:,}", file=self.source, field="input_shape")
         if all(d >= 1 for d in spatial):
             return dims[1], ndim, [SizeRange(d, d) for d in spatial]
         return dims[1], ndim, [DEFAULT_RANGE] * ndim
@@ -581,8 +619,23 @@ class _ModelImporter:
     def run(self) -> None:
         for node in self.model.graph.node:
             self.node = node
+            self.check_arity(node)
             self.translate(node)
         self.node = None
+
+    def check_arity(self, node: Any) -> None:
+        """Refuse a node with fewer or more inputs or outputs than the ONNX schema of its op allows (or no output)."""
+        if not node.output or not node.output[0]:
+            raise self.error(f"the {node.op_type or 'op-less'} node has no output", "output")
+        opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), None)
+        try:
+            schema = self.onnx.defs.get_schema(node.op_type, max_inclusive_version=opset or 1, domain="")
+        except Exception:  # noqa: BLE001 - an op unknown at this opset: the translator names it
+            return
+        for what, count, low, high in (("inputs", len(node.input), schema.min_input, schema.max_input),
+                                       ("outputs", len(node.output), schema.min_output, schema.max_output)):
+            if not low <= count <= high:
+                raise self.error(f"{node.op_type} takes {low}..{high} {what}, this node has {count}", what[:-1])
 
     def emit(self, layer: Layer, inputs: Sequence[_Activation], rank: int) -> _Activation:
         from .export import layer_to_config
@@ -681,7 +734,9 @@ class _ModelImporter:
         for attribute in node.attribute:
             value = helper.get_attribute_value(attribute)
             if attribute.name == "value":
-                return self.onnx.numpy_helper.to_array(value)
+                if attribute.type != self.onnx.AttributeProto.TENSOR:
+                    raise self.error("Constant: attribute 'value' must be of type TENSOR", "value")
+                return self.tensor_value(value, "value")
             if attribute.name in ("value_float", "value_int"):
                 return np.array(value)
             if attribute.name in ("value_floats", "value_ints"):

@@ -7,6 +7,12 @@ input's and the result's content hashes, so a rerun skips files whose output is 
 finishes the rest. Inputs are only ever read. A file that cannot be read or parsed is reported as
 ``error`` and the batch goes on.
 
+One batch at a time writes to an output folder: it holds an advisory lock (``.convsolve-batch.lock``,
+``flock``) and a second batch on the same folder is refused, naming the process that holds it. An
+output folder inside a folder the inputs are searched in is refused (a rerun would read the results
+as inputs). A full or read-only output disk stops the batch with one clear error: the files
+finished are whole and recorded, nothing partial is left, and a rerun finishes the rest.
+
 Example:
     >>> jobs = plan_jobs(["configs/seed"], "/tmp/repaired")          # doctest: +SKIP
     >>> summary = run_batch(jobs, workers=2)                          # doctest: +SKIP
@@ -14,25 +20,40 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import json
 import os
+import re
+import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .. import __version__
-from ..errors import ConvsolveError, MissingExtraError, SolverTimeout, UsageError
+from ..errors import ConvsolveError, MissingExtraError, OutputError, SolverTimeout, UsageError
 from ..sizesets import parse_input
 from .repair import RepairOptions
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one batch per output folder is then up to the user
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["Job", "BatchSummary", "MANIFEST", "collect_inputs", "plan_jobs", "repair_file", "run_batch"]
 
 MANIFEST = ".convsolve-batch.jsonl"
+LOCK = ".convsolve-batch.lock"
+"""Held (``flock``) by the batch writing to the folder; it holds that process's id."""
+DISK_FULL = ("ENOSPC", "EDQUOT", "EROFS")
+"""Write failures that every later file would hit too: the batch stops at the first."""
+LEFTOVER = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+"""The name of a temporary file of :func:`~convsolve.io.config.write_bytes` (``.<name>.<random>.tmp``)."""
 SUFFIXES = (".yaml", ".yml", ".json")
 STATUSES = ("valid", "repaired", "unrepairable", "timeout", "error", "skipped")
 """What a file's record says, in the order the summary lists them."""
@@ -117,7 +138,12 @@ def plan_jobs(
     patterns: Sequence[str], output_dir: str | Path, options: RepairOptions | None = None,
     input_text: str | None = None, overwrite: bool = False, timeout: float | None = None,
 ) -> list[Job]:
-    """One job per input file; refuses an output folder that would put a result on an input."""
+    """One job per input file.
+
+    Raises UsageError when a result would land on an input, or when the output folder lies inside a
+    folder the inputs are searched in (a folder, or the fixed part of a glob): a rerun would read the
+    results as inputs. An output folder that merely contains the inputs is fine.
+    """
     output_dir = Path(output_dir)
     options = options or RepairOptions()
     jobs = []
@@ -126,6 +152,12 @@ def plan_jobs(
         if target.resolve() == source.resolve():
             raise UsageError(f"the output folder {output_dir} would overwrite the input {source}; choose another folder", field="-o")
         jobs.append(Job(str(source), str(target), options, input_text, overwrite, timeout))
+    for pattern in patterns:
+        wildcard = any(c in pattern for c in "*?[")
+        searched = Path(pattern) if Path(pattern).is_dir() else Path(_static_prefix(pattern)) if wildcard else None
+        if searched is not None and output_dir.resolve().is_relative_to(searched.resolve()):
+            raise UsageError(f"the output folder {output_dir} is inside {searched}, where the inputs {pattern!r} are searched for, "
+                             "so a rerun would read the results as inputs; choose an output folder outside it", field="-o")
     return jobs
 
 
@@ -193,8 +225,12 @@ def repair_file(job: Job) -> dict[str, Any]:
         record.update(status="timeout", message=f"{job.source}: not solved within {job.timeout:g} s; rerun it alone with a longer --timeout")
     except ConvsolveError as exc:
         record.update(status="error", message=str(exc))
+        if isinstance(exc, OutputError) and exc.facts.get("reason") in DISK_FULL:
+            record["errno"] = exc.facts["reason"]
     except (OSError, UnicodeDecodeError) as exc:
         record.update(status="error", message=f"{job.source}: {exc}")
+        if isinstance(exc, OSError) and errno.errorcode.get(exc.errno or 0) in DISK_FULL:  # creating the output's folder
+            record["errno"] = errno.errorcode[exc.errno or 0]
     record["seconds"] = round(time.perf_counter() - started, 4)
     return record
 
@@ -205,19 +241,30 @@ def run_batch(
 ) -> BatchSummary:
     """Run every job whose output is not current, on ``workers`` local processes or the Dask ``scheduler``.
 
-    Each finished record is appended to the manifest (one ``write`` of one line, so concurrent
-    batches never interleave within a line) and passed to ``on_record``.
+    Each finished record is passed to ``on_record`` and appended to the manifest (one ``write`` of
+    one line). The batch holds the output folder's lock throughout.
+
+    Raises:
+        OutputError: the output folder cannot be written (before any work), another batch holds its
+            lock, or the disk fills up or turns read-only during the run (the batch stops there).
     """
     output_dir = Path(output_dir)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the output folder {output_dir}: {exc.strerror or exc}", field="-o") from None
-    if not os.access(output_dir, os.W_OK):
-        raise UsageError(f"the output folder {output_dir} is not writable", field="-o")
+    _check_writable(output_dir)
+    with _locked(output_dir):
+        return _run_locked(jobs, output_dir, workers, scheduler, on_record)
+
+
+def _run_locked(
+    jobs: Sequence[Job], output_dir: Path, workers: int, scheduler: str | None, on_record: Callable[[dict[str, Any]], None] | None,
+) -> BatchSummary:
     started = time.perf_counter()
-    for leftover in output_dir.rglob(".*.tmp"):  # a killed run's unfinished writes (see write_text); never results
-        leftover.unlink(missing_ok=True)
+    for leftover in output_dir.rglob(".*.tmp"):  # a killed run's unfinished writes (see write_bytes); never results
+        if LEFTOVER.fullmatch(leftover.name):
+            leftover.unlink(missing_ok=True)
     summary = BatchSummary()
     earlier = read_manifest(output_dir)
     todo = []
@@ -231,17 +278,92 @@ def run_batch(
         else:
             ours = before is not None and _sha256(job.output) == before.get("output_sha256")
             todo.append(replace(job, overwrite=True) if ours else job)
-    manifest = os.open(output_dir / MANIFEST, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    recorded = summary.total
+    manifest_path = output_dir / MANIFEST
     try:
-        for record in _results(todo, workers, scheduler):
-            os.write(manifest, (json.dumps(record) + "\n").encode())
-            summary.add(record)
-            if on_record is not None:
-                on_record(record)
+        manifest = os.open(manifest_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _stopped(output_dir, f"the manifest {manifest_path}", exc, recorded, len(jobs)) from None
+
+    def append(line: bytes) -> None:
+        try:
+            _append(manifest, line)
+        except OSError as exc:
+            raise _stopped(output_dir, f"the manifest {manifest_path}", exc, recorded, len(jobs)) from None
+
+    try:
+        size = os.fstat(manifest).st_size
+        if size and os.pread(manifest, 1, size - 1) != b"\n":  # a torn last line (a full disk): end it first
+            append(b"\n")
+        with closing(_results(todo, workers, scheduler)) as results:  # closing cancels the jobs not started
+            for record in results:
+                summary.add(record)
+                if on_record is not None:
+                    on_record(record)
+                if record.get("errno") in DISK_FULL:
+                    raise _stopped(output_dir, record["output"], OSError(getattr(errno, record["errno"]), ""), recorded, len(jobs))
+                append((json.dumps(record) + "\n").encode())
+                recorded += 1
     finally:
         os.close(manifest)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _append(manifest: int, line: bytes) -> None:
+    """Append one whole line to the manifest in one ``write`` (an ``O_APPEND`` write lands whole, after the rest)."""
+    if os.write(manifest, line) != len(line):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _check_writable(output_dir: Path) -> None:
+    """Refuse, before any work, an output folder that cannot take a new file (read-only, or its disk full)."""
+    try:
+        with tempfile.TemporaryFile(dir=output_dir):
+            pass
+        full = os.statvfs(output_dir).f_bavail == 0
+    except OSError as exc:
+        raise OutputError(f"the output folder {output_dir} is not writable ({exc.strerror or exc}); make it writable or choose "
+                          "another folder with -o; nothing was read or written", path=str(output_dir),
+                          reason=errno.errorcode.get(exc.errno or 0)) from None
+    if full:
+        raise OutputError(f"the disk holding the output folder {output_dir} is full; free some space or choose another folder "
+                          "with -o; nothing was read or written", path=str(output_dir), reason="ENOSPC")
+
+
+@contextmanager
+def _locked(output_dir: Path) -> Iterator[None]:
+    """Hold the folder's :data:`LOCK` (an advisory ``flock``, released when the process ends, however it ends)."""
+    path = output_dir / LOCK
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot create the lock {path}: {exc.strerror or exc}; make {output_dir} writable or choose "
+                          "another folder with -o", path=str(path), reason=errno.errorcode.get(exc.errno or 0)) from None
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(handle, 32, 0).decode("ascii", "replace").strip()
+                who = f"process {holder}" if holder.isdigit() else "another process"
+                raise OutputError(f"another batch repair ({who}) is writing to {output_dir}: it holds the lock {path}; wait "
+                                  "for it to finish or choose another output folder with -o; nothing was written",
+                                  path=str(path), pid=holder or None) from None
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(handle)
+
+
+def _stopped(output_dir: Path, unwritten: str, exc: OSError, recorded: int, total: int) -> OutputError:
+    """The error that stops a batch whose output folder takes no more: what was done, and how to finish."""
+    return OutputError(
+        f"stopped: {unwritten} could not be written ({exc.strerror or os.strerror(exc.errno or 0)}), so the output folder "
+        f"{output_dir} is full or read-only. {recorded} of {total} files are done and recorded, every result written is whole, "
+        "nothing partial was left and no input was touched; free some space (or choose another folder with -o) and rerun "
+        "to finish the rest", path=str(output_dir), reason=errno.errorcode.get(exc.errno or 0))
 
 
 def _results(jobs: Sequence[Job], workers: int, scheduler: str | None) -> Iterator[dict[str, Any]]:
@@ -253,10 +375,13 @@ def _results(jobs: Sequence[Job], workers: int, scheduler: str | None) -> Iterat
         yield from map(repair_file, jobs)
     else:
         chunk = max(1, min(64, len(jobs) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        try:
             futures = [pool.submit(_repair_chunk, jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)]
             for future in as_completed(futures):
                 yield from future.result()
+        finally:  # stopped early (Ctrl-C, a full disk): the chunks running finish, the rest never start
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _repair_chunk(jobs: Iterable[Job]) -> list[dict[str, Any]]:

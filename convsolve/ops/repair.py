@@ -19,7 +19,9 @@ Example:
 from __future__ import annotations
 
 import copy
+import keyword
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..diagnose import input_fix
@@ -29,7 +31,7 @@ from ..io.edit import apply_edits
 from ..layers import Conv, ConvTranspose, Pool
 from ..network import AXIS_NAMES, Network, _excluded_fields
 from ..sizesets import SizeRange
-from ..solve.cheapest import cheapest
+from ..solve.cheapest import CheapestSearch, cheapest
 from ..space import Space
 
 __all__ = ["KINDS", "DEFAULT_CANDIDATES", "DEFAULT_WEIGHTS", "Change", "RepairOptions", "RepairResult", "repair"]
@@ -139,8 +141,6 @@ class RepairResult:
     """The total numeric change, the tie-break between repairs of equal cost."""
     valid_before: str = ""
     valid_after: str = ""
-    config: Any = None
-    """The repaired config (the user's data with the changed values edited), when repaired."""
     edits: tuple[tuple[tuple[Any, ...], Any], ...] = ()
     """The changed values as (path in the config, new value): what a writer edits in the user's file."""
     conflict: tuple[str, ...] = ()
@@ -148,6 +148,20 @@ class RepairResult:
     input_fix: str = ""
     """When unrepairable: the input sizes at which the unchanged network is valid."""
     reason: str = ""
+    original: Any = field(default=None, repr=False, compare=False)
+    """The user's config the edits apply to (kept by reference, never changed)."""
+
+    @cached_property
+    def config(self) -> Any:
+        """The repaired config (a copy of the user's data with the changed values edited) when repaired, else None.
+
+        Made on first use: a batch writes the edits into the file's text and never needs it.
+        """
+        if self.status != "repaired" or self.original is None:
+            return None
+        repaired = copy.deepcopy(self.original)
+        apply_edits(repaired, self.edits)
+        return repaired
 
     def __str__(self) -> str:
         name = self.source or "network"
@@ -221,15 +235,23 @@ def repair(
         for name, site in sites.items() if found.assignment[name] != site.before
     )
     edits = _edits(network, data, sites, found.assignment)
-    repaired = copy.deepcopy(data)
-    apply_edits(repaired, edits)
-    after = _network(repaired, source, input_ranges, tied).infer()
+    after = _network(_edited_view(data, edits), source, input_ranges, tied).infer()
     if not after.valid_mask().all():  # the programme and the inference disagree: never hand out a broken file
         raise RuntimeError(f"internal error: the repair of {source or 'the network'} does not check as valid; please report it")
     return RepairResult(
         source, "repaired", described, changes, found.cost // SHIFT_SCALE, found.cost % SHIFT_SCALE,
-        str(before), str(after.valid_sizes()), repaired, edits,
+        str(before), str(after.valid_sizes()), edits, original=data,
     )
+
+
+def _edited_view(data: Any, edits: Sequence[tuple[tuple[Any, ...], Any]]) -> Any:
+    """``data`` with ``edits`` applied, for checking: the edited layers (and their lists) are copies, the rest is shared."""
+    layers = list(data["layers"])
+    for index in sorted({path[1] for path, _ in edits}):
+        layers[index] = {key: list(value) if isinstance(value, list) else value for key, value in layers[index].items()}
+    view = {**data, "layers": layers}
+    apply_edits(view, edits)
+    return view
 
 
 def _network(data: Any, source: str | None, ranges: Sequence[SizeRange] | None, tied: bool) -> Network:
@@ -263,9 +285,16 @@ def _repair_space(
     """The search space around the network's current values, and where each of its parameters lives.
 
     Layers in ``relaxed`` may change every kind, frozen or not (the conflict search uses this).
+    Each open value is a ``{choice: ...}`` named ``<layer>.<kind>`` (``<layer>.<kind>.<axis>`` per
+    axis), so layers written alike with equal candidates are twins the solver builds once (see
+    :func:`~convsolve.solve.plan.make_plan`); a layer whose name an expression cannot spell takes
+    ``params:`` symbols instead. Either way the parameters come in the same order — layers in config
+    order, kinds in :data:`KINDS` order — so the repair found is the same. The spec is built from
+    shallow copies: ``data`` is neither copied whole nor changed.
     """
     relaxed = set(relaxed)
-    spec = copy.deepcopy(data)
+    layers = list(data["layers"])
+    spec: dict[str, Any] = {**data, "layers": layers}
     params: dict[str, Any] = {}
     constraints: list[str] = []
     sites: dict[str, _Site] = {}
@@ -276,6 +305,8 @@ def _repair_space(
             continue
         kinds = set(KINDS) if node in relaxed else (set() if node in options.freeze else set(options.allow))
         fields = set(layer.__dataclass_fields__) - _excluded_fields(type(layer), layer.type)
+        symbols = not _spellable(node)
+        written: dict[str, Any] = {}  # the open kinds' markers, added after the other fields in KINDS order
         names: dict[str, list[str]] = {}
         for kind in KINDS:
             current = _current(network, node, kind, raw)
@@ -283,31 +314,42 @@ def _repair_space(
                 continue
             if kind not in kinds:
                 if isinstance(layer, Pool) and kind == "stride" and "stride" not in raw:
-                    spec["layers"][index]["stride"] = list(current)  # keep the stride when the kernel changes
+                    written[kind] = list(current)  # keep the stride when the kernel changes
                 continue
-            written = raw.get(kind)
-            per_axis = isinstance(written, list) and len(set(current)) > 1
+            per_axis = isinstance(raw.get(kind), list) and len(set(current)) > 1
             positions: list[int | None] = list(range(len(current))) if per_axis else [None]
-            markers = []
+            markers: list[dict[str, Any]] = []
             for position in positions:
                 before = current[position or 0]
-                name = f"p{len(sites)}"
                 values = sorted(set(options.candidates[kind]) | {before})
-                params[name] = {"choice": values}
+                if symbols:
+                    name = f"p{len(sites)}"
+                    params[name] = {"choice": values}
+                    markers.append({"param": name})
+                else:
+                    name = f"{node}.{kind}" + ("" if position is None else f".{AXIS_NAMES[network.ndim][position]}")
+                    markers.append({"choice": values})
                 sites[name] = _Site(index, node, kind, position, before)
-                markers.append({"param": name})
                 names.setdefault(kind, []).append(name)
-            spec["layers"][index][kind] = markers if per_axis else markers[0]
+            written[kind] = markers if per_axis else markers[0]
+        if written:
+            layers[index] = {key: value for key, value in raw.items() if key not in written} | written
         if "padding" in names and not isinstance(layer, Pool) and options.candidates["padding"] == DEFAULT_CANDIDATES["padding"]:
             for axis, name in enumerate(names["padding"]):
                 kernel = names.get("kernel", [])
                 bound = f"{kernel[min(axis, len(kernel) - 1)]} // 2" if kernel else str(max(layer.kernel) // 2)
                 constraints.append(f"{name} <= {bound} or {name} == {sites[name].before}")
-    spec["params"] = params
+    if params:
+        spec["params"] = params
     if constraints:
         spec["constraints"] = constraints
     space = Space.from_config(spec, source=source)
     return space.with_input(network.input.ranges, network.input.tied), sites
+
+
+def _spellable(node: str) -> bool:
+    """Whether ``<node>.kernel`` can be written in a constraint (dotted ASCII identifiers, no keywords)."""
+    return all(part.isascii() and part.isidentifier() and not keyword.iskeyword(part) for part in node.split("."))
 
 
 def _edits(network: Network, data: Any, sites: Mapping[str, _Site], assignment: Mapping[str, Any]) -> tuple[tuple[tuple[Any, ...], Any], ...]:
@@ -335,22 +377,39 @@ def _unrepairable(
     """Why no allowed change works: a smallest conflicting set of restricted layers, and the input that would do."""
     fix = input_fix(network, before)
     layers = [raw["name"] for raw in data["layers"] if isinstance(network.layer(raw["name"]), (Conv, ConvTranspose))]
-
-    def feasible(relaxed: Iterable[str]) -> bool:
-        space, _ = _repair_space(data, source, network, options, relaxed)
-        return cheapest(space, {}, on_step) is not None
-
-    allowed = ", ".join(k for k in KINDS if k in options.allow) or "nothing"
     unrestricted = set(options.allow) == set(KINDS) and not options.freeze  # then relaxing changes nothing: known infeasible
-    if unrestricted or not feasible(layers):
-        reason = f"no change of {', '.join(KINDS)} in any layer makes it valid"
-        return RepairResult(source, "unrepairable", described, valid_before=str(before), input_fix=fix, reason=reason)
+    if unrestricted:
+        return _beyond_repair(source, described, before, fix)
+    # One space in which every layer may change every kind serves every question: keeping a set of layers
+    # restricted is possible exactly when the cheapest assignment that changes their restricted values
+    # at cost 1 each costs 0. The search is built once, and asked for cost 0 only.
+    space, sites = _repair_space(data, source, network, options, relaxed=layers)
+    search = CheapestSearch(space, on_step)
+
+    def feasible(restricted: Iterable[str]) -> bool:
+        kept = set(restricted)
+        costs = {
+            name: {value: int(value != site.before) for value in space.params[name].values}
+            for name, site in sites.items()
+            if site.node in kept and (site.node in options.freeze or site.field not in options.allow)
+        }
+        return search.run(costs, at_most=0) is not None
+
+    if not feasible(()):
+        return _beyond_repair(source, described, before, fix)
     restricted = [node for node in layers if node in options.freeze or set(options.allow) != set(KINDS)]
     conflict = list(restricted)
     for node in restricted:  # deletion: keep a layer only if relaxing it makes a repair possible
         trial = [n for n in conflict if n != node]
-        if not feasible(set(layers) - set(trial)):
+        if not feasible(trial):
             conflict = trial
+    allowed = ", ".join(k for k in KINDS if k in options.allow) or "nothing"
     frozen = sorted(options.freeze)
     reason = f"no change of {allowed}" + (f" outside the frozen layers {', '.join(frozen)}" if frozen else "") + " makes it valid"
     return RepairResult(source, "unrepairable", described, valid_before=str(before), conflict=tuple(conflict), input_fix=fix, reason=reason)
+
+
+def _beyond_repair(source: str | None, described: str, before: ValidSizes, fix: str) -> RepairResult:
+    """Unrepairable even with every kind of every layer free to change."""
+    reason = f"no change of {', '.join(KINDS)} in any layer makes it valid"
+    return RepairResult(source, "unrepairable", described, valid_before=str(before), input_fix=fix, reason=reason)

@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import InvalidAssignment
 from ..inference import infer
 from ..network import INPUT, Network
-from ..sizesets import SizeRange, SizeSet
+from ..sizesets import MAX_SIZE, MAX_SIZES, SizeRange, SizeSet
 from .figures import FIGURE_FORMATS, figure_bytes, new_figure
 from .output import Written, check_output, write_output
 from .subject import Pictured, Subject, subject_of
@@ -257,9 +257,16 @@ def size_plot(loaded: Pictured, *, timeout: float | None = None) -> SizePlot:
     configured = None
     if all(r.lo == r.hi for r in network.input.ranges):
         configured = tuple(r.lo for r in network.input.ranges)
-        wider = [SizeRange(1, max(WIDEN_MIN, WIDEN_FACTOR * r.lo)) for r in network.input.ranges]
+        wider = [_widened(r.lo) for r in network.input.ranges]
         network = network.with_input(wider, network.input.tied)
     return _SizePlotBuilder(network, subject, configured).build()
+
+
+def _widened(size: int) -> SizeRange:
+    """``1..max(64, 4 * size)`` holding ``size``: every size, or every k-th when that would be more than MAX_SIZES."""
+    hi = min(max(WIDEN_MIN, WIDEN_FACTOR * size), MAX_SIZE)
+    step = -(-hi // MAX_SIZES)
+    return SizeRange(1 + (size - 1) % step, hi, step)
 
 
 class _SizePlotBuilder:

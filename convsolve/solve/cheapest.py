@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from collections.abc import Callable, Mapping
@@ -44,7 +45,7 @@ import numpy as np
 from .plan import make_plan
 from .table import INVALID, Table, _unique_rows
 
-__all__ = ["Cheapest", "LeadBound", "cheapest"]
+__all__ = ["Cheapest", "CheapestSearch", "LeadBound", "cheapest"]
 
 UNREACHABLE = np.iinfo(np.int64).max // 4
 """The cost of what cannot be completed (small enough that adding costs to it cannot overflow)."""
@@ -71,24 +72,51 @@ def cheapest(
     values left out cost 0. Ties go to the cheapest move into each state with the smallest previous
     state and combination, so the answer is the same in every run.
     """
-    plan = make_plan(space)
-    table = Table(plan, space, keep_transitions=False, run=False)
-    unit_costs = [_combo_costs(unit.step, plan.domains, costs) for unit in table.units]
-    bound = LeadBound(table, unit_costs, on_step)
-    start = int(bound.of(0, table.states[0])[0])
-    if start >= UNREACHABLE:  # not even the relaxation has a valid assignment
-        return None
-    prunable = _prunable_boundaries(table)
-    limit, searches = start if bound.values is not None else UNREACHABLE - 1, 1  # no bound: one search, no limit
-    while True:
-        found, dropped = _search(table, unit_costs, bound, prunable, limit, on_step)
-        if found is not None:
-            assignment, best, kept = found
-            return Cheapest(assignment, best, kept, searches)
-        if dropped >= UNREACHABLE:  # nothing was left out for the limit: nothing is valid
+    return CheapestSearch(space, on_step).run(costs)
+
+
+class CheapestSearch:
+    """The cheapest valid assignments of one space under several cost maps: the plan, the table (its
+    layers, size tables and memos) and the relaxed states of the bound are built once for all of them.
+
+    Example:
+        >>> from convsolve.space import Space
+        >>> space = Space.from_config({"input": {"channels": 3, "size": {"range": [8, 16]}},
+        ...     "layers": [{"name": "c", "type": "conv2d", "out_channels": 4, "kernel": {"choice": [9, 3]}}]})
+        >>> search = CheapestSearch(space)
+        >>> search.run({"c.kernel": {3: 1}}).assignment, search.run({"c.kernel": {3: 1}}, at_most=0)
+        ({'c.kernel': 3}, None)
+    """
+
+    def __init__(self, space: Any, on_step: Callable[[int, int], None] | None = None) -> None:
+        """Prepare the programme of ``space``; ``on_step`` is called per unit of every pass (progress, and the place a timeout interrupts)."""
+        self.plan = make_plan(space)
+        self.table = Table(self.plan, space, keep_transitions=False, run=False)
+        self.on_step = on_step
+        self._prunable = _prunable_boundaries(self.table)
+        self._bound: LeadBound | None = None
+
+    def run(self, costs: Mapping[str, Mapping[Any, int]], at_most: int | None = None) -> Cheapest | None:
+        """The cheapest valid assignment under ``costs`` (see :func:`cheapest`), or None when there is none,
+        or none of cost at most ``at_most``: then the search stops at that limit (``at_most=0`` asks
+        only whether the costly values can all be avoided)."""
+        table, on_step = self.table, self.on_step
+        unit_costs = [_combo_costs(unit.step, self.plan.domains, costs) for unit in table.units]
+        bound = self._bound = LeadBound(table, unit_costs, on_step) if self._bound is None else self._bound.recosted(unit_costs)
+        start = int(bound.of(0, table.states[0])[0])
+        most = UNREACHABLE - 1 if at_most is None else at_most
+        if start > most:  # not even the relaxation has a valid assignment (cheap enough)
             return None
-        # at least the least estimate left out, and half as much slack again: few searches however far the bound is
-        limit, searches = max(dropped, limit + (limit - start) // 2), searches + 1
+        limit, searches = start if bound.values is not None else most, 1  # no bound: one search, as far as allowed
+        while True:
+            found, dropped = _search(table, unit_costs, bound, self._prunable, limit, on_step)
+            if found is not None:
+                assignment, best, kept = found
+                return Cheapest(assignment, best, kept, searches)
+            if dropped > most:  # nothing was left out for the limit (or nothing cheap enough): nothing is valid
+                return None
+            # at least the least estimate left out, and half as much slack again: few searches however far the bound is
+            limit, searches = min(max(dropped, limit + (limit - start) // 2), most), searches + 1
 
 
 def _search(
@@ -174,11 +202,24 @@ class LeadBound:
         self.radix = [0] * len(table.layouts)
         self._segments: dict[tuple[Any, ...], _Segment] = {}
         self._choice_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._top_sizes: list[int] | None = None
         self.values: list[np.ndarray] | None
         try:
             self.values = self._solve()
         except _TooLarge:
             self.values = None
+
+    def recosted(self, unit_costs: list[np.ndarray]) -> LeadBound:
+        """The bounds of the same relaxation under other costs: the relaxed states and moves, which do not
+        depend on the costs, are enumerated once for both."""
+        other = copy.copy(self)
+        other.unit_costs = unit_costs
+        other.keys, other.radix = list(self.keys), list(self.radix)
+        try:
+            other.values = other._solve()
+        except _TooLarge:
+            other.values = None
+        return other
 
     def of(self, boundary: int, rows: np.ndarray) -> np.ndarray:
         """The bound of each frontier state ``rows`` at ``boundary`` (UNREACHABLE: no relaxed completion)."""
@@ -197,7 +238,9 @@ class LeadBound:
 
     def _solve(self) -> list[np.ndarray]:
         """The bound of every relaxed state, boundary by boundary, from the last cut back to the first."""
-        tops = self._tops()
+        if self._top_sizes is None:
+            self._top_sizes = self._tops()
+        tops = self._top_sizes
         last = len(self.table.units)
         cuts = [b for b in range(last + 1) if len(self.leads[b]) <= 1]
         values: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * (last + 1)
