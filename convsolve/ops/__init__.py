@@ -191,7 +191,7 @@ def _supported(table: Table) -> dict[str, tuple[Any, ...]]:
     back = table.backward()
     used: dict[str, set[int]] = {name: set() for name in table.plan.params}
     for j, (unit, moves) in enumerate(zip(table.units, table.moves)):
-        live = np.asarray(back[j + 1][moves.dst] > 0, dtype=bool)
+        live = np.asarray(back[j + 1] > 0, dtype=bool)[moves.dst]
         combos = unit.step.combos[np.unique(moves.combo[live])]
         for i, name in enumerate(unit.step.new_params):
             used[name].update(int(v) for v in combos[:, i])

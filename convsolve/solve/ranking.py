@@ -52,7 +52,7 @@ class Ranking:
         back = table.backward()
         self.total = int(back[0][0]) if len(back[0]) else 0
         self._small = self.total < CAP
-        self._back = [b.astype(np.int64) for b in back] if self._small else back
+        self._back = back
         """Per unit boundary, how many ways each state completes (int64 when every total fits)."""
         self.moves: list[_Moves] = []
         for j, moves in enumerate(table.moves):

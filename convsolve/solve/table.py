@@ -196,16 +196,22 @@ class Table:
         return int(final.sum()) if len(final) else 0
 
     def backward(self) -> list[np.ndarray]:
-        """Per unit boundary, how many ways each state completes into a valid assignment."""
+        """Per unit boundary, how many ways each state completes into a valid assignment (int64 arrays
+        when the total fits, else Python integers)."""
         if self._backward is None:
             if len(self.moves) != len(self.units):
                 raise RuntimeError("backward counts need the transitions: build the Table with keep_transitions=True")
-            back = [np.ones(len(self.states[-1]), dtype=object)]
+            # every state is reachable, so none completes in more ways than the total: int64 when that fits
+            kind = np.int64 if self.count() < 2**62 else object
+            back = [np.ones(len(self.states[-1]), dtype=kind)]
             for j in range(len(self.units) - 1, -1, -1):
                 moves = self.moves[j]
-                counts = np.zeros(len(self.states[j]), dtype=object)
+                counts = np.zeros(len(self.states[j]), dtype=kind)
                 if len(moves.src):
-                    np.add.at(counts, moves.src, back[0][moves.dst])
+                    order = None if (moves.src[1:] >= moves.src[:-1]).all() else np.argsort(moves.src, kind="stable")
+                    src, dst = (moves.src, moves.dst) if order is None else (moves.src[order], moves.dst[order])
+                    starts = np.flatnonzero(np.r_[True, src[1:] != src[:-1]])
+                    counts[src[starts]] = np.add.reduceat(back[0][dst], starts)
                 back.insert(0, counts)
             self._backward = back
         return self._backward
