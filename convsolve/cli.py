@@ -548,7 +548,7 @@ def _parse_weights(text: Optional[str]) -> dict[str, int]:
         if not item.strip():
             continue
         name, _, value = item.partition("=")
-        if not value.strip().isdigit():
+        if not value.strip().isascii() or not value.strip().isdigit():
             raise UsageError(f"--weights {item.strip()!r}: expected NAME=WEIGHT with a non-negative integer weight, e.g. kernel=2", field="--weights")
         weights[name.strip()] = int(value)
     return weights

@@ -98,6 +98,8 @@ class ValidSizes:
     tied: bool
     coupled_by: tuple[str, ...]
     mask: np.ndarray
+    axes: tuple[np.ndarray, ...]
+    """The examined sizes per axis: ``mask`` is indexed by their positions."""
 
     @property
     def min(self) -> tuple[int, ...] | None:
@@ -107,7 +109,7 @@ class ValidSizes:
         points = np.argwhere(self.mask)
         if len(points) == 0:
             return None
-        return tuple(int(s.lo + i) for s, i in zip(self.sets, points[0]))
+        return tuple(int(values[i]) for values, i in zip(self.axes, points[0]))
 
     @property
     def empty(self) -> bool:
@@ -129,7 +131,7 @@ class ValidSizes:
             out["axes"] = {axis: s.to_dict() for axis, s in zip(self.axis_names, self.sets)}
             if self.coupled_by:
                 out["coupled_by"] = list(self.coupled_by)
-                out["pairs"] = [[int(s.lo + i) for s, i in zip(self.sets, point)] for point in np.argwhere(self.mask)]
+                out["pairs"] = [[int(values[i]) for values, i in zip(self.axes, point)] for point in np.argwhere(self.mask)]
         return out
 
 
@@ -167,7 +169,7 @@ class Inference:
                 SizeSet.from_mask(values, mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)), r.lo, r.hi)
                 for axis, (values, r) in enumerate(zip(self.sweep.axes, ranges))
             )
-        return ValidSizes(sets, self.network.axis_names, self.sweep.tied, coupled, mask)
+        return ValidSizes(sets, self.network.axis_names, self.sweep.tied, coupled, mask, self.sweep.axes)
 
 
 def infer(network: Network) -> Inference:

@@ -143,3 +143,11 @@ def test_channels_flow_through_concat_and_groups_are_checked():
     rows = network.shapes([4, 4])
     assert rows[3].shape == (8, 4, 4)
     assert rows[4].shape is None and "groups" in rows[4].problem
+
+
+def test_min_of_independent_axes_with_a_step_is_an_examined_size():
+    from convsolve.network import Network
+
+    net = Network.from_config({"input": {"channels": 3, "height": {"range": [8, 40], "step": 8}, "width": {"range": [10, 30], "step": 10}},
+                               "layers": [{"name": "c", "type": "conv2d", "out_channels": 4, "kernel": [20, 15]}]})
+    assert net.valid_sizes().min == (24, 20)

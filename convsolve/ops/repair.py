@@ -86,7 +86,7 @@ class RepairOptions:
             if not item.strip():
                 continue
             kind, value = _kind_and_text(item, "--weights")
-            if not value.isdigit():
+            if not value.isascii() or not value.isdigit():
                 raise UsageError(f"{item!r}: a weight is a non-negative integer, like kernel=2", field="--weights")
             weight_map[kind] = int(value)
         values = dict(DEFAULT_CANDIDATES)
