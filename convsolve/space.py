@@ -594,6 +594,8 @@ class _SpaceLoader:
             return _Slot(key, position), text
         if markers[0] == "param":
             symbol = marker["param"]
+            if not isinstance(symbol, str):
+                raise self.error(f"a param is named by a string, like {{param: k}}, got {_show(symbol)}", **where)
             if symbol not in self.params or self.params[symbol].origin != "params":
                 known = [p for p, param in self.params.items() if param.origin == "params"]
                 hint = _suggest(str(symbol), known) or (f" (declared: {', '.join(known)})" if known else " (declare it under params:)")

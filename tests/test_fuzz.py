@@ -290,3 +290,11 @@ def test_a_scalar_the_yaml_library_cannot_construct_is_a_parse_error(tmp_path, v
 def test_flow_nesting_thousands_deep_is_refused_before_the_yaml_parser(tmp_path):
     path, result = _run(tmp_path, "a: " + "[" * 20000 + "]" * 20000 + "\n", "check")
     assert result.exit_code == 2 and f"{path}: is nested more than 1,000 levels deep" in result.output
+
+
+@pytest.mark.parametrize("symbol", ["{'': 0}", "[k]", "3"])
+def test_a_param_marker_naming_no_string_is_refused(tmp_path, symbol):
+    text = ("input: {channels: 3, size: 16}\nparams: {k: {choice: [1, 3]}}\nlayers:\n"
+            f"  - {{name: c, type: conv2d, out_channels: 4, kernel: {{param: {symbol}}}}}\n")
+    path, result = _run(tmp_path, text, "count")
+    assert result.exit_code == 2 and f"{path}:4: layer 'c', field 'kernel': a param is named by a string" in result.output
