@@ -573,11 +573,10 @@ class Table:
         if cached is None or cached[0].shape[1] < limit:
             sizes = np.arange(max(limit, 2 * cached[0].shape[1] if cached else 64), dtype=np.int64)
             outs, oks = [], []
-            for layer_id in layer_ids:
-                layer = self.layers[layer_id]
-                out, ok = (sizes, True) if layer.family == "preserve" else layer.axis_size(axis, sizes)
-                outs.append(np.broadcast_to(np.asarray(out, dtype=np.int64), sizes.shape))
-                oks.append(np.broadcast_to(np.asarray(ok, dtype=bool), sizes.shape))
+            for layer_id in layer_ids.tolist():
+                out, ok = _axis_rows(self.layers[layer_id], axis, sizes)
+                outs.append(out[: len(sizes)])
+                oks.append(ok[: len(sizes)])
             cached = self._tables[key] = (np.stack(outs), np.stack(oks))
         return cached
 
@@ -798,6 +797,25 @@ def _moves(table: Table, index: int, row: np.ndarray, on_step: Callable[[int, in
     moves, rows = table.apply(index, row[None, :])
     for k in np.argsort(moves.combo, kind="stable"):
         yield int(moves.combo[k]), rows[moves.dst[k]]
+
+
+_AXIS_ROWS: dict[tuple[Layer, int], tuple[np.ndarray, np.ndarray]] = {}
+"""Per (layer, axis), its output size and validity for input sizes 0, 1, ...: shared by every table of the
+process, so a batch of configs written alike computes each layer's rule once."""
+MAX_AXIS_ROWS = 100_000
+
+
+def _axis_rows(layer: Layer, axis: int, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``layer``'s output size and validity on ``axis`` for input sizes ``0 .. len(sizes) - 1`` (at least)."""
+    key = (layer, axis)
+    found = _AXIS_ROWS.get(key)
+    if found is None or len(found[0]) < len(sizes):
+        out, ok = (sizes, True) if layer.family == "preserve" else layer.axis_size(axis, sizes)
+        if len(_AXIS_ROWS) >= MAX_AXIS_ROWS:
+            _AXIS_ROWS.clear()
+        found = _AXIS_ROWS[key] = (np.broadcast_to(np.asarray(out, dtype=np.int64), sizes.shape).copy(),
+                                   np.broadcast_to(np.asarray(ok, dtype=bool), sizes.shape).copy())
+    return found
 
 
 def _pushed(counts: np.ndarray, moves: Transitions, states: int) -> np.ndarray:
