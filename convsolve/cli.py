@@ -123,6 +123,11 @@ def _time_limit(seconds: Optional[float]) -> Iterator[None]:
         fired = True
         raise SolverTimeout(seconds)
 
+    def unraisable(info: Any) -> None:  # the alarm landed in a finalizer: nothing to print, the block ends below
+        if not isinstance(info.exc_value, SolverTimeout):
+            hook(info)
+
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
     try:
@@ -138,6 +143,7 @@ def _time_limit(seconds: Optional[float]) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        sys.unraisablehook = hook
 
 
 def _print_json(data: Any) -> None:

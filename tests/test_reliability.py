@@ -269,3 +269,19 @@ def test_a_torn_manifest_line_does_not_swallow_the_next_record(tmp_path):
     lines = (out / MANIFEST).read_text().splitlines()
     assert lines[0] == '{"output": "torn' and len(lines) == 4
     assert all("fingerprint" in json.loads(line) for line in lines[1:])
+
+
+def test_an_alarm_landing_in_a_finalizer_prints_nothing_and_still_times_out(capsys, monkeypatch):
+    from convsolve.cli import _time_limit
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.__unraisablehook__)  # Python's own: prints "Exception ignored ... Traceback"
+    from convsolve.errors import SolverTimeout
+
+    class Slow:
+        def __del__(self):
+            time.sleep(0.5)  # the alarm lands here, where what a handler raises is swallowed
+
+    with pytest.raises(SolverTimeout):
+        with _time_limit(0.1):
+            Slow()
+    assert "Traceback" not in capsys.readouterr().err
