@@ -802,19 +802,26 @@ def _moves(table: Table, index: int, row: np.ndarray, on_step: Callable[[int, in
 _AXIS_ROWS: dict[tuple[Layer, int], tuple[np.ndarray, np.ndarray]] = {}
 """Per (layer, axis), its output size and validity for input sizes 0, 1, ...: shared by every table of the
 process, so a batch of configs written alike computes each layer's rule once."""
-MAX_AXIS_ROWS = 100_000
+MAX_SHARED_SIZES = 4_000_000
+"""The most input sizes the shared rows hold in all (about 36 MB); rows longer than a tenth of it are not shared."""
+_shared = 0
 
 
 def _axis_rows(layer: Layer, axis: int, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``layer``'s output size and validity on ``axis`` for input sizes ``0 .. len(sizes) - 1`` (at least)."""
+    global _shared
     key = (layer, axis)
     found = _AXIS_ROWS.get(key)
-    if found is None or len(found[0]) < len(sizes):
-        out, ok = (sizes, True) if layer.family == "preserve" else layer.axis_size(axis, sizes)
-        if len(_AXIS_ROWS) >= MAX_AXIS_ROWS:
+    if found is not None and len(found[0]) >= len(sizes):
+        return found
+    out, ok = (sizes, True) if layer.family == "preserve" else layer.axis_size(axis, sizes)
+    found = (np.broadcast_to(np.asarray(out, dtype=np.int64), sizes.shape), np.broadcast_to(np.asarray(ok, dtype=bool), sizes.shape))
+    if len(sizes) <= MAX_SHARED_SIZES // 10:
+        if _shared + len(sizes) > MAX_SHARED_SIZES:
             _AXIS_ROWS.clear()
-        found = _AXIS_ROWS[key] = (np.broadcast_to(np.asarray(out, dtype=np.int64), sizes.shape).copy(),
-                                   np.broadcast_to(np.asarray(ok, dtype=bool), sizes.shape).copy())
+            _shared = 0
+        _AXIS_ROWS[key] = found = (found[0].copy(), found[1].copy())
+        _shared += len(sizes)
     return found
 
 
