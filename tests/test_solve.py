@@ -319,3 +319,18 @@ def test_a_table_keeping_too_much_over_all_its_steps_stops_naming_the_layer(monk
         ops.sample(space, 3)
     monkeypatch.setattr(table, "MAX_KEPT", 10**9)
     assert len(ops.sample(space, 3)) == 3
+
+
+def test_inputs_too_large_to_tabulate_are_computed_from_the_sizes_themselves():
+    # a table of every size up to 2**31 would take 16 GiB: the answer must come without one
+    import tracemalloc
+
+    layers = [conv("c1"), pool("p1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]}]
+    space = space_of(layers, lo=2**31 - 40, hi=2**31 - 1)
+    tracemalloc.start()  # NumPy reports its arrays to tracemalloc
+    try:
+        assert ops.count(space).valid == len(brute_force(space))
+        assert len(ops.sample(space, 3)) == 3
+        assert tracemalloc.get_traced_memory()[1] < 200 * 2**20
+    finally:
+        tracemalloc.stop()

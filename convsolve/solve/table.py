@@ -48,6 +48,9 @@ MAX_ELEMENTS = 60_000_000
 MAX_KEPT = 400_000_000
 """The most integers a table may keep over all its steps (states and moves, about 3.2 GB): past it the
 solver stops with SolverLimit. The deepest shipped space, chain-1000, keeps about 120 million."""
+TABLE_SIZES = 1 << 16
+"""Input sizes up to this are read from tables of each layer's rule; larger ones (up to 2**31 - 1) are
+computed from the sizes themselves, so a huge input range costs time, not a table of that many sizes."""
 PACKED = 2**31
 """Sizes below this pack two to an int64 id."""
 
@@ -167,6 +170,7 @@ class Table:
         self._alone_at: dict[int, str | None] = {}
         self._classes: dict[tuple[bytes, int, bytes], tuple[np.ndarray, np.ndarray]] = {}
         self._memos: dict[tuple[bytes, bool, bool], _Memo] = {}
+        self._untabled: set[int] = set()
         self.states: list[np.ndarray] = [self._initial_row()]
         self.forward: list[np.ndarray] = [np.array([1], dtype=object)]
         self.moves: list[Transitions] = []
@@ -310,7 +314,10 @@ class Table:
     def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id."""
         if self._plain_spatial(step):
-            return self._spatial_outputs(step, keys)
+            first = step.inputs[0]
+            if len(keys) == 0 or int(self.sizes.get(self._width(first), keys[:, 1]).max()) < TABLE_SIZES:
+                return self._spatial_outputs(step, keys)
+            self._untabled.add(step.index)  # inputs too large to tabulate: applied to the sizes themselves below
         n_inputs = len(step.inputs)
         shape = (len(keys), len(step.combos))
         ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
@@ -409,7 +416,7 @@ class Table:
         """Per combo: how many combos act as it does on every input of ``keys`` when it is the first of them,
         else 0. Plain spatial steps read the classes from their layers' tables as computed so far, which
         cover every input seen; other steps count every combo alone."""
-        if not self._plain_spatial(step):
+        if not self._plain_spatial(step) or step.index in self._untabled:
             return np.ones(len(step.combos), dtype=np.int64)
         layer_ids = self.combo_layers(step)
         combos = np.flatnonzero(layer_ids != INVALID)
