@@ -56,7 +56,8 @@ def test_ctrl_c_during_a_long_enumerate_exits_130_with_whole_lines():
     import signal
 
     process = subprocess.Popen([sys.executable, "-m", "convsolve", "enumerate", "configs/bench/chain-40.yaml", "--jsonl"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as a terminal's Ctrl-C finds it
     lines = [process.stdout.readline() for _ in range(1000)]  # it is streaming
     process.send_signal(signal.SIGINT)
     rest = process.stdout.read()  # through the same buffer as readline: communicate() would skip what it read ahead

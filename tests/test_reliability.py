@@ -122,7 +122,8 @@ def test_ctrl_c_during_batch_repair_exits_130_says_what_was_done_and_the_rerun_f
     inputs, out = tmp_path / "runs", tmp_path / "out"
     before = generate(inputs, 60)
     process = subprocess.Popen([sys.executable, "-m", "convsolve", "batch-repair", str(inputs), "-o", str(out), "--workers", "2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=_default_sigint)
     manifest = out / MANIFEST
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not manifest.exists() or len(manifest.read_text().splitlines()) < 8):
@@ -285,3 +286,11 @@ def test_an_alarm_landing_in_a_finalizer_prints_nothing_and_still_times_out(caps
         with _time_limit(0.1):
             Slow()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def _default_sigint():
+    """In the child: Ctrl-C as a terminal delivers it (a shell's background job starts with SIGINT ignored,
+    and Python then leaves it ignored)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
