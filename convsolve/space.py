@@ -137,6 +137,8 @@ class _LayerTemplate:
     slots: tuple[_Slot, ...]
     params: tuple[str, ...]
     cache: dict[tuple[Any, ...], Layer | InvalidAssignment] = field(default_factory=dict)
+    identity: tuple[Any, ...] | None = None
+    """What the layers built depend on besides the parameter values (see :meth:`Space.layer_identity`)."""
 
 
 class Space:
@@ -230,6 +232,25 @@ class Space:
         if isinstance(built, InvalidAssignment):
             raise built.with_traceback(None)
         return built
+
+    def layer_identity(self, node: str) -> tuple[Any, ...]:
+        """A hashable key such that nodes of equal keys (in any space) build equal layers from equal values of
+        their :meth:`layer_params`: the layer type, rank, convention, fields as written and open slots.
+
+        Example:
+            >>> a = Space.from_config({"input": {"channels": 3, "size": 32},
+            ...     "layers": [{"name": "c", "type": "conv2d", "out_channels": 4, "kernel": {"choice": [1, 3]}}]})
+            >>> b = Space.from_config({"input": {"channels": 3, "size": 64},
+            ...     "layers": [{"name": "c", "type": "conv2d", "out_channels": 4, "kernel": {"choice": [1, 3]}}]})
+            >>> a.layer_identity("c") == b.layer_identity("c")
+            True
+        """
+        template = self._template(node)
+        if template.identity is None:
+            head = template.head
+            slots = tuple((s.field, s.position, s.param, None if s.expression is None else s.expression.text) for s in template.slots)
+            template.identity = (head.cls, head.type_name, self.ndim, self.convention.name, _frozen(head.fields), slots)
+        return template.identity
 
     def fixed(self, assignment: Mapping[str, Value]) -> Network:
         """The concrete network for a value of every parameter.
@@ -351,14 +372,12 @@ class Space:
         for slot in template.slots:
             if slot.position is not None and fields[slot.field] is head.fields[slot.field]:
                 fields[slot.field] = list(fields[slot.field])
-        given = ", ".join(f"{name} = {_show_value(values[name])}" for name in template.params)
-        with_values = f" (with {given})" if given else ""
         for slot in template.slots:
             try:
                 value = _slot_value(slot, values)
             except ZeroDivisionError:
                 return InvalidAssignment(
-                    f"{{expr: {slot.expression.text!r}}} divides by zero{with_values}",  # type: ignore[union-attr]
+                    f"{{expr: {slot.expression.text!r}}} divides by zero{_with_values(template, values)}",  # type: ignore[union-attr]
                     file=self.source, node=head.name, field=slot.field, line=line_of(template.raw, slot.field) or head.line,
                 )
             if slot.position is None:
@@ -374,7 +393,7 @@ class Space:
                 head.cls, head.type_name, fields, self.ndim, self.convention, head.name, template.raw, head.line
             )
         except ConfigError as exc:
-            return InvalidAssignment(f"{exc.message}{with_values}", **exc.facts)
+            return InvalidAssignment(f"{exc.message}{_with_values(template, values)}", **exc.facts)
         if len(_BUILT) >= MAX_BUILT:
             _BUILT.clear()
         _BUILT[key] = layer
@@ -405,9 +424,15 @@ type, fields, rank and convention only, and repeated blocks and repair spaces re
 MAX_BUILT = 200_000
 
 
+def _with_values(template: _LayerTemplate, values: Mapping[str, Value]) -> str:
+    """`` (with a = 1, b = 2)``: the values a layer was built with, for a message (empty without parameters)."""
+    given = ", ".join(f"{name} = {_show_value(values[name])}" for name in template.params)
+    return f" (with {given})" if given else ""
+
+
 def _frozen(value: Any) -> Any:
     """A hashable copy of a layer's fields (lists become tuples, mappings sorted item tuples)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):  # a config's mappings are dicts (plain, ruamel.yaml's or quickyaml's)
         return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
     if isinstance(value, list):
         return tuple(_frozen(v) for v in value)

@@ -261,3 +261,45 @@ def test_dropping_dominated_states_keeps_the_optimum_with_fewer_states(monkeypat
     full = cheapest(space, costs)
     assert pruned.cost == full.cost
     assert pruned.states < full.states
+
+
+def classifier(lo, hi, in_features, targets=None):
+    """conv (kernel 1..7, padding 0..3) -> flatten -> linear: the linear reads one size only, so most ranges have no repair."""
+    config = {"input": {"channels": 1, "size": {"range": [lo, hi]}}, "layers": [
+        {"name": "c", "type": "conv2d", "out_channels": 1, "kernel": {"choice": [1, 3, 5, 7]}, "padding": {"choice": [0, 1, 2, 3]}},
+        {"name": "f", "type": "flatten"},
+        {"name": "fc", "type": "linear", "in_features": in_features, "out_features": 2}]}
+    if targets:
+        config["targets"] = targets
+    return Space.from_config(config)
+
+
+@pytest.mark.parametrize("lo, hi, in_features", [(8, 12, 64), (8, 8, 64), (8, 8, 100), (8, 9, 64), (5, 5, 9)])
+def test_the_ends_check_never_changes_an_answer(monkeypatch, lo, hi, in_features):
+    space = classifier(lo, hi, in_features)
+    costs = random_costs(space, random.Random(lo + hi))
+    expected = brute_force(space)
+    found = cheapest(space, costs)
+    assert (found is None) == (not expected)
+    if expected:
+        assert found.cost == min(total_cost(costs, a) for a in expected)
+    monkeypatch.setattr(cheapest_module, "ENDS_CHECK_AFTER", 10**9)  # never checked
+    again = cheapest(space, costs)
+    assert (again is None) == (found is None) and (found is None or again.assignment == found.assignment)
+
+
+def test_the_ends_check_proves_a_range_has_no_valid_assignment(monkeypatch):
+    space = classifier(8, 40, 64)  # one size after the conv at every input from 8 to 40: impossible
+    search = CheapestSearch(space)
+    assert not search.valid_at_ends()
+    searches = []
+    real = cheapest_module._search
+    monkeypatch.setattr(cheapest_module, "_search", lambda *a: searches.append(a[4]) or real(*a))
+    assert search.run({"c.kernel": {1: 1, 3: 1, 5: 1, 7: 0}, "c.padding": {0: 0, 1: 1, 2: 1, 3: 1}}) is None
+    assert len(searches) <= cheapest_module.ENDS_CHECK_AFTER  # then it stopped (the ends check had its answer)
+
+
+def test_the_ends_check_holds_where_it_cannot_tell():
+    for lo, hi in ((8, 8), (8, 9)):  # the range is its ends: the check would repeat the search
+        assert CheapestSearch(classifier(lo, hi, 64)).valid_at_ends()
+    assert CheapestSearch(classifier(8, 40, 64, targets=[{"node": "c", "at": 8, "size": 8}])).valid_at_ends()  # targets name sizes

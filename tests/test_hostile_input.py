@@ -68,3 +68,18 @@ def test_ctrl_c_during_a_long_enumerate_exits_130_with_whole_lines():
 
     for line in lines + rest.splitlines(keepends=True):
         json.loads(line)
+
+
+@pytest.mark.parametrize("value", ["!!binary AAAA \u00a0", "!!binary AA\u00e9A"])
+def test_a_bad_binary_value_is_named_without_python_internals(tmp_path, value):
+    """Found by the fuzz campaign: ruamel.yaml's message carried Python's "'ascii' codec can't encode" text."""
+    from convsolve.errors import ConfigError
+    from convsolve.io.config import read_config
+
+    path = tmp_path / "bin.yaml"
+    path.write_text(f"name: n\nblob: {value}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        read_config(path)
+    message = str(caught.value)
+    assert "bin.yaml" in message and ":2" in message and "!!binary value is not base64 text" in message
+    assert "codec" not in message and "Incorrect padding" not in message

@@ -207,7 +207,7 @@ def repair_file(job: Job) -> dict[str, Any]:
     try:
         content = Path(job.source).read_bytes()
         record["fingerprint"] = job.fingerprint(content)
-        data = read_config(job.source)
+        data = read_config(job.source, round_trip=False)
         ranges, tied = None, True
         if job.input_text is not None:
             ranges, tied = parse_input(job.input_text, Network.from_config(data, source=job.source).ndim)

@@ -161,6 +161,7 @@ class Table:
         self.layers: list[Layer] = []
         """Every distinct valid layer built so far; a layer id indexes it."""
         self._layer_ids: dict[tuple[str, tuple[int, ...]], int] = {}
+        self._ids_by_layer: dict[int, int] = {}
         self._combo_layer_ids: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
         self._tables: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
         self._channel_counts: dict[tuple[int, int], int] = {}
@@ -531,17 +532,28 @@ class Table:
         key = (step.twin, values)  # twins share their layers
         found = self._layer_ids.get(key)
         if found is None:
-            named = {p: self.plan.domains[p][v] for p, v in zip(step.layer_params, values)}
-            try:
-                layer: Layer | None = self.space.build_layer(step.node, named)
-            except InvalidAssignment:
-                layer = None
-            if layer is None or layer.static_problems(self.space.convention):
-                found = INVALID
-            else:
-                found = len(self.layers)
-                self.layers.append(layer)
-            self._layer_ids[key] = found
+            named = tuple((value, type(value)) for value in (self.plan.domains[p][v] for p, v in zip(step.layer_params, values)))
+            shared = (self.space.layer_identity(step.node), named)
+            layer = _LAYERS.get(shared, _UNBUILT)
+            if layer is _UNBUILT:
+                try:
+                    layer = self.space.build_layer(step.node, {p: value for p, (value, _) in zip(step.layer_params, named)})
+                except InvalidAssignment:
+                    layer = None
+                if layer is not None and layer.static_problems(self.space.convention):
+                    layer = None
+                if len(_LAYERS) >= MAX_SHARED_LAYERS:
+                    _LAYERS.clear()
+                _LAYERS[shared] = layer
+            found = self._layer_ids[key] = INVALID if layer is None else self._local_id(layer)
+        return found
+
+    def _local_id(self, layer: Layer) -> int:
+        """The index of ``layer`` in :attr:`layers` (added when new)."""
+        found = self._ids_by_layer.get(id(layer))
+        if found is None:
+            found = self._ids_by_layer[id(layer)] = len(self.layers)
+            self.layers.append(layer)
         return found
 
     def combo_layers(self, step: Step, old: tuple[int, ...] = ()) -> np.ndarray:
@@ -550,11 +562,22 @@ class Table:
         key = (step.index, old)
         found = self._combo_layer_ids.get(key)
         if found is None:
-            found = np.array([self._layer_id(step, tuple(values)) for values in self._value_rows(step, step.layer_params, old)], dtype=np.int64)
-            for index in step.constraints:
-                names = tuple(sorted(self.space.constraints[index].expression.names))
-                rows = self._value_rows(step, names, old)
-                found[[not self._holds(index, names, tuple(values)) for values in rows]] = INVALID
+            domains, space = self.plan.domains, self.space
+            shared = (space.layer_identity(step.node), step.layer_params, step.new_params, tuple(domains[p] for p in step.new_params),
+                      step.old_params, tuple(domains[p][v] for p, v in zip(step.old_params, old)), step.combos.shape, step.combos.tobytes(),
+                      tuple(space.constraints[index].expression.text for index in step.constraints))
+            layers = _COMBO_LAYERS.get(shared)
+            if layers is None:
+                found = np.array([self._layer_id(step, tuple(values)) for values in self._value_rows(step, step.layer_params, old)], dtype=np.int64)
+                for index in step.constraints:
+                    names = tuple(sorted(space.constraints[index].expression.names))
+                    rows = self._value_rows(step, names, old)
+                    found[[not self._holds(index, names, tuple(values)) for values in rows]] = INVALID
+                if len(_COMBO_LAYERS) >= MAX_SHARED_LAYERS // 100:
+                    _COMBO_LAYERS.clear()
+                _COMBO_LAYERS[shared] = tuple(None if i == INVALID else self.layers[i] for i in found.tolist())
+            else:
+                found = np.array([INVALID if layer is None else self._local_id(layer) for layer in layers], dtype=np.int64)
             self._combo_layer_ids[key] = found
         return found
 
@@ -805,6 +828,16 @@ def _moves(table: Table, index: int, row: np.ndarray, on_step: Callable[[int, in
     for k in np.argsort(moves.combo, kind="stable"):
         yield int(moves.combo[k]), rows[moves.dst[k]]
 
+
+_LAYERS: dict[tuple[Any, ...], Layer | None] = {}
+"""The layer (None: none valid) of a node identity (:meth:`~convsolve.space.Space.layer_identity`) and parameter
+values, shared by every table of the process: a batch's configs and a repair's spaces repeat the same layers."""
+_COMBO_LAYERS: dict[tuple[Any, ...], tuple[Layer | None, ...]] = {}
+"""Per step (node identity, parameters, their domains and combos, the values of the old parameters read and the
+constraints checked), the layer of each combo, None where it builds none or breaks a constraint; shared by every
+table of the process."""
+_UNBUILT = object()
+MAX_SHARED_LAYERS = 200_000
 
 _AXIS_ROWS: dict[tuple[Layer, int], tuple[np.ndarray, np.ndarray]] = {}
 """Per (layer, axis), its output size and validity for input sizes 0, 1, ...: shared by every table of the
