@@ -94,6 +94,13 @@ SPACES = {
     "stacked_residual_target": lambda: space_of(STACKED_RESIDUAL, lo=5, hi=16, targets=[{"node": "a2", "size": 3, "at": 12}]),
     "flatten_linear": lambda: space_of([conv("c1"), pool("p1"), {"name": "f", "type": "flatten"},
                                         {"name": "fc", "type": "linear", "in_features": {"choice": [4, 16, 36, 64]}, "out_features": 2}], lo=9, hi=9),
+    # activations, normalisation and dropout pass their input on (no step of their own), a group norm can fail
+    "activations": lambda: space_of([
+        {"name": "r0", "type": "relu"}, conv("c1", out_channels={"choice": [4, 6]}, inputs=["r0"]),
+        {"name": "g", "type": "group_norm", "num_groups": 3}, {"name": "r1", "type": "relu"}, {"name": "d", "type": "dropout"},
+        pool("p1", ceil_mode=False), conv("s1", kernel=(1, 3), out_channels=6, inputs=["r0"]), {"name": "bn", "type": "batch_norm2d"},
+        {"name": "a1", "type": "add", "inputs": ["p1", "bn"]}, {"name": "r2", "type": "relu"},
+    ], lo=5, hi=9),
 }
 
 
