@@ -137,8 +137,6 @@ class _LayerTemplate:
     slots: tuple[_Slot, ...]
     params: tuple[str, ...]
     cache: dict[tuple[Any, ...], Layer | InvalidAssignment] = field(default_factory=dict)
-    identity: tuple[Any, ...] | None = None
-    """What the layers built depend on besides the parameter values (see :meth:`Space.layer_identity`)."""
 
 
 class Space:
@@ -232,25 +230,6 @@ class Space:
         if isinstance(built, InvalidAssignment):
             raise built.with_traceback(None)
         return built
-
-    def layer_identity(self, node: str) -> tuple[Any, ...]:
-        """A hashable key such that nodes of equal keys (in any space) build equal layers from equal values of
-        their :meth:`layer_params`: the layer type, rank, convention, fields as written and open slots.
-
-        Example:
-            >>> a = Space.from_config({"input": {"channels": 3, "size": 32},
-            ...     "layers": [{"name": "c", "type": "conv2d", "out_channels": 4, "kernel": {"choice": [1, 3]}}]})
-            >>> b = Space.from_config({"input": {"channels": 3, "size": 64},
-            ...     "layers": [{"name": "c", "type": "conv2d", "out_channels": 4, "kernel": {"choice": [1, 3]}}]})
-            >>> a.layer_identity("c") == b.layer_identity("c")
-            True
-        """
-        template = self._template(node)
-        if template.identity is None:
-            head = template.head
-            slots = tuple((s.field, s.position, s.param, None if s.expression is None else s.expression.text) for s in template.slots)
-            template.identity = (head.cls, head.type_name, self.ndim, self.convention.name, _frozen(head.fields), slots)
-        return template.identity
 
     def fixed(self, assignment: Mapping[str, Value]) -> Network:
         """The concrete network for a value of every parameter.
@@ -434,8 +413,8 @@ def _frozen(value: Any) -> Any:
     """A hashable copy of a layer's fields (lists become tuples, mappings sorted item tuples)."""
     if isinstance(value, dict):  # a config's mappings are dicts (plain, ruamel.yaml's or quickyaml's)
         return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
+    if isinstance(value, list):  # list's own iterator: ruamel.yaml's sequences iterate item by item in Python
+        return tuple(_frozen(v) for v in list.__iter__(value))
     return (type(value).__name__, value)
 
 

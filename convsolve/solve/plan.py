@@ -80,6 +80,9 @@ class Plan:
     probes: tuple[np.ndarray, ...]
     """Per axis, the indices into the sweep kept for probed outputs (the smallest size, target sizes)."""
     initial_live: tuple[str, ...]
+    written_as: dict[str, tuple[Any, ...]]
+    """Per layer, how it is written apart from its parameters' names (rank, convention, type, fields, slots,
+    domains): layers written alike, in any space, build equal layers from the same parameter values."""
 
     def points(self, node: str) -> tuple[np.ndarray, ...]:
         """Per axis, the sweep indices at which ``node``'s output is tracked."""
@@ -126,7 +129,7 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
         for source in inputs_of[node]:
             consumers[source].append(node)
     last_consumed = {node: max((position[c] for c in consumers[node]), default=0) for node in kept}
-    twins = _twins(space, order, domains)
+    twins, written_as = _twins(space, order, domains)
     samples: dict[str, Layer | None] = {}
     for node in order:
         samples[node] = samples[twins[node]] if twins[node] != node else _sample_layer(space, node, domains)
@@ -188,7 +191,8 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
             twins[node],
         ))
     initial_live = (INPUT,) if last_consumed[INPUT] > 0 else ()
-    return Plan(tuple(steps), params, domains, sweep, frozenset(full | flat), frozenset(flat), frozenset(receptive), probes, initial_live)
+    return Plan(tuple(steps), params, domains, sweep, frozenset(full | flat), frozenset(flat), frozenset(receptive), probes, initial_live,
+                {node: (space.ndim, space.convention.name, key) for node, key in written_as.items()})
 
 
 def _passed_on(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) -> dict[str, str]:
@@ -256,16 +260,17 @@ def _sample_layer(space: Any, node: str, domains: dict[str, tuple[Any, ...]]) ->
     return None
 
 
-def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) -> dict[str, str]:
+def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) -> tuple[dict[str, str], dict[str, tuple[Any, ...]]]:
     """Each layer -> the first layer of ``order`` written the same way: same type and fields, the same
     parameters apart from the layer's own name in theirs (``conv2.kernel`` for ``conv1.kernel``), over the
-    same domains, in the same order.
+    same domains, in the same order; and each layer's key of that comparison.
 
     Twins build equal layers from corresponding values, so the Table builds each combination once for
     all of them: a deep chain repeats a handful of layer templates hundreds of times.
     """
     first: dict[tuple[Any, ...], str] = {}
     twins: dict[str, str] = {}
+    keys: dict[str, tuple[Any, ...]] = {}
     for node in order:
         template = space._template(node)
         slots = tuple(
@@ -274,10 +279,11 @@ def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) ->
         )
         key = (
             template.head.type_name, _frozen(template.head.fields), slots,
-            tuple(_local(node, name) for name in template.params), tuple(domains[name] for name in template.params),
+            tuple(_local(node, name) for name in template.params), tuple(_frozen(list(domains[name])) for name in template.params),
         )
         twins[node] = first.setdefault(key, node)
-    return twins
+        keys[node] = key
+    return twins, keys
 
 
 def _local(node: str, name: str) -> tuple[bool, str]:
@@ -286,12 +292,13 @@ def _local(node: str, name: str) -> tuple[bool, str]:
 
 
 def _frozen(value: Any) -> Any:
-    """A config value as nested tuples, so that it hashes (mappings sorted by key)."""
+    """A config value as nested tuples, so that it hashes (mappings sorted by key); values other than plain ints
+    and strings carry their type (``true`` is not ``1``, ``1.0`` is not ``1``)."""
     if isinstance(value, dict):
         return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
-    if isinstance(value, list):
-        return tuple(_frozen(item) for item in value)
-    return value
+    if isinstance(value, list):  # list's own iterator: ruamel.yaml's sequences iterate item by item in Python
+        return tuple(_frozen(item) for item in list.__iter__(value))
+    return value if type(value) in (int, str) else (type(value).__name__, value)
 
 
 def _probe_points(space: Any, sweep: Sweep) -> tuple[np.ndarray, ...]:

@@ -533,7 +533,7 @@ class Table:
         found = self._layer_ids.get(key)
         if found is None:
             named = tuple((value, type(value)) for value in (self.plan.domains[p][v] for p, v in zip(step.layer_params, values)))
-            shared = (self.space.layer_identity(step.node), named)
+            shared = (self.plan.written_as[step.node], step.layer_params, named)
             layer = _LAYERS.get(shared, _UNBUILT)
             if layer is _UNBUILT:
                 try:
@@ -563,8 +563,9 @@ class Table:
         found = self._combo_layer_ids.get(key)
         if found is None:
             domains, space = self.plan.domains, self.space
-            shared = (space.layer_identity(step.node), step.layer_params, step.new_params, tuple(domains[p] for p in step.new_params),
-                      step.old_params, tuple(domains[p][v] for p, v in zip(step.old_params, old)), step.combos.shape, step.combos.tobytes(),
+            shared = (self.plan.written_as[step.node], step.layer_params, step.new_params, step.old_params,
+                      tuple(tuple((type(v), v) for v in domains[p]) for p in step.new_params),
+                      tuple((type(domains[p][v]), domains[p][v]) for p, v in zip(step.old_params, old)), step.combos.shape, step.combos.tobytes(),
                       tuple(space.constraints[index].expression.text for index in step.constraints))
             layers = _COMBO_LAYERS.get(shared)
             if layers is None:
@@ -830,10 +831,10 @@ def _moves(table: Table, index: int, row: np.ndarray, on_step: Callable[[int, in
 
 
 _LAYERS: dict[tuple[Any, ...], Layer | None] = {}
-"""The layer (None: none valid) of a node identity (:meth:`~convsolve.space.Space.layer_identity`) and parameter
-values, shared by every table of the process: a batch's configs and a repair's spaces repeat the same layers."""
+"""The layer (None: none valid) of a layer written some way (:attr:`~convsolve.solve.plan.Plan.written_as`), its
+parameters' names and values, shared by every table of the process: a batch's configs repeat the same layers."""
 _COMBO_LAYERS: dict[tuple[Any, ...], tuple[Layer | None, ...]] = {}
-"""Per step (node identity, parameters, their domains and combos, the values of the old parameters read and the
+"""Per step (how its layer is written, parameters, their domains and combos, the values of the old parameters read and the
 constraints checked), the layer of each combo, None where it builds none or breaks a constraint; shared by every
 table of the process."""
 _UNBUILT = object()
