@@ -162,3 +162,19 @@ def test_a_file_over_its_time_limit_is_reported_and_the_batch_goes_on(tmp_path):
     assert by_file[str(slow)]["status"] == "timeout" and "--timeout" in by_file[str(slow)]["message"]
     assert not (out / "slow.yaml").exists()
     assert "timeout" in str(summary) and summary.counts["valid"] + summary.counts["repaired"] >= 1
+
+
+def test_a_file_past_the_solver_limit_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    """Found by the fuzz campaign: a solver limit named the layer but not the file it was in."""
+    import convsolve.solve.table as table_module
+
+    inputs = tmp_path / "runs"
+    inputs.mkdir()
+    shutil.copy(REPO / "configs" / "broken" / "vgg_on_32px.yaml", inputs / "big.yaml")
+    monkeypatch.setattr(table_module, "MAX_ELEMENTS", 10)  # every table is too large
+    out = tmp_path / "out"
+    records = []
+    run_batch(plan_jobs([str(inputs)], out), out, workers=1, on_record=records.append)
+    [record] = records
+    assert record["status"] == "error"
+    assert record["message"].startswith(f"{inputs / 'big.yaml'}: layer ") and "the solver would hold" in record["message"]

@@ -224,6 +224,7 @@ def repair_file(job: Job) -> dict[str, Any]:
     except SolverTimeout:
         record.update(status="timeout", message=f"{job.source}: not solved within {job.timeout:g} s; rerun it alone with a longer --timeout")
     except ConvsolveError as exc:
+        exc.facts.setdefault("file", job.source)  # a solver limit names its layer only
         record.update(status="error", message=str(exc))
         if isinstance(exc, OutputError) and exc.facts.get("reason") in DISK_FULL:
             record["errno"] = exc.facts["reason"]
