@@ -412,7 +412,7 @@ def _with_values(template: _LayerTemplate, values: Mapping[str, Value]) -> str:
 def _frozen(value: Any) -> Any:
     """A hashable copy of a layer's fields (lists become tuples, mappings sorted item tuples)."""
     if isinstance(value, dict):  # a config's mappings are dicts (plain, ruamel.yaml's or quickyaml's)
-        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+        return tuple(sorted((str(k), _frozen(v)) for k, v in dict.items(value)))  # dict's own items: see lists
     if isinstance(value, list):  # list's own iterator: ruamel.yaml's sequences iterate item by item in Python
         return tuple(_frozen(v) for v in list.__iter__(value))
     return (type(value).__name__, value)

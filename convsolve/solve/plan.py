@@ -295,7 +295,7 @@ def _frozen(value: Any) -> Any:
     """A config value as nested tuples, so that it hashes (mappings sorted by key); values other than plain ints
     and strings carry their type (``true`` is not ``1``, ``1.0`` is not ``1``)."""
     if isinstance(value, dict):
-        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+        return tuple(sorted((key, _frozen(item)) for key, item in dict.items(value)))  # dict's own items: see lists
     if isinstance(value, list):  # list's own iterator: ruamel.yaml's sequences iterate item by item in Python
         return tuple(_frozen(item) for item in list.__iter__(value))
     return value if type(value) in (int, str) else (type(value).__name__, value)
