@@ -315,9 +315,9 @@ class Table:
     def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id."""
         if self._plain_spatial(step):
-            first = step.inputs[0]
-            if len(keys) == 0 or int(self.sizes.get(self._width(first), keys[:, 1]).max()) < TABLE_SIZES:
-                return self._spatial_outputs(step, keys)
+            found = self._spatial_outputs(step, keys)
+            if found is not None:
+                return found
             self._untabled.add(step.index)  # inputs too large to tabulate: applied to the sizes themselves below
         n_inputs = len(step.inputs)
         shape = (len(keys), len(step.combos))
@@ -364,8 +364,9 @@ class Table:
             self._spatial[step.index] = found
         return found
 
-    def _spatial_outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`_outputs` of a plain spatial step: sizes read from :meth:`axis_tables`, no loop over combos.
+    def _spatial_outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """:meth:`_outputs` of a plain spatial step: sizes read from :meth:`axis_tables`, no loop over combos;
+        None when an input not seen before holds a size too large to tabulate (:data:`TABLE_SIZES`).
 
         Results are remembered per input (channels and sizes id) for the step's layers, so twin steps -
         the repeated blocks of a deep network, which mostly see the inputs the block before saw - look
@@ -383,17 +384,21 @@ class Table:
         fresh = np.flatnonzero(where < 0)
         if len(fresh):
             computed = self._compute_spatial(step, keys[fresh], layer_ids, combos)
-            if codes is None:
+            if computed is None or codes is None:
                 return computed
             where[fresh] = memo.add(codes[fresh], *computed)
         return memo.ok[where], memo.channels[where], memo.ids[where]
 
-    def _compute_spatial(self, step: Step, keys: np.ndarray, layer_ids: np.ndarray, combos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Valid, channels and sizes id of every combo's output from every input of ``keys``."""
+    def _compute_spatial(self, step: Step, keys: np.ndarray, layer_ids: np.ndarray, combos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Valid, channels and sizes id of every combo's output from every input of ``keys``; None when a size
+        is too large to tabulate."""
+        first = step.inputs[0]
+        sizes = self.sizes.get(self._width(first), keys[:, 1])
+        if int(sizes.max(initial=0)) >= TABLE_SIZES:
+            return None
         shape = (len(keys), len(step.combos))
         ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
-        first = step.inputs[0]
-        blocks = self._split(first, self.sizes.get(self._width(first), keys[:, 1]), self.plan.points(step.node))
+        blocks = self._split(first, sizes, self.plan.points(step.node))
         tables = [self.axis_tables(layer_ids[combos], axis, int(block.max()) + 1) for axis, block in enumerate(blocks)]
         distinct_counts, inverse = self._channel_table(layer_ids[combos], keys[:, 0])
         first_of, class_of = self._alike(layer_ids[combos], tables, distinct_counts)
