@@ -524,6 +524,7 @@ def _repair_assignment(
     from .io.config import read_config, write_text
     from .ops import _on_step
     from .ops.nearest import nearest
+    from .ops.repair import parse_weights
 
     def action() -> int:
         if in_place:
@@ -538,26 +539,13 @@ def _repair_assignment(
         with _time_limit(timeout), _progress("repairing") as progress:
             space = _load_space(config, input)
             state["subject"] = str(config)
-            result = nearest(space, trial, _parse_weights(weights), on_step=_on_step(timeout, progress))
+            result = nearest(space, trial, parse_weights(weights, kinds_only=False), on_step=_on_step(timeout, progress))
         if output is not None and result.assignment is not None:
             write_text(json.dumps(result.assignment, indent=2) + "\n", output, overwrite=force)
         _show(result, as_json)
         return 1 if result.status == "unrepairable" else 0
 
     _run(action)
-
-
-def _parse_weights(text: Optional[str]) -> dict[str, int]:
-    """``kernel=2,b1.stride=3`` -> ``{"kernel": 2, "b1.stride": 3}``."""
-    weights: dict[str, int] = {}
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        name, _, value = item.partition("=")
-        if not value.strip().isascii() or not value.strip().isdigit():
-            raise UsageError(f"--weights {item.strip()!r}: expected NAME=WEIGHT with a non-negative integer weight, e.g. kernel=2", field="--weights")
-        weights[name.strip()] = int(value)
-    return weights
 
 
 @app.command("batch-repair")

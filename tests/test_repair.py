@@ -241,3 +241,22 @@ def test_the_conflict_is_a_minimal_set_of_restricted_layers_that_cannot_stay_res
     assert not restricted_feasible(data, options, result.conflict)
     for node in result.conflict:
         assert restricted_feasible(data, options, [n for n in result.conflict if n != node])
+
+
+@pytest.mark.parametrize("text", ["kernel", "kernel=x", "kernel=-1", "kernel=1.5", "=2", "kernel=\u0663"])
+def test_bad_weights_are_a_usage_error_naming_the_option(text):
+    from convsolve.ops.repair import parse_weights
+
+    for kinds_only in (True, False):
+        with pytest.raises(UsageError) as caught:
+            parse_weights(text, kinds_only=kinds_only)
+        assert caught.value.facts["field"] == "--weights"
+
+
+def test_weights_name_kinds_for_a_network_and_also_parameters_for_a_space():
+    from convsolve.ops.repair import parse_weights
+
+    assert parse_weights("kernel=2, stride=0") == {"kernel": 2, "stride": 0}
+    assert parse_weights("b1.stride=3,kernel=2", kinds_only=False) == {"b1.stride": 3, "kernel": 2}
+    with pytest.raises(UsageError, match="KIND=VALUE"):
+        parse_weights("b1.stride=3")

@@ -81,14 +81,7 @@ class RepairOptions:
         if unknown:
             raise UsageError(f"unknown kind {sorted(unknown)[0]!r}; the kinds are {', '.join(KINDS)}", field="--allow")
         frozen = frozenset() if freeze is None else frozenset(n.strip() for n in freeze.split(",") if n.strip())
-        weight_map = dict(DEFAULT_WEIGHTS)
-        for item in (weights or "").split(","):
-            if not item.strip():
-                continue
-            kind, value = _kind_and_text(item, "--weights")
-            if not value.isascii() or not value.isdigit():
-                raise UsageError(f"{item!r}: a weight is a non-negative integer, like kernel=2", field="--weights")
-            weight_map[kind] = int(value)
+        weight_map = dict(DEFAULT_WEIGHTS) | parse_weights(weights)
         values = dict(DEFAULT_CANDIDATES)
         for item in candidates:
             kind, text = _kind_and_text(item, "--candidates")
@@ -99,6 +92,28 @@ class RepairOptions:
             if not values[kind] or min(values[kind]) < 0:
                 raise UsageError(f"{item!r}: give one or more non-negative integers", field="--candidates")
         return cls(frozenset(kinds), frozen, weight_map, values)
+
+
+def parse_weights(text: str | None, kinds_only: bool = True) -> dict[str, int]:
+    """``--weights``: ``kernel=2,stride=3`` -> ``{"kernel": 2, "stride": 3}``; with ``kinds_only=False`` a name may
+    also be a parameter (``b1.stride=3``), which the caller checks.
+
+    Example:
+        >>> parse_weights("b1.stride=3,kernel=2", kinds_only=False)
+        {'b1.stride': 3, 'kernel': 2}
+    """
+    weights: dict[str, int] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        if kinds_only:
+            name, value = _kind_and_text(item, "--weights")
+        else:
+            name, _, value = (part.strip() for part in item.partition("="))
+        if not name or not value.isascii() or not value.isdigit():
+            raise UsageError(f"{item.strip()!r}: expected NAME=WEIGHT with a non-negative integer weight, like kernel=2", field="--weights")
+        weights[name] = int(value)
+    return weights
 
 
 def _kind_and_text(item: str, option: str) -> tuple[str, str]:
