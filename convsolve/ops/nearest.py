@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from ..errors import UsageError
@@ -38,8 +39,9 @@ class Nearest:
     assignment: dict[str, Any] | None
     cost: int
 
-    @property
+    @cached_property
     def changes(self) -> list["Changed"]:
+        """The parameters whose value differs from the trial's, in the space's order."""
         if self.assignment is None:
             return []
         return [Changed(name, self.trial[name], value) for name, value in self.assignment.items()
@@ -50,8 +52,8 @@ class Nearest:
             return "unrepairable: the space has no valid assignment over its input range"
         if self.status == "valid":
             return "valid: the assignment needs no change"
-        lines = [f"repaired: {len(self.changes)} change{'s' if len(self.changes) != 1 else ''}"]
-        lines += [f"  {change}" for change in self.changes]
+        changes = self.changes
+        lines = [f"repaired: {len(changes)} change{'s' if len(changes) != 1 else ''}"] + [f"  {change}" for change in changes]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
