@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -162,14 +163,14 @@ class Table:
         """Every distinct valid layer built so far; a layer id indexes it."""
         self._layer_ids: dict[tuple[str, tuple[int, ...]], int] = {}
         self._ids_by_layer: dict[int, int] = {}
+        self._serials = np.zeros(0, dtype=np.int64)
+        """Per layer, its number in the process (see :func:`_serial`)."""
         self._combo_layer_ids: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
         self._tables: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._channel_counts: dict[tuple[int, int], int] = {}
         self._spatial: dict[int, bool] = {}
         self._widths: dict[str, int] = {}
         self._checks: dict[tuple[int, tuple[int, ...]], bool] = {}
         self._alone_at: dict[int, str | None] = {}
-        self._classes: dict[tuple[bytes, int, bytes], tuple[np.ndarray, np.ndarray]] = {}
         self._memos: dict[tuple[bytes, bool, bool], _Memo] = {}
         self._untabled: set[int] = set()
         self.states: list[np.ndarray] = [self._initial_row()]
@@ -442,15 +443,17 @@ class Table:
         """Classes of layers that act alike on every size and channel count in their tables (e.g. convs of
         one stride and one ``kernel - 2 * padding``), computed once each: the first layer of each class,
         and each layer's class."""
-        key = (layer_ids.tobytes(), tables[0][0].shape[1], counts.tobytes())
-        found = self._classes.get(key)
+        key = (self._serials_of(layer_ids).tobytes(), tuple(out.shape[1] for out, _ in tables), counts.tobytes())
+        found = _CLASSES.get(key)
         if found is None:
             alike = np.concatenate([part for out, ok in tables for part in (out, ok)] + [counts], axis=1)
             codes = [row.tobytes() for row in np.ascontiguousarray(alike)]
             seen: dict[bytes, int] = {}
             class_of = np.array([seen.setdefault(code, len(seen)) for code in codes], dtype=np.int64)
             first_of = np.array([codes.index(code) for code in seen], dtype=np.int64)
-            found = self._classes[key] = (first_of, class_of)
+            if len(_CLASSES) >= MAX_SHARED_LAYERS // 10:
+                _CLASSES.clear()
+            found = _CLASSES[key] = (first_of, class_of)
         return found
 
     def _channel_table(self, layer_ids: np.ndarray, channels_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -460,17 +463,19 @@ class Table:
             distinct, inverse = channels_in[:1], np.zeros(len(channels_in), dtype=np.int64)
         else:
             distinct, inverse = np.unique(channels_in, return_inverse=True)
-        table = np.empty((len(layer_ids), len(distinct)), dtype=np.int64)
-        for row, layer_id in enumerate(layer_ids.tolist()):
-            for column, value in enumerate(distinct.tolist()):
-                found = self._channel_counts.get((layer_id, value))
-                if found is None:
+        key = (self._serials_of(layer_ids).tobytes(), distinct.tobytes())
+        table = _CHANNELS.get(key)
+        if table is None:
+            table = np.empty((len(layer_ids), len(distinct)), dtype=np.int64)
+            for row, layer_id in enumerate(layer_ids.tolist()):
+                for column, value in enumerate(distinct.tolist()):
                     try:
-                        found = self.layers[layer_id].out_channels_for(value)
+                        table[row, column] = self.layers[layer_id].out_channels_for(value)
                     except ValueError:
-                        found = INVALID
-                    self._channel_counts[(layer_id, value)] = found
-                table[row, column] = found
+                        table[row, column] = INVALID
+            if len(_CHANNELS) >= MAX_SHARED_LAYERS // 10:
+                _CHANNELS.clear()
+            _CHANNELS[key] = table
         return table, inverse.reshape(-1)
 
     def _merge(
@@ -607,14 +612,25 @@ class Table:
         key = (layer_ids.tobytes(), axis)
         cached = self._tables.get(key)
         if cached is None or cached[0].shape[1] < limit:
-            sizes = np.arange(max(limit, 2 * cached[0].shape[1] if cached else 64), dtype=np.int64)
-            outs, oks = [], []
-            for layer_id in layer_ids.tolist():
-                out, ok = _axis_rows(self.layers[layer_id], axis, sizes)
-                outs.append(out[: len(sizes)])
-                oks.append(ok[: len(sizes)])
-            cached = self._tables[key] = (np.stack(outs), np.stack(oks))
+            shared = (self._serials_of(layer_ids).tobytes(), axis)  # the same layers in another table of the process
+            cached = _TABLES.get(shared)
+            if cached is None or cached[0].shape[1] < limit:
+                sizes = np.arange(max(limit, 2 * cached[0].shape[1] if cached else 64), dtype=np.int64)
+                outs, oks = [], []
+                for layer_id in layer_ids.tolist():
+                    out, ok = _axis_rows(self.layers[layer_id], axis, sizes)
+                    outs.append(out[: len(sizes)])
+                    oks.append(ok[: len(sizes)])
+                cached = (np.stack(outs), np.stack(oks))
+                _share_table(shared, cached)
+            self._tables[key] = cached
         return cached
+
+    def _serials_of(self, layer_ids: np.ndarray) -> np.ndarray:
+        """The process-wide numbers (:func:`_serial`) of the layers ``layer_ids``."""
+        if len(self._serials) < len(self.layers):
+            self._serials = np.array([_serial(layer) for layer in self.layers], dtype=np.int64)
+        return self._serials[layer_ids]
 
     def _constraints_hold(self, step: Step, chosen: dict[str, int]) -> bool:
         for index in step.constraints:
@@ -844,6 +860,40 @@ constraints checked), the layer of each combo, None where it builds none or brea
 table of the process."""
 _UNBUILT = object()
 MAX_SHARED_LAYERS = 200_000
+
+_SERIALS: dict[Layer, int] = {}
+"""A number per distinct layer, never reused in the process: what the caches shared between tables are keyed by."""
+_NEXT_SERIAL = itertools.count()
+_TABLES: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
+"""The size tables of :meth:`Table.axis_tables` by the numbers of their layers, shared by every table of the process."""
+_tabled = 0
+_CLASSES: dict[tuple[bytes, tuple[int, ...], bytes], tuple[np.ndarray, np.ndarray]] = {}
+""":meth:`Table._alike`'s classes by the numbers of the layers, the width of each axis's table and the channel counts."""
+_CHANNELS: dict[tuple[bytes, bytes], np.ndarray] = {}
+""":meth:`Table._channel_table` by the numbers of the layers and the distinct input channel counts."""
+
+
+def _serial(layer: Layer) -> int:
+    """``layer``'s number (one number for equal layers)."""
+    found = _SERIALS.get(layer)
+    if found is None:
+        if len(_SERIALS) >= MAX_SHARED_LAYERS:
+            _SERIALS.clear()  # the next numbers are new ones: what was shared so far is never found again
+        found = _SERIALS[layer] = next(_NEXT_SERIAL)
+    return found
+
+
+def _share_table(key: tuple[bytes, int], table: tuple[np.ndarray, np.ndarray]) -> None:
+    """Keep ``table`` for other tables, within :data:`MAX_SHARED_SIZES` sizes in all."""
+    global _tabled
+    if table[0].size > MAX_SHARED_SIZES // 10:
+        return
+    if _tabled + table[0].size > MAX_SHARED_SIZES:
+        _TABLES.clear()
+        _tabled = 0
+    _TABLES[key] = table
+    _tabled += table[0].size
+
 
 _AXIS_ROWS: dict[tuple[Layer, int], tuple[np.ndarray, np.ndarray]] = {}
 """Per (layer, axis), its output size and validity for input sizes 0, 1, ...: shared by every table of the
