@@ -135,6 +135,9 @@ def parse_expression(text: str, known_names: Collection[str]) -> Expression:
         True
     """
     text = str(text)
+    parsed = _PARSED.get(text)
+    if parsed is not None and all(name in known_names for name in parsed.names):
+        return parsed
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"is {len(text)} characters long; the limit is {MAX_LENGTH}", expression=text[:40] + "...")
     indent = len(text) - len(text.lstrip())
@@ -151,7 +154,15 @@ def parse_expression(text: str, known_names: Collection[str]) -> Expression:
         raise ExpressionError(f"cannot be parsed ({type(exc).__name__}: {exc})", expression=text) from None
     compiler = _Compiler(text, source, indent, frozenset(known_names))
     evaluator = compiler.compile(tree.body, 0)
-    return Expression(text, frozenset(compiler.names), evaluator)
+    if len(_PARSED) >= 10_000:
+        _PARSED.clear()
+    parsed = _PARSED[text] = Expression(text, frozenset(compiler.names), evaluator)
+    return parsed
+
+
+_PARSED: dict[str, Expression] = {}
+"""Expressions parsed so far, by text: a batch's repair spaces write the same constraints file after file. A
+text is compiled the same way whatever the known names, once the names it reads are among them."""
 
 
 class _Compiler:

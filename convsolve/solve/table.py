@@ -163,8 +163,9 @@ class Table:
         """Every distinct valid layer built so far; a layer id indexes it."""
         self._layer_ids: dict[tuple[str, tuple[int, ...]], int] = {}
         self._ids_by_layer: dict[int, int] = {}
-        self._serials = np.zeros(0, dtype=np.int64)
+        self._serial_list: list[int] = []
         """Per layer, its number in the process (see :func:`_serial`)."""
+        self._serials = np.zeros(0, dtype=np.int64)
         self._combo_layer_ids: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
         self._tables: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
         self._spatial: dict[int, bool] = {}
@@ -564,6 +565,7 @@ class Table:
         if found is None:
             found = self._ids_by_layer[id(layer)] = len(self.layers)
             self.layers.append(layer)
+            self._serial_list.append(_serial(layer))
         return found
 
     def combo_layers(self, step: Step, old: tuple[int, ...] = ()) -> np.ndarray:
@@ -628,8 +630,8 @@ class Table:
 
     def _serials_of(self, layer_ids: np.ndarray) -> np.ndarray:
         """The process-wide numbers (:func:`_serial`) of the layers ``layer_ids``."""
-        if len(self._serials) < len(self.layers):
-            self._serials = np.array([_serial(layer) for layer in self.layers], dtype=np.int64)
+        if len(self._serials) < len(self._serial_list):
+            self._serials = np.array(self._serial_list, dtype=np.int64)
         return self._serials[layer_ids]
 
     def _constraints_hold(self, step: Step, chosen: dict[str, int]) -> bool:
