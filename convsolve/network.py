@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import networkx as nx
 
@@ -117,6 +117,23 @@ class Network:
         """A copy with node ``name``'s layer replaced (the graph is copied, layers are shared)."""
         graph = self.graph.copy()
         graph.nodes[name]["layer"] = layer
+        return Network(self.name, graph, self.input, self.convention, self.source)
+
+    def with_fields_of(self, data: Any, indices: Iterable[int]) -> "Network":
+        """A copy with the layers at ``indices`` of config ``data`` built again: ``data`` is this network's
+        config with only those layers' fields changed (names and inputs as they were).
+
+        Example:
+            >>> data = {"input": {"channels": 3, "size": 8}, "layers": [{"name": "c", "type": "conv2d", "out_channels": 4, "kernel": 3}]}
+            >>> net = Network.from_config(data)
+            >>> net.with_fields_of({**data, "layers": [{**data["layers"][0], "kernel": 5}]}, [0]).layer("c").kernel
+            (5, 5)
+        """
+        builder, graph, raw_layers = _Builder(self.source), self.graph.copy(), data["layers"]
+        for index in indices:
+            head = builder.layer_head(raw_layers[index], index, raw_layers)
+            graph.nodes[head.name]["layer"] = builder.layer_fields(
+                head.cls, head.type_name, head.fields, self.ndim, self.convention, head.name, raw_layers[index], head.line)
         return Network(self.name, graph, self.input, self.convention, self.source)
 
     def with_input(self, ranges: Sequence[SizeRange], tied: bool) -> "Network":

@@ -250,7 +250,7 @@ def repair(
         for name, site in sites.items() if found.assignment[name] != site.before
     )
     edits = _edits(network, data, sites, found.assignment)
-    after = _network(_edited_view(data, edits), source, input_ranges, tied).infer()
+    after = network.with_fields_of(_edited_view(data, edits), {path[1] for path, _ in edits}).infer()
     if not after.valid_mask().all():  # the programme and the inference disagree: never hand out a broken file
         raise RuntimeError(f"internal error: the repair of {source or 'the network'} does not check as valid; please report it")
     return RepairResult(
