@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import errno
+import gc
 import glob
 import hashlib
 import json
@@ -376,13 +377,20 @@ def _results(jobs: Sequence[Job], workers: int, scheduler: str | None) -> Iterat
         yield from map(repair_file, jobs)
     else:
         chunk = max(1, min(64, len(jobs) // (workers * 8)))
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_setup)
         try:
             futures = [pool.submit(_repair_chunk, jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)]
             for future in as_completed(futures):
                 yield from future.result()
         finally:  # stopped early (Ctrl-C, a full disk): the chunks running finish, the rest never start
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_setup() -> None:
+    """Tune a local worker process (ours alone): its young objects are collected every 20,000 allocations instead
+    of 700. A repair allocates many short-lived arrays and tuples while the worker's caches hold many long-lived
+    ones, and the default collector spends about 2.5% of the time walking them."""
+    gc.set_threshold(20_000, 20, 20)
 
 
 def _repair_chunk(jobs: Iterable[Job]) -> list[dict[str, Any]]:
