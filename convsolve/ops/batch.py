@@ -376,7 +376,7 @@ def _results(jobs: Sequence[Job], workers: int, scheduler: str | None) -> Iterat
     elif workers <= 1:
         yield from map(repair_file, jobs)
     else:
-        chunk = max(1, min(64, len(jobs) // (workers * 8)))
+        chunk = max(1, min(16, len(jobs) // (workers * 8)))
         pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_setup)
         try:
             futures = [pool.submit(_repair_chunk, jobs[i : i + chunk]) for i in range(0, len(jobs), chunk)]
