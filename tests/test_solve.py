@@ -94,6 +94,11 @@ SPACES = {
     "stacked_residual_target": lambda: space_of(STACKED_RESIDUAL, lo=5, hi=16, targets=[{"node": "a2", "size": 3, "at": 12}]),
     "flatten_linear": lambda: space_of([conv("c1"), pool("p1"), {"name": "f", "type": "flatten"},
                                         {"name": "fc", "type": "linear", "in_features": {"choice": [4, 16, 36, 64]}, "out_features": 2}], lo=9, hi=9),
+    # a merge input read again after the merge (found by the fuzz campaign: the merge cannot be fused with its step)
+    "merge_input_read_again": lambda: space_of([
+        conv("s1"), pool("p1"), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]},
+        conv("c2", stride=(1,), inputs=["p1"]), {"name": "a2", "type": "add", "inputs": ["c2", "a1"]},
+    ], lo=5, hi=12),
     # activations, normalisation and dropout pass their input on (no step of their own), a group norm can fail
     "activations": lambda: space_of([
         {"name": "r0", "type": "relu"}, conv("c1", out_channels={"choice": [4, 6]}, inputs=["r0"]),

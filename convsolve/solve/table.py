@@ -1036,6 +1036,7 @@ def _fusable(step: Step, merge: Step) -> bool:
         and not merge.new_params and not merge.old_params and not merge.constraints and not merge.targets
         and step.node in merge.inputs
         and all(name == step.node or name in step.live_tensors for name in merge.inputs)
+        and step.node not in merge.live_tensors  # the unit hands on the merge's output alone, not the step's too
     )
 
 
