@@ -5,12 +5,14 @@ import json
 import random
 from collections import Counter
 
+import numpy as np
 import pytest
 from constraint import BacktrackingSolver
 from hypothesis import given, settings, strategies as st
 
 from convsolve import ops
 from convsolve.errors import ConfigError, InvalidAssignment, UsageError
+from convsolve.sizesets import SizeRange
 from convsolve.solve import compile_problem
 from convsolve.space import Space
 
@@ -346,3 +348,23 @@ def test_inputs_too_large_to_tabulate_are_computed_from_the_sizes_themselves():
         assert tracemalloc.get_traced_memory()[1] < 200 * 2**20
     finally:
         tracemalloc.stop()
+
+
+def test_sizes_past_two_to_the_31_keep_one_id_per_content():
+    """Found by the fuzz campaign: once one row of one or two sizes went to the table, the packed ids of the
+    others were read as table rows (IndexError), and a row could get two ids."""
+    from convsolve.solve.table import Sizes
+
+    sizes = Sizes()
+    small = np.array([[3, 4], [5, 6]])
+    big = np.array([[2**31 + 1, 4], [3, 4], [-1, 0]])
+    first, second = sizes.intern(small), sizes.intern(big)
+    assert second[1] == first[0]  # the same content, the same id, whatever it was interned with
+    assert (sizes.get(2, np.concatenate([first, second])) == np.concatenate([small, big])).all()
+    assert (sizes.get(2, sizes.intern(big)) == big).all() and (sizes.intern(big) == second).all()
+
+
+def test_a_padding_of_two_to_the_31_with_untied_axes_counts_like_brute_force():
+    space = space_of([conv("c1", padding=(0, 2**31 - 1)), pool("p1", ceil_mode=False)], lo=5, hi=8)
+    untied = space.with_input([SizeRange(5, 8), SizeRange(9, 9)], tied=False)
+    assert ops.count(untied).valid == len(brute_force(untied))

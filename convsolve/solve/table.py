@@ -54,6 +54,9 @@ TABLE_SIZES = 1 << 16
 computed from the sizes themselves, so a huge input range costs time, not a table of that many sizes."""
 PACKED = 2**31
 """Sizes below this pack two to an int64 id."""
+TABLED = 2**62
+"""Added to the table ids of rows of one or two sizes that do not pack (a size of 2**31 or more, or below 0): above
+every packed id, so that a row's id is the same whichever other rows were interned with it."""
 
 
 class Sizes:
@@ -71,8 +74,18 @@ class Sizes:
     def intern(self, rows: np.ndarray) -> np.ndarray:
         """The id of every row (rows of equal content get equal ids)."""
         width = rows.shape[1]
-        if width <= 2 and len(rows) and 0 <= rows.min() and rows.max() < PACKED:
-            return rows[:, 0] * PACKED + rows[:, 1] if width == 2 else rows[:, 0].copy()
+        if width <= 2 and len(rows):
+            fits = ((rows >= 0) & (rows < PACKED)).all(axis=1)
+            if fits.all():
+                return _packed(rows)
+            out = np.empty(len(rows), dtype=np.int64)  # rows that fit are packed, as always; the others get a table id
+            out[fits] = _packed(rows[fits])
+            out[~fits] = self._table_ids(rows[~fits]) + TABLED
+            return out
+        return self._table_ids(rows)
+
+    def _table_ids(self, rows: np.ndarray) -> np.ndarray:
+        width = rows.shape[1]
         ids = self._ids.setdefault(width, {})
         distinct, inverse = _unique_rows(rows)
         out = np.empty(len(distinct), dtype=np.int64)
@@ -88,8 +101,14 @@ class Sizes:
         """The vectors of ``ids`` (of vectors of this width), one row each."""
         if len(ids) == 0:
             return np.zeros((0, width), dtype=np.int64)
-        if width <= 2 and width not in self._rows:
-            return np.stack([ids // PACKED, ids % PACKED], axis=1) if width == 2 else ids[:, None]
+        if width <= 2:
+            tabled = ids >= TABLED
+            if not tabled.any():
+                return _unpacked(ids, width)
+            out = np.empty((len(ids), width), dtype=np.int64)
+            out[~tabled] = _unpacked(ids[~tabled], width)
+            out[tabled] = self._rows[width][ids[tabled] - TABLED]
+            return out
         return self._rows[width][ids]
 
     def _append(self, width: int, row: np.ndarray) -> int:
@@ -103,6 +122,15 @@ class Sizes:
         store[used] = row
         self._used[width] = used + 1
         return used
+
+
+def _packed(rows: np.ndarray) -> np.ndarray:
+    """The ids of rows of one or two sizes in ``0 .. PACKED - 1``: the sizes themselves, packed."""
+    return rows[:, 0] * PACKED + rows[:, 1] if rows.shape[1] == 2 else rows[:, 0].copy()
+
+
+def _unpacked(ids: np.ndarray, width: int) -> np.ndarray:
+    return np.stack([ids // PACKED, ids % PACKED], axis=1) if width == 2 else ids[:, None]
 
 
 @dataclass(frozen=True)
