@@ -159,6 +159,7 @@ def test_fixed_input_size_is_the_default_range_and_layer_names_are_identifiers(t
     ("unsupported op", "op 'Slice' is not supported"),
     ("symbolic channels", "no fixed channel count"),
     ("constant folding", "computes only on constants"),
+    ("reshape without its shape", "op 'Reshape' takes 2 inputs here, this node has 1"),  # found by the fuzz campaign
 ])
 def test_model_errors_are_one_paragraph_naming_what_and_where(tmp_path, case, message):
     path = tmp_path / "model.onnx"
@@ -182,6 +183,9 @@ def test_model_errors_are_one_paragraph_naming_what_and_where(tmp_path, case, me
         add = helper.make_node("Add", ["w", "w"], ["w2"], name="double")
         conv2 = helper.make_node("Conv", ["x", "w2"], ["c"], name="c")
         onnx.save(make_model([add, conv2], [init("w", (4, 3, 3, 3))]), path)
+    elif case == "reshape without its shape":
+        reshape = helper.make_node("Reshape", ["c"], ["r"], name="flat", shape=[1, -1])  # opset 1: the shape is an attribute
+        onnx.save(make_model([helper.make_node("Conv", ["x", "w"], ["c"], name="c"), reshape], [init("w", (4, 3, 3, 3))], opset=1), path)
     with pytest.raises(ModelImportError, match=message) as info:
         from_onnx(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)

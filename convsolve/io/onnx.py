@@ -675,6 +675,9 @@ class _ModelImporter:
         if op == "Shape":
             self.values[node.output[0]] = [_Symbol("batch")] + [_Symbol(f"dimension {i} of {activations[0].name!r}") for i in range(1, activations[0].rank)]
             return
+        if op in ("Reshape", "MatMul") and len(inputs) != 2:
+            raise self.error(f"op {op!r} takes 2 inputs here, this node has {len(inputs)} (a Reshape of opset 1 to 4, whose shape is "
+                             "an attribute, is not supported)", "input")
         if op == "Reshape":
             self.values[node.output[0]] = self.reshape(activations[0], inputs[1])
         elif op == "MatMul":
