@@ -195,11 +195,13 @@ class Table:
         """Per layer, its number in the process (see :func:`_serial`)."""
         self._serials = np.zeros(0, dtype=np.int64)
         self._combo_layer_ids: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+        self._local_ids_of: dict[int, tuple[tuple[Layer | None, ...], np.ndarray]] = {}
         self._tables: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
         self._spatial: dict[int, bool] = {}
         self._widths: dict[str, int] = {}
         self._checks: dict[tuple[int, tuple[int, ...]], bool] = {}
         self._alone_at: dict[int, str | None] = {}
+        self._canonical_ids: dict[str, dict[int, int]] = {}
         self._memos: dict[tuple[bytes, bool, bool], _Memo] = {}
         self._untabled: set[int] = set()
         self.states: list[np.ndarray] = [self._initial_row()]
@@ -321,8 +323,18 @@ class Table:
         repeats on every axis.
         """
         distinct, inverse = np.unique(ids, return_inverse=True)
+        known = self._canonical_ids.setdefault(name, {})
+        found = [known.get(i, -1) for i in distinct.tolist()]
+        fresh = [k for k, i in enumerate(found) if i < 0]
+        if fresh:
+            for k, i in zip(fresh, self._canonical_payload_ids(name, distinct[fresh]).tolist()):
+                found[k] = known[int(distinct[k])] = i
+        return np.array(found, dtype=np.int64)[inverse.reshape(-1)]
+
+    def _canonical_payload_ids(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """:meth:`_canonical` of distinct ids, computed."""
         width = self._width(name)
-        payload = self.sizes.get(width, distinct).copy()
+        payload = self.sizes.get(width, ids).copy()
         blocks, column = [], 0
         for points in self.plan.points(name):
             blocks.append((column, column + len(points)))
@@ -340,7 +352,7 @@ class Table:
                 packed = np.repeat(part[:, -1:], b - a, axis=1)
                 packed[rows, slot] = part
                 payload[:, a:b] = packed
-        return self.sizes.intern(payload)[inverse.reshape(-1)]
+        return self.sizes.intern(payload)
 
     def _outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For every distinct input (row of ``keys``) and every combo: valid, channels, sizes id."""
@@ -618,9 +630,18 @@ class Table:
                     _COMBO_LAYERS.clear()
                 _COMBO_LAYERS[shared] = tuple(None if i == INVALID else self.layers[i] for i in found.tolist())
             else:
-                found = np.array([INVALID if layer is None else self._local_id(layer) for layer in layers], dtype=np.int64)
+                found = self._local_ids(layers)
             self._combo_layer_ids[key] = found
         return found
+
+    def _local_ids(self, layers: tuple[Layer | None, ...]) -> np.ndarray:
+        """The local id of each of ``layers`` (INVALID for None), read-only; twin steps share one tuple, and so one array."""
+        known = self._local_ids_of.get(id(layers))
+        if known is None:
+            ids = np.array([INVALID if layer is None else self._local_id(layer) for layer in layers], dtype=np.int64)
+            ids.setflags(write=False)
+            known = self._local_ids_of[id(layers)] = (layers, ids)  # holding the tuple keeps its id unique
+        return known[1]
 
     def _value_rows(self, step: Step, names: tuple[str, ...], old: tuple[int, ...]) -> list[list[int]]:
         """Per combo, the value indices of ``names``: new parameters from the combo, old ones from ``old``."""
@@ -1070,8 +1091,8 @@ def _fusable(step: Step, merge: Step) -> bool:
 
 def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows (sorted) and, per input row, the index of its distinct row."""
-    if len(rows) == 0:
-        return rows, np.zeros(0, dtype=np.int64)
+    if len(rows) <= 1:
+        return rows, np.zeros(len(rows), dtype=np.int64)
     if rows.shape[1] == 0:
         return rows[:1], np.zeros(len(rows), dtype=np.int64)
     lo, hi = rows.min(axis=0), rows.max(axis=0)
