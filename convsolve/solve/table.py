@@ -195,7 +195,6 @@ class Table:
         """Per layer, its number in the process (see :func:`_serial`)."""
         self._serials = np.zeros(0, dtype=np.int64)
         self._combo_layer_ids: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
-        self._local_ids_of: dict[int, tuple[tuple[Layer | None, ...], np.ndarray]] = {}
         self._tables: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
         self._spatial: dict[int, bool] = {}
         self._widths: dict[str, int] = {}
@@ -630,18 +629,9 @@ class Table:
                     _COMBO_LAYERS.clear()
                 _COMBO_LAYERS[shared] = tuple(None if i == INVALID else self.layers[i] for i in found.tolist())
             else:
-                found = self._local_ids(layers)
+                found = np.array([INVALID if layer is None else self._local_id(layer) for layer in layers], dtype=np.int64)
             self._combo_layer_ids[key] = found
         return found
-
-    def _local_ids(self, layers: tuple[Layer | None, ...]) -> np.ndarray:
-        """The local id of each of ``layers`` (INVALID for None), read-only; twin steps share one tuple, and so one array."""
-        known = self._local_ids_of.get(id(layers))
-        if known is None:
-            ids = np.array([INVALID if layer is None else self._local_id(layer) for layer in layers], dtype=np.int64)
-            ids.setflags(write=False)
-            known = self._local_ids_of[id(layers)] = (layers, ids)  # holding the tuple keeps its id unique
-        return known[1]
 
     def _value_rows(self, step: Step, names: tuple[str, ...], old: tuple[int, ...]) -> list[list[int]]:
         """Per combo, the value indices of ``names``: new parameters from the combo, old ones from ``old``."""
