@@ -57,6 +57,8 @@ PACKED = 2**31
 TABLED = 2**62
 """Added to the table ids of rows of one or two sizes that do not pack (a size of 2**31 or more, or below 0): above
 every packed id, so that a row's id is the same whichever other rows were interned with it."""
+SMALL_BATCH = 64
+"""Up to this many rows are interned one by one; more are first made distinct with numpy."""
 
 
 class Sizes:
@@ -85,17 +87,22 @@ class Sizes:
         return self._table_ids(rows)
 
     def _table_ids(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) <= SMALL_BATCH:  # a dict lookup per row beats numpy's sort on a few rows
+            return self._looked_up(rows)
+        distinct, inverse = _unique_rows(rows)
+        return self._looked_up(distinct)[inverse]
+
+    def _looked_up(self, rows: np.ndarray) -> np.ndarray:
         width = rows.shape[1]
         ids = self._ids.setdefault(width, {})
-        distinct, inverse = _unique_rows(rows)
-        out = np.empty(len(distinct), dtype=np.int64)
-        for i, row in enumerate(np.ascontiguousarray(distinct)):
+        out = np.empty(len(rows), dtype=np.int64)
+        for i, row in enumerate(np.ascontiguousarray(rows)):
             key = row.tobytes()
             found = ids.get(key)
             if found is None:
                 found = ids[key] = self._append(width, row)
             out[i] = found
-        return out[inverse]
+        return out
 
     def get(self, width: int, ids: np.ndarray) -> np.ndarray:
         """The vectors of ``ids`` (of vectors of this width), one row each."""
