@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .diagnose import Report
     from .inference import Inference, ShapeRow, ValidSizes
 
-__all__ = ["InputSpec", "Network", "INPUT", "line_of"]
+__all__ = ["InputSpec", "Network", "INPUT", "hashable_value", "line_of"]
 
 INPUT = "input"
 """The name of the network's input node."""
@@ -173,6 +173,21 @@ class Network:
     def from_config(cls, data: Any, source: str | None = None) -> "Network":
         """Build and validate a network from a parsed config mapping; ConfigError names file, layer and field."""
         return _Builder(source).build(data)
+
+
+def hashable_value(value: Any) -> Any:
+    """A config value as nested tuples, so that it hashes: mappings become item tuples sorted by key, lists
+    tuples; values other than plain ints and strings carry their type (``true`` is not ``1``, ``1.0`` is not ``1``).
+
+    Example:
+        >>> hashable_value({"kernel": [3, 3], "bias": True})
+        (('bias', ('bool', True)), ('kernel', (3, 3)))
+    """
+    if isinstance(value, dict):  # a config's mappings are dicts (plain, ruamel.yaml's or quickyaml's); dict's own items: see lists
+        return tuple(sorted((str(key), hashable_value(item)) for key, item in dict.items(value)))
+    if isinstance(value, list):  # list's own iterator: ruamel.yaml's sequences iterate item by item in Python
+        return tuple(hashable_value(item) for item in list.__iter__(value))
+    return value if type(value) in (int, str) else (type(value).__name__, value)
 
 
 def line_of(container: Any, key: Any) -> int | None:

@@ -44,7 +44,7 @@ from .expressions import Expression, parse_expression
 from .layers import Layer
 from .network import (
     AXIS_NAMES, INPUT, SPACE_KEYS, SPACE_MARKERS, TOP_LEVEL_KEYS, InputSpec, LayerHead, Network, _Builder, _show,
-    _suggest, is_space_value, line_of,
+    _suggest, hashable_value, is_space_value, line_of,
 )
 from .sizesets import SizeRange
 
@@ -363,7 +363,7 @@ class Space:
                 fields[slot.field] = value
             else:
                 fields[slot.field][slot.position] = value
-        key = (head.cls, head.type_name, self.ndim, self.convention.name, _frozen(fields))
+        key = (head.cls, head.type_name, self.ndim, self.convention.name, hashable_value(fields))
         layer = _BUILT.get(key)
         if layer is not None:
             return layer
@@ -407,15 +407,6 @@ def _with_values(template: _LayerTemplate, values: Mapping[str, Value]) -> str:
     """`` (with a = 1, b = 2)``: the values a layer was built with, for a message (empty without parameters)."""
     given = ", ".join(f"{name} = {_show_value(values[name])}" for name in template.params)
     return f" (with {given})" if given else ""
-
-
-def _frozen(value: Any) -> Any:
-    """A hashable copy of a layer's fields (lists become tuples, mappings sorted item tuples)."""
-    if isinstance(value, dict):  # a config's mappings are dicts (plain, ruamel.yaml's or quickyaml's)
-        return tuple(sorted((str(k), _frozen(v)) for k, v in dict.items(value)))  # dict's own items: see lists
-    if isinstance(value, list):  # list's own iterator: ruamel.yaml's sequences iterate item by item in Python
-        return tuple(_frozen(v) for v in list.__iter__(value))
-    return (type(value).__name__, value)
 
 
 def _slot_value(slot: _Slot, values: Mapping[str, Value]) -> Value:

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import SolverTimeout, UsageError
 from ..solve.plan import make_plan
 from ..solve.ranking import Ranking, columns_of
-from ..solve.table import Table, depth_first
+from ..solve.table import Table, depth_first, fewer_collections
 
 __all__ = ["CountResult", "PruneResult", "Suggestion", "count", "enumerate_assignments", "enumerate_blocks", "sample", "prune", "suggest"]
 
@@ -56,8 +56,9 @@ def _on_step(timeout: float | None, progress: Progress | None) -> Progress:
 def _table(
     space: Any, domains: Mapping[str, Sequence[Any]] | None = None, *, transitions: bool = True, on_step: Progress,
 ) -> Table:
-    plan = make_plan(space, dict(domains) if domains else None)
-    return Table(plan, space, keep_transitions=transitions, on_step=on_step)
+    with fewer_collections():
+        plan = make_plan(space, dict(domains) if domains else None)
+        return Table(plan, space, keep_transitions=transitions, on_step=on_step)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def _depth_first(space: Any, limit: int, on_step: Progress) -> tuple[Table, np.n
     Depth first, a space whose early choices rarely fail yields its first solutions after about one
     expansion per layer; one with many dead ends (a UNet) is better served by the whole table.
     """
-    table = Table(make_plan(space), space, run=False)
+    with fewer_collections():
+        table = Table(make_plan(space), space, run=False)
     budget = DEPTH_FIRST_EXPANSIONS_PER_UNIT * len(table.units) + limit
 
     def counted(done: int, total: int) -> None:
@@ -125,7 +127,8 @@ def _depth_first(space: Any, limit: int, on_step: Progress) -> tuple[Table, np.n
             raise _OverBudget
 
     try:
-        chosen = list(itertools.islice(depth_first(table, counted), limit))
+        with fewer_collections():
+            chosen = list(itertools.islice(depth_first(table, counted), limit))
     except _OverBudget:
         return None
     return table, np.array(chosen, dtype=np.int64).reshape(-1, len(table.units))

@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import errno
-import gc
 import glob
 import hashlib
 import json
@@ -387,19 +386,11 @@ def _results(jobs: Sequence[Job], workers: int, scheduler: str | None) -> Iterat
 
 
 def _repair_chunk(jobs: Iterable[Job]) -> list[dict[str, Any]]:
-    """Repair a chunk of files (on a local worker or a Dask worker), with young objects collected every
-    100,000 allocations instead of 700 while it runs.
+    """Repair a chunk of files on a local or a Dask worker (with :func:`~convsolve.solve.table.fewer_collections`)."""
+    from ..solve.table import fewer_collections
 
-    A repair allocates many short-lived arrays and tuples while the process-wide caches hold many long-lived
-    ones, and the default collector spends about 2.5% of the time walking them. The threshold is put back
-    after the chunk (a Dask worker's process is not ours).
-    """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(100_000, 50, 100)
-    try:
+    with fewer_collections():
         return [repair_file(job) for job in jobs]
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 def _deadline(seconds: float) -> Callable[[int, int], None]:

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..sizesets import SizeRange
 from .plan import make_plan
-from .table import INVALID, Table, _unique_rows
+from .table import INVALID, Table, _unique_rows, fewer_collections
 
 __all__ = ["Cheapest", "CheapestSearch", "LeadBound", "cheapest"]
 
@@ -79,7 +79,8 @@ def cheapest(
     values left out cost 0. Ties go to the cheapest move into each state with the smallest previous
     state and combination, so the answer is the same in every run.
     """
-    return CheapestSearch(space, on_step).run(costs)
+    with fewer_collections():
+        return CheapestSearch(space, on_step).run(costs)
 
 
 class CheapestSearch:

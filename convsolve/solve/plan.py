@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import ConfigError, InvalidAssignment
 from ..inference import Sweep
 from ..layers import AdaptivePool, CenterCrop, ConvTranspose, Interpolate, Layer, Linear, PixelUnshuffle, ShapePreserving
-from ..network import INPUT
+from ..network import INPUT, hashable_value
 
 __all__ = ["Step", "Plan", "make_plan"]
 
@@ -278,8 +278,8 @@ def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) ->
             for slot in template.slots
         )
         key = (
-            template.head.type_name, _frozen(template.head.fields), slots,
-            tuple(_local(node, name) for name in template.params), tuple(_frozen(list(domains[name])) for name in template.params),
+            template.head.type_name, hashable_value(template.head.fields), slots,
+            tuple(_local(node, name) for name in template.params), tuple(hashable_value(list(domains[name])) for name in template.params),
         )
         twins[node] = first.setdefault(key, node)
         keys[node] = key
@@ -289,16 +289,6 @@ def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) ->
 def _local(node: str, name: str) -> tuple[bool, str]:
     """A parameter name as seen from layer ``node``: its own parameters without the layer's name."""
     return (True, name[len(node) + 1 :]) if name.startswith(f"{node}.") else (False, name)
-
-
-def _frozen(value: Any) -> Any:
-    """A config value as nested tuples, so that it hashes (mappings sorted by key); values other than plain ints
-    and strings carry their type (``true`` is not ``1``, ``1.0`` is not ``1``)."""
-    if isinstance(value, dict):
-        return tuple(sorted((key, _frozen(item)) for key, item in dict.items(value)))  # dict's own items: see lists
-    if isinstance(value, list):  # list's own iterator: ruamel.yaml's sequences iterate item by item in Python
-        return tuple(_frozen(item) for item in list.__iter__(value))
-    return value if type(value) in (int, str) else (type(value).__name__, value)
 
 
 def _probe_points(space: Any, sweep: Sweep) -> tuple[np.ndarray, ...]:
