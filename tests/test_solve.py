@@ -368,3 +368,53 @@ def test_a_padding_of_two_to_the_31_with_untied_axes_counts_like_brute_force():
     space = space_of([conv("c1", padding=(0, 2**31 - 1)), pool("p1", ceil_mode=False)], lo=5, hi=8)
     untied = space.with_input([SizeRange(5, 8), SizeRange(9, 9)], tied=False)
     assert ops.count(untied).valid == len(brute_force(untied))
+
+
+def test_wide_size_rows_get_one_id_per_content_whether_interned_few_or_many_at_a_time():
+    """Up to SMALL_BATCH rows are interned one by one, more are made distinct with numpy first: both ways must
+    give a content the same id, and ``get`` must give the content back."""
+    from convsolve.solve.table import SMALL_BATCH, Sizes
+
+    rng = np.random.default_rng(0)
+    rows = rng.integers(1, 5, size=(4 * SMALL_BATCH, 7))  # many repeats: 4**7 contents at most
+    sizes = Sizes()
+    few = sizes.intern(rows[:SMALL_BATCH // 2])
+    many = sizes.intern(rows)
+    assert (many[: SMALL_BATCH // 2] == few).all()
+    _, first = np.unique(rows, axis=0, return_inverse=True)
+    first = first.reshape(-1)
+    assert len(set(zip(first.tolist(), many.tolist()))) == len(set(first.tolist())) == len(set(many.tolist()))
+    assert (sizes.get(7, many) == rows).all()
+
+
+def test_canonical_sizes_are_remembered_exactly_as_computed():
+    """Table._canonical keeps each sizes id's canonical id once computed: the remembered answer must be the one
+    computing it again gives, on a residual space whose merged outputs are tracked at every size."""
+    from convsolve.solve.plan import make_plan
+    from convsolve.solve.table import Table
+
+    space = SPACES["stacked_residual"]()
+    table = Table(make_plan(space), space)
+    checked = 0
+    for index in range(len(table.units)):
+        name = table._alone(index)
+        if name is None or name not in table._canonical_ids:
+            continue
+        remembered = table._canonical_ids[name]
+        ids = np.array(sorted(remembered), dtype=np.int64)
+        assert table._canonical_payload_ids(name, ids).tolist() == [remembered[i] for i in ids.tolist()]
+        assert table._canonical(name, ids[::-1]).tolist() == [remembered[i] for i in ids[::-1].tolist()]
+        checked += 1
+    assert checked
+
+
+def test_fewer_collections_puts_the_thresholds_back_even_after_an_error():
+    import gc
+
+    from convsolve.solve.table import fewer_collections
+
+    before = gc.get_threshold()
+    with pytest.raises(ZeroDivisionError), fewer_collections():
+        assert gc.get_threshold() == (100_000, 50, 100)
+        1 // 0
+    assert gc.get_threshold() == before
