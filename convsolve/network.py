@@ -107,11 +107,13 @@ class Network:
 
     def layer(self, name: str) -> Layer:
         """The layer of node ``name``."""
-        return self.graph.nodes[name]["layer"]
+        layer: Layer = self.graph.nodes[name]["layer"]
+        return layer
 
     def inputs_of(self, name: str) -> tuple[str, ...]:
         """The names feeding node ``name``, in order."""
-        return self.graph.nodes[name]["inputs"]
+        inputs: tuple[str, ...] = self.graph.nodes[name]["inputs"]
+        return inputs
 
     def replace_layer(self, name: str, layer: Layer) -> "Network":
         """A copy with node ``name``'s layer replaced (the graph is copied, layers are shared)."""

@@ -413,7 +413,7 @@ def _slot_value(slot: _Slot, values: Mapping[str, Value]) -> Value:
     """The value an open field takes: its parameter's, or its expression's (ZeroDivisionError passes through)."""
     if slot.expression is None:
         return values[slot.param]  # type: ignore[index]
-    return slot.expression.evaluate(values)  # type: ignore[return-value]
+    return slot.expression.evaluate(values)
 
 
 def load_space(path: str | Path) -> Space:

@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterable, Iterator, Sequence
 
 from .. import __version__
 from ..errors import ConvsolveError, MissingExtraError, OutputError, SolverTimeout, UsageError
@@ -271,8 +271,8 @@ def _run_locked(
     todo = []
     for job in jobs:
         before = earlier.get(job.output)
-        if _current(job, before):
-            record = {**before, "status": "skipped", "was": before.get("status")}  # type: ignore[dict-item]
+        if before is not None and _current(job, before):
+            record = {**before, "status": "skipped", "was": before.get("status")}
             summary.add(record)
             if on_record is not None:
                 on_record(record)
@@ -367,7 +367,7 @@ def _stopped(output_dir: Path, unwritten: str, exc: OSError, recorded: int, tota
         "to finish the rest", path=str(output_dir), reason=errno.errorcode.get(exc.errno or 0))
 
 
-def _results(jobs: Sequence[Job], workers: int, scheduler: str | None) -> Iterator[dict[str, Any]]:
+def _results(jobs: Sequence[Job], workers: int, scheduler: str | None) -> Generator[dict[str, Any], None, None]:
     if not jobs:
         return
     if scheduler is not None:
@@ -417,13 +417,13 @@ def _dask_results(jobs: Sequence[Job], scheduler: str) -> Iterator[dict[str, Any
     except ImportError:
         raise MissingExtraError("dask[distributed]", "dask") from None
     try:
-        client = Client(scheduler, timeout=10)
+        client = Client(scheduler, timeout=10)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {exc}", field="--scheduler") from None
     try:
         chunk = max(1, min(64, len(jobs) // 64))
         futures = client.map(_repair_chunk, [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)], pure=False)
-        for future in dask_completed(futures):
+        for future in dask_completed(futures):  # type: ignore[no-untyped-call]
             yield from future.result()
     finally:
-        client.close()
+        client.close()  # type: ignore[no-untyped-call]

@@ -92,7 +92,8 @@ class Sizes:
         if len(rows) <= SMALL_BATCH:  # a dict lookup per row beats numpy's sort on a few rows
             return self._looked_up(rows)
         distinct, inverse = _unique_rows(rows)
-        return self._looked_up(distinct)[inverse]
+        ids: np.ndarray = self._looked_up(distinct)[inverse]
+        return ids
 
     def _looked_up(self, rows: np.ndarray) -> np.ndarray:
         width = rows.shape[1]
@@ -118,7 +119,8 @@ class Sizes:
             out[~tabled] = _unpacked(ids[~tabled], width)
             out[tabled] = self._rows[width][ids[tabled] - TABLED]
             return out
-        return self._rows[width][ids]
+        rows: np.ndarray = self._rows[width][ids]
+        return rows
 
     def _append(self, width: int, row: np.ndarray) -> int:
         used = self._used.get(width, 0)
@@ -680,7 +682,8 @@ class Table:
         """The process-wide numbers (:func:`_serial`) of the layers ``layer_ids``."""
         if len(self._serials) < len(self._serial_list):
             self._serials = np.array(self._serial_list, dtype=np.int64)
-        return self._serials[layer_ids]
+        serials: np.ndarray = self._serials[layer_ids]
+        return serials
 
     def _constraints_hold(self, step: Step, chosen: dict[str, int]) -> bool:
         for index in step.constraints:
@@ -755,11 +758,12 @@ class Table:
         constant = node in plan.full and first not in plan.full
         sizes = self._split(first, sources[0][1], None if constant else want)
         for axis in range(len(want)):
+            size: Any
             if layer.family == "preserve":
-                out, valid = sizes[axis], True
+                size, valid = sizes[axis], True
             else:
-                out, valid = layer.axis_size(axis, sizes[axis])
-            out = np.broadcast_to(np.asarray(out, dtype=np.int64), sizes[axis].shape)
+                size, valid = layer.axis_size(axis, sizes[axis])
+            out = np.broadcast_to(np.asarray(size, dtype=np.int64), sizes[axis].shape)
             ok &= np.broadcast_to(np.asarray(valid, dtype=bool), sizes[axis].shape).all(axis=1)
             if constant:  # a constant-output layer: any tracked point gives the size everywhere
                 out = np.repeat(out[:, :1], len(want[axis]), axis=1)
@@ -929,7 +933,8 @@ _COMBO_LAYERS: dict[tuple[Any, ...], tuple[Layer | None, ...]] = {}
 """Per step (how its layer is written, parameters, their domains and combos, the values of the old parameters read and the
 constraints checked), the layer of each combo, None where it builds none or breaks a constraint; shared by every
 table of the process."""
-_UNBUILT = object()
+_UNBUILT: Any = object()
+"""What :data:`_LAYERS` gives for a layer not built yet (None means: none valid)."""
 MAX_SHARED_LAYERS = 200_000
 
 _SERIALS: dict[Layer, int] = {}
@@ -1054,7 +1059,8 @@ def _codes(channels: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
     """One int64 per (channels, sizes id) pair, or None when they do not fit in one."""
     if len(ids) and (channels.min() < -1 or channels.max() >= 2**20 or ids.min() < 0 or ids.max() >= 2**42):
         return None
-    return (channels + 1) * 2**42 + ids
+    codes: np.ndarray = (channels + 1) * 2**42 + ids
+    return codes
 
 
 def _matching(ok: np.ndarray, ids: np.ndarray, group: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
