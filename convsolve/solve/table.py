@@ -1001,7 +1001,9 @@ def _pushed(counts: np.ndarray, moves: Transitions, states: int) -> np.ndarray:
     """Per next state, the sum over the moves into it of their source's count times their weight.
 
     Counts are Python integers (object arrays) and stay exact however large; while every sum is sure to
-    fit, the sums are taken in int64.
+    fit, the sums are taken in int64. Past that, moves into one state with one weight are summed first and
+    multiplied once: a multiplication of a big integer costs about four additions, and chain-1000's 19.4
+    million moves make 4.4 million (state, weight) pairs, 10.6 million of them of weight 1.
 
     Example:
         >>> moves = Transitions(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([1, 0, 1]), np.array([2, 1, 1]))
@@ -1012,16 +1014,24 @@ def _pushed(counts: np.ndarray, moves: Transitions, states: int) -> np.ndarray:
     if not len(moves.src):
         return out
     weight = np.ones(len(moves.src), dtype=np.int64) if moves.weight is None else moves.weight
-    order = np.argsort(moves.dst, kind="stable")
-    dst = moves.dst[order]
-    starts = np.flatnonzero(np.r_[True, dst[1:] != dst[:-1]])
-    largest = max(counts.max(), 1) * int(weight.max()) * len(order)
+    heaviest = int(weight.max())
+    largest = max(counts.max(), 1) * heaviest * len(weight)
     if largest < 2**62:
+        order = np.argsort(moves.dst, kind="stable")
+        dst = moves.dst[order]
+        starts = np.flatnonzero(np.r_[True, dst[1:] != dst[:-1]])
         parts = counts.astype(np.int64)[moves.src[order]] * weight[order]
         out[dst[starts]] = np.add.reduceat(parts, starts).astype(object)
-    else:
-        parts = counts[moves.src[order]] * weight[order].astype(object)
-        out[dst[starts]] = np.add.reduceat(parts, starts)
+        return out
+    order = np.argsort(moves.dst * (heaviest + 1) + weight, kind="stable")  # by state, then weight
+    dst, weight = moves.dst[order], weight[order]
+    groups = np.flatnonzero(np.r_[True, (dst[1:] != dst[:-1]) | (weight[1:] != weight[:-1])])
+    sums = np.add.reduceat(counts[moves.src[order]], groups)
+    scaled = np.flatnonzero(weight[groups] != 1)
+    sums[scaled] = sums[scaled] * weight[groups][scaled].astype(object)
+    dst = dst[groups]
+    starts = np.flatnonzero(np.r_[True, dst[1:] != dst[:-1]])
+    out[dst[starts]] = np.add.reduceat(sums, starts)
     return out
 
 
