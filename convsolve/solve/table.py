@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import InvalidAssignment, SolverLimit
 from ..layers import Layer
 from ..network import INPUT
-from .plan import Plan, Step
+from .plan import Plan, Step, _local
 
 __all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table", "depth_first", "fewer_collections"]
 
@@ -206,6 +206,7 @@ class Table:
         """Per layer, its number in the process (see :func:`_serial`)."""
         self._serials = np.zeros(0, dtype=np.int64)
         self._combo_layer_ids: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+        self._twin_combo_layer_ids: dict[tuple[Any, ...], np.ndarray] = {}
         self._tables: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
         self._spatial: dict[int, bool] = {}
         self._widths: dict[str, int] = {}
@@ -624,24 +625,36 @@ class Table:
         key = (step.index, old)
         found = self._combo_layer_ids.get(key)
         if found is None:
-            domains, space = self.plan.domains, self.space
-            shared = (self.plan.written_as[step.node], step.layer_params, step.new_params, step.old_params,
-                      tuple(tuple((type(v), v) for v in domains[p]) for p in step.new_params),
-                      tuple((type(domains[p][v]), domains[p][v]) for p, v in zip(step.old_params, old)), step.combos.shape, step.combos.tobytes(),
-                      tuple(space.constraints[index].expression.text for index in step.constraints))
-            layers = _COMBO_LAYERS.get(shared)
-            if layers is None:
-                found = np.array([self._layer_id(step, tuple(values)) for values in self._value_rows(step, step.layer_params, old)], dtype=np.int64)
-                for index in step.constraints:
-                    names = tuple(sorted(space.constraints[index].expression.names))
-                    rows = self._value_rows(step, names, old)
-                    found[[not self._holds(index, names, tuple(values)) for values in rows]] = INVALID
-                if len(_COMBO_LAYERS) >= MAX_SHARED_LAYERS // 100:
-                    _COMBO_LAYERS.clear()
-                _COMBO_LAYERS[shared] = tuple(None if i == INVALID else self.layers[i] for i in found.tolist())
-            else:
-                found = np.array([INVALID if layer is None else self._local_id(layer) for layer in layers], dtype=np.int64)
+            if step.constraints:  # a constraint names the layer's own parameters: no twin shares it
+                found = self._combo_layers(step, old)
+            else:  # twin steps build the same layers from the same value indices: one (read-only) array for all
+                local = (tuple(_local(step.node, name) for name in names) for names in (step.layer_params, step.new_params, step.old_params))
+                twin_key = (step.twin, *local, old)
+                found = self._twin_combo_layer_ids.get(twin_key)
+                if found is None:
+                    found = self._twin_combo_layer_ids[twin_key] = self._combo_layers(step, old)
+                    found.setflags(write=False)
             self._combo_layer_ids[key] = found
+        return found
+
+    def _combo_layers(self, step: Step, old: tuple[int, ...]) -> np.ndarray:
+        """:meth:`combo_layers`, computed (or read from the process-wide :data:`_COMBO_LAYERS`)."""
+        domains, space = self.plan.domains, self.space
+        shared = (self.plan.written_as[step.node], step.layer_params, step.new_params, step.old_params,
+                  tuple(tuple((type(v), v) for v in domains[p]) for p in step.new_params),
+                  tuple((type(domains[p][v]), domains[p][v]) for p, v in zip(step.old_params, old)), step.combos.shape, step.combos.tobytes(),
+                  tuple(space.constraints[index].expression.text for index in step.constraints))
+        layers = _COMBO_LAYERS.get(shared)
+        if layers is not None:
+            return np.array([INVALID if layer is None else self._local_id(layer) for layer in layers], dtype=np.int64)
+        found = np.array([self._layer_id(step, tuple(values)) for values in self._value_rows(step, step.layer_params, old)], dtype=np.int64)
+        for index in step.constraints:
+            names = tuple(sorted(space.constraints[index].expression.names))
+            rows = self._value_rows(step, names, old)
+            found[[not self._holds(index, names, tuple(values)) for values in rows]] = INVALID
+        if len(_COMBO_LAYERS) >= MAX_SHARED_LAYERS // 100:
+            _COMBO_LAYERS.clear()
+        _COMBO_LAYERS[shared] = tuple(None if i == INVALID else self.layers[i] for i in found.tolist())
         return found
 
     def _value_rows(self, step: Step, names: tuple[str, ...], old: tuple[int, ...]) -> list[list[int]]:
