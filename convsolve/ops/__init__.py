@@ -53,12 +53,12 @@ def _on_step(timeout: float | None, progress: Progress | None) -> Progress:
     return on_step
 
 
+@fewer_collections()
 def _table(
     space: Any, domains: Mapping[str, Sequence[Any]] | None = None, *, transitions: bool = True, on_step: Progress,
 ) -> Table:
-    with fewer_collections():
-        plan = make_plan(space, dict(domains) if domains else None)
-        return Table(plan, space, keep_transitions=transitions, on_step=on_step)
+    plan = make_plan(space, dict(domains) if domains else None)
+    return Table(plan, space, keep_transitions=transitions, on_step=on_step)
 
 
 @dataclass(frozen=True)
@@ -109,14 +109,14 @@ class _OverBudget(Exception):
     """The depth-first search expanded more states than it is allowed."""
 
 
+@fewer_collections()
 def _depth_first(space: Any, limit: int, on_step: Progress) -> tuple[Table, np.ndarray] | None:
     """The first ``limit`` solutions' combos found depth first, or None when that search gets expensive.
 
     Depth first, a space whose early choices rarely fail yields its first solutions after about one
     expansion per layer; one with many dead ends (a UNet) is better served by the whole table.
     """
-    with fewer_collections():
-        table = Table(make_plan(space), space, run=False)
+    table = Table(make_plan(space), space, run=False)
     budget = DEPTH_FIRST_EXPANSIONS_PER_UNIT * len(table.units) + limit
 
     def counted(done: int, total: int) -> None:
@@ -127,8 +127,7 @@ def _depth_first(space: Any, limit: int, on_step: Progress) -> tuple[Table, np.n
             raise _OverBudget
 
     try:
-        with fewer_collections():
-            chosen = list(itertools.islice(depth_first(table, counted), limit))
+        chosen = list(itertools.islice(depth_first(table, counted), limit))
     except _OverBudget:
         return None
     return table, np.array(chosen, dtype=np.int64).reshape(-1, len(table.units))

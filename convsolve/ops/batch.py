@@ -38,6 +38,7 @@ from typing import Any, Callable, Generator, Iterable, Iterator, Sequence
 from .. import __version__
 from ..errors import ConvsolveError, MissingExtraError, OutputError, SolverTimeout, UsageError
 from ..sizesets import parse_input
+from ..solve.table import fewer_collections
 from .repair import RepairOptions
 
 try:
@@ -177,10 +178,8 @@ def read_manifest(output_dir: str | Path) -> dict[str, dict[str, Any]]:
     return records
 
 
-def _current(job: Job, earlier: dict[str, Any] | None) -> bool:
+def _current(job: Job, earlier: dict[str, Any]) -> bool:
     """Is the result of an earlier run still current (same input and settings, output untouched)?"""
-    if earlier is None:
-        return False
     try:
         content = Path(job.source).read_bytes()
     except OSError:
@@ -385,12 +384,10 @@ def _results(jobs: Sequence[Job], workers: int, scheduler: str | None) -> Genera
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+@fewer_collections()
 def _repair_chunk(jobs: Iterable[Job]) -> list[dict[str, Any]]:
-    """Repair a chunk of files on a local or a Dask worker (with :func:`~convsolve.solve.table.fewer_collections`)."""
-    from ..solve.table import fewer_collections
-
-    with fewer_collections():
-        return [repair_file(job) for job in jobs]
+    """Repair a chunk of files on a local or a Dask worker."""
+    return [repair_file(job) for job in jobs]
 
 
 def _deadline(seconds: float) -> Callable[[int, int], None]:

@@ -70,6 +70,7 @@ class Cheapest:
     """Searches run, each with a higher limit than the one before (see the module docstring)."""
 
 
+@fewer_collections()
 def cheapest(
     space: Any, costs: Mapping[str, Mapping[Any, int]], on_step: Callable[[int, int], None] | None = None,
 ) -> Cheapest | None:
@@ -79,8 +80,7 @@ def cheapest(
     values left out cost 0. Ties go to the cheapest move into each state with the smallest previous
     state and combination, so the answer is the same in every run.
     """
-    with fewer_collections():
-        return CheapestSearch(space, on_step).run(costs)
+    return CheapestSearch(space, on_step).run(costs)
 
 
 class CheapestSearch:

@@ -873,7 +873,8 @@ class Table:
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Collect young objects every 100,000 allocations instead of 700 while the block runs; the thresholds are put back after.
+    """Collect young objects every 100,000 allocations instead of 700 while the block (or the decorated function)
+    runs; the thresholds are put back after.
 
     The programme allocates many short-lived tuples and arrays while the process holds many long-lived
     objects (a loaded space, the shared caches), and the default collector spends time walking them:
