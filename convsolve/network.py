@@ -186,10 +186,14 @@ def hashable_value(value: Any) -> Any:
         (('bias', ('bool', True)), ('kernel', (3, 3)))
     """
     if isinstance(value, dict):  # a config's mappings are dicts (plain, ruamel.yaml's or quickyaml's); dict's own items: see lists
-        return tuple(sorted((str(key), hashable_value(item)) for key, item in dict.items(value)))
+        return tuple(sorted((str(key), item if type(item) in _PLAIN else hashable_value(item)) for key, item in dict.items(value)))
     if isinstance(value, list):  # list's own iterator: ruamel.yaml's sequences iterate item by item in Python
-        return tuple(hashable_value(item) for item in list.__iter__(value))
-    return value if type(value) in (int, str) else (type(value).__name__, value)
+        return tuple(item if type(item) in _PLAIN else hashable_value(item) for item in list.__iter__(value))
+    return value if type(value) in _PLAIN else (type(value).__name__, value)
+
+
+_PLAIN = (int, str)
+"""The types :func:`hashable_value` keeps as they are (checked inline: a deep chain hashes thousands of fields)."""
 
 
 def line_of(container: Any, key: Any) -> int | None:

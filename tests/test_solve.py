@@ -295,6 +295,24 @@ def test_first_solutions_depth_first_or_from_the_table_are_the_same(monkeypatch)
     assert list(ops.enumerate_assignments(space, limit=5)) == depth_first
 
 
+def test_depth_first_reuses_moves_only_between_links_that_act_alike(monkeypatch):
+    """Kernel 1 keeps the size, so every link sees the first state again; c2 and c3 differ only in their names
+    (their constraints too), c1 has no constraint and c4 another one: only c2 and c3 may share moves."""
+    from convsolve.solve.plan import make_plan
+    from convsolve.solve.table import Table, _chain_signature
+
+    link = {"kernel": (1, 3), "stride": (1,), "padding": (0, 1)}
+    space = space_of([conv(f"c{i}", **link) for i in range(1, 5)] + [pool("p1")], lo=5, hi=9,
+                     constraints=["c2.padding <= c2.kernel // 2", "c3.padding <= c3.kernel // 2", "c4.kernel >= 3"])
+    table = Table(make_plan(space), space, run=False)
+    signatures = [_chain_signature(table, index) for index in range(4)]
+    assert signatures[1] == signatures[2] and len({signatures[0], signatures[1], signatures[3]}) == 3
+    depth_first = list(ops.enumerate_assignments(space, limit=200))
+    assert depth_first[0]["c4.kernel"] == 3 and depth_first[0]["c3.kernel"] == 1
+    monkeypatch.setattr(ops, "DEPTH_FIRST", 0)  # the table answers
+    assert list(ops.enumerate_assignments(space, limit=200)) == depth_first
+
+
 def test_count_does_not_depend_on_the_order_layers_are_written():
     """res-12 with every shortcut written before its conv/pool pair: another elimination order, the same count."""
     from pathlib import Path

@@ -99,9 +99,13 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
     domains: dict[str, tuple[Any, ...]] = {
         name: tuple(narrowed[name]) if narrowed and name in narrowed else param.values for name, param in space.params.items()
     }
-    written = {node: i for i, node in enumerate(space.graph.nodes)}
+    graph = space.graph
+    written = {node: i for i, node in enumerate(graph.nodes)}
     # the config's own order where the graph allows: a merge then follows its branches directly
-    order = [n for n in nx.lexicographical_topological_sort(space.graph, key=written.__getitem__) if n != INPUT]
+    if all(written[source] < written[node] for source, node in graph.edges):  # already topological: that order
+        order = [n for n in graph.nodes if n != INPUT]
+    else:
+        order = [n for n in nx.lexicographical_topological_sort(graph, key=written.__getitem__) if n != INPUT]
     passed = _passed_on(space, order, domains)
     inputs_of = {node: tuple(passed.get(name, name) for name in space.graph.nodes[node]["inputs"]) for node in order}
     order = [node for node in order if node not in passed]
@@ -168,6 +172,7 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
     live_tensors: dict[str, None] = {INPUT: None} if last_consumed[INPUT] > 0 else {}
     live_params: dict[str, None] = {}
     steps = []
+    combos_of: dict[tuple[int, ...], np.ndarray] = {}
     for node in order:
         j = position[node]
         new = tuple(new_at.get(j, ()))
@@ -180,9 +185,12 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
             live_tensors.pop(name, None)
         for name in params_done.get(j, []):
             live_params.pop(name, None)
-        sizes = [len(domains[p]) for p in new]
-        product = list(itertools.product(*[range(s) for s in sizes]))
-        combos = np.array(product, dtype=np.int64).reshape(len(product), len(new))
+        sizes = tuple(len(domains[p]) for p in new)
+        combos = combos_of.get(sizes)
+        if combos is None:  # one read-only array per domain sizes: a deep chain has a handful
+            product = list(itertools.product(*[range(s) for s in sizes]))
+            combos = combos_of[sizes] = np.array(product, dtype=np.int64).reshape(len(product), len(new))
+            combos.setflags(write=False)
         steps.append(Step(
             j, node, inputs_of[node], new, old, uses[node], tuple(checked),
             tuple(targets_of.get(node, ())), tuple(live_tensors), tuple(live_params), combos,
@@ -277,8 +285,11 @@ def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) ->
             (slot.field, slot.position, slot.param and _local(node, slot.param), slot.expression and slot.expression.text)
             for slot in template.slots
         )
+        # a field that is one slot is written by the slot (its parameter or expression) and the domains below
+        whole = {slot.field for slot in template.slots if slot.position is None}
+        fields = {name: value for name, value in template.head.fields.items() if name not in whole}
         key = (
-            template.head.type_name, hashable_value(template.head.fields), slots,
+            template.head.type_name, hashable_value(fields), slots,
             tuple(_local(node, name) for name in template.params), tuple(hashable_value(list(domains[name])) for name in template.params),
         )
         twins[node] = first.setdefault(key, node)

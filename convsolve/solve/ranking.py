@@ -98,7 +98,7 @@ class Ranking:
         """Row dictionaries of parameter values from columnar value indices."""
         domains = self.table.plan.domains
         names = list(columns)
-        decoded = [[domains[name][i] for i in columns[name]] for name in names]
+        decoded = [_value_table(domains[name])[columns[name]].tolist() for name in names]
         return [dict(zip(names, row)) for row in zip(*decoded)]
 
 
@@ -108,6 +108,7 @@ def columns_of(
     """Columnar assignments from the combo chosen at each step (rows of ``chosen``): value indices, or values."""
     cache = {} if cache is None else cache
     columns: dict[str, np.ndarray] = {}
+    decoded: dict[tuple[Any, ...], np.ndarray] = {}  # the layers of a deep network share domains and combos
     for j, unit in enumerate(table.units):
         if (j, decode) not in cache:
             step, tables = unit.step, []
@@ -115,11 +116,19 @@ def columns_of(
                 indices = step.combos[:, i]
                 if decode:
                     values = table.plan.domains[name]
-                    kind = object if any(isinstance(v, bool) for v in values) else np.int64
-                    tables.append((name, np.array(values, dtype=kind)[indices]))
+                    key = (id(step.combos), i, values, tuple(map(type, values)))
+                    found = decoded.get(key)
+                    if found is None:
+                        found = decoded[key] = _value_table(values)[indices]
+                    tables.append((name, found))
                 else:
                     tables.append((name, indices))
             cache[(j, decode)] = tables
         for name, meaning in cache[(j, decode)]:
             columns[name] = meaning[chosen[:, j]]
     return {name: columns[name] for name in table.plan.params}
+
+
+def _value_table(values: Sequence[Any]) -> np.ndarray:
+    """A domain's values indexable by value index: int64, or objects when some are bools (they stay bools)."""
+    return np.array(values, dtype=object if any(isinstance(v, bool) for v in values) else np.int64)

@@ -625,17 +625,29 @@ class Table:
         key = (step.index, old)
         found = self._combo_layer_ids.get(key)
         if found is None:
-            if step.constraints:  # a constraint names the layer's own parameters: no twin shares it
+            checks = self._own_constraints(step)
+            if checks is None:  # a constraint reads another layer's parameters: no twin shares it
                 found = self._combo_layers(step, old)
             else:  # twin steps build the same layers from the same value indices: one (read-only) array for all
                 local = (tuple(_local(step.node, name) for name in names) for names in (step.layer_params, step.new_params, step.old_params))
-                twin_key = (step.twin, *local, old)
+                twin_key = (step.twin, *local, old, checks)
                 found = self._twin_combo_layer_ids.get(twin_key)
                 if found is None:
                     found = self._twin_combo_layer_ids[twin_key] = self._combo_layers(step, old)
                     found.setflags(write=False)
             self._combo_layer_ids[key] = found
         return found
+
+    def _own_constraints(self, step: Step) -> tuple[str, ...] | None:
+        """The texts of the step's constraints with its layer's name left out (``@.padding <= @.kernel // 2``
+        for ``pool3``), when they read only that layer's parameters; None when one reads others."""
+        texts = []
+        for index in step.constraints:
+            expression = self.space.constraints[index].expression
+            if not all(name.startswith(f"{step.node}.") for name in expression.names):
+                return None
+            texts.append(expression.text.replace(f"{step.node}.", "@."))  # every name is one of the layer's: no other matches
+        return tuple(texts)
 
     def _combo_layers(self, step: Step, old: tuple[int, ...]) -> np.ndarray:
         """:meth:`combo_layers`, computed (or read from the process-wide :data:`_COMBO_LAYERS`)."""
@@ -901,9 +913,10 @@ def depth_first(table: Table, on_step: Callable[[int, int], None] | None = None)
     """
     last = len(table.units) - 1
     dead: set[tuple[int, bytes]] = set()
+    known: dict[tuple[Any, bytes], tuple[list[int], np.ndarray]] = {}
     start = table._initial_row()[0]
     # a frame: unit index, state key, its remaining moves, whether a solution lies below it
-    frames: list[list[Any]] = [[0, start.tobytes(), _moves(table, 0, start, on_step), False]]
+    frames: list[list[Any]] = [[0, start.tobytes(), _moves(table, 0, start, on_step, known), False]]
     path: list[int] = []
     while frames:
         frame = frames[-1]
@@ -928,16 +941,49 @@ def depth_first(table: Table, on_step: Callable[[int, int], None] | None = None)
         if (index + 1, row_key) in dead:
             continue
         path.append(combo)
-        frames.append([index + 1, row_key, _moves(table, index + 1, row, on_step), False])
+        frames.append([index + 1, row_key, _moves(table, index + 1, row, on_step, known), False])
 
 
-def _moves(table: Table, index: int, row: np.ndarray, on_step: Callable[[int, int], None] | None) -> Iterator[tuple[int, np.ndarray]]:
-    """The valid moves out of one state, in combo order: (combo, next state row)."""
+def _moves(
+    table: Table, index: int, row: np.ndarray, on_step: Callable[[int, int], None] | None,
+    known: dict[tuple[Any, bytes], tuple[list[int], np.ndarray]],
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The valid moves out of one state, in combo order: (combo, next state row).
+
+    ``known`` keeps the moves of chain units (see :func:`_chain_signature`) by signature and state: the
+    repeated layers of a deep chain reach the same states again and again.
+    """
     if on_step is not None:
         on_step(index, len(table.units))
-    moves, rows = table.apply(index, row[None, :])
-    for k in np.argsort(moves.combo, kind="stable"):
-        yield int(moves.combo[k]), rows[moves.dst[k]]
+    signature = _chain_signature(table, index)
+    found = None if signature is None else known.get((signature, row.tobytes()))
+    if found is None:
+        moves, rows = table.apply(index, row[None, :])
+        order = np.argsort(moves.combo, kind="stable")
+        found = moves.combo[order].tolist(), rows[moves.dst[order]]
+        if signature is not None:
+            known[signature, row.tobytes()] = found
+    combos, rows = found
+    for k, combo in enumerate(combos):
+        yield combo, rows[k]
+
+
+def _chain_signature(table: Table, index: int) -> tuple[Any, ...] | None:
+    """What unit ``index`` does to a state, when it is a chain link: one layer reading the one output the
+    state holds, with no merge, target or parameter carried across; None otherwise.
+
+    Two links with one signature map every state alike: their combos build the same layers (ids of this
+    table, constraints applied), and they track their input and output at the same sizes.
+    """
+    unit, plan = table.units[index], table.plan
+    step = unit.step
+    before, after = table.layouts[index], table.layouts[index + 1]
+    if (unit.merge is not None or step.old_params or step.targets or before.params or after.params
+            or tuple(before.tensors) != step.inputs or tuple(after.tensors) != (step.node,)):
+        return None
+    source = step.inputs[0]
+    return (table.combo_layers(step).tobytes(), table._alone(index) is not None,
+            *((table._width(name), name in plan.full, name in plan.flat, name in plan.receptive) for name in (source, step.node)))
 
 
 _LAYERS: dict[tuple[Any, ...], Layer | None] = {}
