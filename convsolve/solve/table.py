@@ -214,6 +214,7 @@ class Table:
         self._alone_at: dict[int, str | None] = {}
         self._canonical_ids: dict[str, dict[int, int]] = {}
         self._memos: dict[tuple[bytes, bool, bool], _Memo] = {}
+        self._row_maps: dict[int, tuple[list[tuple[int, int, int]], int | None, list[int], list[int]]] = {}
         self._untabled: set[int] = set()
         self.states: list[np.ndarray] = [self._initial_row()]
         self.forward: list[np.ndarray] = [np.array([1], dtype=object)]
@@ -304,7 +305,7 @@ class Table:
             return Transitions(empty, empty, empty), np.zeros((0, after.width), dtype=np.int64)
         if len(src) * after.width > MAX_ELEMENTS:
             raise SolverLimit(unit.last.node, f"frontier states ({len(src):,} moves of {after.width} columns)", len(src) * after.width, MAX_ELEMENTS)
-        block = self._next_rows(unit, rows[src], layout, after, channels, ids, step.combos[combo])
+        block = self._next_rows(index, rows, src, channels, ids, combo)
         alone = self._alone(index)
         if alone is not None:
             column = after.tensors[alone] + 1
@@ -851,27 +852,51 @@ class Table:
         return ok
 
     def _next_rows(
-        self, unit: Unit, rows: np.ndarray, layout: Layout, after: Layout,
-        channels: np.ndarray, ids: np.ndarray, combos: np.ndarray,
+        self, index: int, rows: np.ndarray, src: np.ndarray, channels: np.ndarray, ids: np.ndarray, combo: np.ndarray,
     ) -> np.ndarray:
-        """The next state of each move: carried columns, the new output, and the values still to be read."""
-        columns = []
-        new_tensor = unit.last.node
-        for name in after.tensors:
-            if name == new_tensor:
-                columns += [channels[:, None], ids[:, None]]
-            else:
-                start = layout.tensors[name]
-                columns.append(rows[:, start : start + 2])
-        new = {name: i for i, name in enumerate(unit.step.new_params)}
-        for name in after.params:
-            if name in new:
-                columns.append(combos[:, new[name] : new[name] + 1])
-            else:
-                columns.append(rows[:, layout.params[name] : layout.params[name] + 1])
-        if not columns:
-            return np.zeros((len(rows), 0), dtype=np.int64)
-        return np.concatenate(columns, axis=1).astype(np.int64, copy=False)
+        """The next state of each move (out of state ``src`` by ``combo``): carried columns, the new output, and
+        the values still to be read."""
+        width = self.layouts[index + 1].width
+        runs, output, values_to, values_from = self._row_map(index)
+        if runs and rows.shape[1] == width and all(to == start for to, start, _ in runs):  # carried columns stay put
+            block = np.take(rows, src, axis=0)  # (the others are all written below)
+        else:
+            block = np.empty((len(src), width), dtype=np.int64)
+            carried = np.take(rows, src, axis=0) if runs else rows
+            for to, start, length in runs:  # slices: a column at a time through fancy indices is slower
+                block[:, to : to + length] = carried[:, start : start + length]
+        if output is not None:
+            block[:, output] = channels
+            block[:, output + 1] = ids
+        if values_to:
+            block[:, values_to] = self.units[index].step.combos[combo[:, None], values_from]
+        return block
+
+    def _row_map(self, index: int) -> tuple[list[tuple[int, int, int]], int | None, list[int], list[int]]:
+        """Where unit ``index``'s next rows take their columns from: runs of carried columns (to, from, length),
+        the new output's column, and the new values' columns (to, from)."""
+        found = self._row_maps.get(index)
+        if found is None:
+            unit, layout, after = self.units[index], self.layouts[index], self.layouts[index + 1]
+            pairs, values_to, values_from = [], [], []
+            for name, column in after.tensors.items():
+                if name != unit.last.node:
+                    pairs += [(column, layout.tensors[name]), (column + 1, layout.tensors[name] + 1)]
+            new = {name: i for i, name in enumerate(unit.step.new_params)}
+            for name, column in after.params.items():
+                if name in new:
+                    values_to.append(column)
+                    values_from.append(new[name])
+                else:
+                    pairs.append((column, layout.params[name]))
+            runs: list[tuple[int, int, int]] = []
+            for to, start in sorted(pairs):
+                if runs and runs[-1][0] + runs[-1][2] == to and runs[-1][1] + runs[-1][2] == start:
+                    runs[-1] = (runs[-1][0], runs[-1][1], runs[-1][2] + 1)
+                else:
+                    runs.append((to, start, 1))
+            found = self._row_maps[index] = (runs, after.tensors.get(unit.last.node), values_to, values_from)
+        return found
 
     def _initial_row(self) -> np.ndarray:
         if INPUT not in self.plan.initial_live:
