@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ..errors import SolverTimeout, UsageError
+from ..solve.dense import dense_count
 from ..solve.plan import make_plan
 from ..solve.ranking import Ranking, columns_of
 from ..solve.table import Table, depth_first, fewer_collections
@@ -81,7 +82,16 @@ class CountResult:
 
 def count(space: Any, *, timeout: float | None = None, progress: Progress | None = None) -> CountResult:
     """Exact number of valid assignments over the whole input range, without enumerating them."""
-    return CountResult(_table(space, transitions=False, on_step=_on_step(timeout, progress)).count(), space.total)
+    return CountResult(_counted(space, _on_step(timeout, progress)), space.total)
+
+
+@fewer_collections()
+def _counted(space: Any, on_step: Progress) -> int:
+    """A chain tracked at one size is counted over dense vectors of sizes (:mod:`~convsolve.solve.dense`),
+    anything else by the table."""
+    plan = make_plan(space)
+    found = dense_count(Table(plan, space, keep_transitions=False, run=False), on_step)
+    return Table(plan, space, keep_transitions=False, on_step=on_step).count() if found is None else found
 
 
 def enumerate_blocks(

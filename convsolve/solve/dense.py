@@ -1,0 +1,265 @@
+"""Counting a chain over dense vectors of sizes: the count of a deep chain without its states' rows.
+
+When every unit of the programme is a chain link (one layer reading the one output before it, with no
+merge, target or parameter carried on: :func:`~convsolve.solve.table._chain_signature`) and every output
+is tracked at one size per axis, alike on every axis (a chain of monotone rules is decided at its
+smallest input size), a state is a channel count and one size. The forward counts are then, per channel
+count, one vector indexed by size, and a layer adds into the next vectors, for every class of its
+combos acting alike (with that many combos as weight), the counts of the sizes reaching each output size:
+
+- a class whose output is its input shifted (a stride-1 rule) adds the vector, moved;
+- a class whose output grows by one per run of input sizes (a stride-2 rule) adds the run sums, moved;
+  classes with the same runs (one stride, one parity of ``2 * padding - kernel``) share them.
+
+When such classes are valid exactly where their output is at least 1, their moves and weights make one
+polynomial (a kernel), added in full and cut below size 1. A conv's kernel is a product, since its
+offset is a sum over its parameters (``2 * padding - kernel``): it is factored into binomials
+``1 + y**a`` (:func:`_factored`), each one addition per size, so a conv layer of chain-1000 costs about
+8 additions per size instead of 16 multiply-adds. Other classes are added alone, over their valid sizes.
+
+Example:
+    >>> table = Table(make_plan(space), space, keep_transitions=False, run=False)  # doctest: +SKIP
+    >>> dense_count(table)                                                        # doctest: +SKIP
+    11417906
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..network import INPUT
+from .table import INVALID, TABLE_SIZES, Table, _chain_signature
+
+__all__ = ["dense_count"]
+
+
+def dense_count(table: Table, on_step: Callable[[int, int], None] | None = None) -> int | None:
+    """The number of valid assignments of ``table``'s space (a :class:`Table` built with ``run=False``),
+    or None when it is no chain tracked at one size alike on every axis (the table counts it then)."""
+    vectors = _start(table)
+    if vectors is None:
+        return None
+    moves: dict[tuple[bytes, tuple[int, ...]], _Moves] = {}  # by the layers and channel counts: twins share them
+    for index in range(len(table.units)):
+        if on_step is not None:  # progress, and the place a timeout interrupts
+            on_step(index, len(table.units))
+        vectors = _pushed(table, index, vectors, moves)
+        if vectors is None:
+            return None
+        if not vectors:
+            return 0
+    return int(sum(int(vector.sum()) for vector in vectors.values()))
+
+
+def _start(table: Table) -> dict[int, np.ndarray] | None:
+    """The counts before the first layer (1 at the input's channel count and size), or None when the
+    programme is not a chain tracked at one size alike on every axis."""
+    plan = table.plan
+    names = [INPUT] + [unit.step.node for unit in table.units]
+    if (not table.units or INPUT not in plan.initial_live
+            or any(name in plan.full or name in plan.flat or name in plan.receptive for name in names)
+            or any(len(points) != 1 for name in names for points in plan.points(name))):
+        return None
+    if not all(_link(table, index) and table._plain_spatial(unit.step) for index, unit in enumerate(table.units)):
+        return None
+    row = table._initial_row()[0]
+    sizes = table.sizes.get(len(plan.sweep.axes), row[1:2])[0]
+    if (sizes != sizes[0]).any() or not 0 <= sizes[0] < TABLE_SIZES:
+        return None
+    vector = np.zeros(int(sizes[0]) + 1, dtype=object)
+    vector[-1] = 1
+    return {int(row[0]): vector}
+
+
+def _link(table: Table, index: int) -> bool:
+    """Whether unit ``index`` is a chain link (:func:`~convsolve.solve.table._chain_signature`); the last one
+    may also keep nothing (the count does not need its output)."""
+    if _chain_signature(table, index) is not None:
+        return True
+    unit = table.units[index]
+    return (index == len(table.units) - 1 and unit.merge is None and not unit.step.old_params and not unit.step.targets
+            and not table.layouts[index].params and tuple(table.layouts[index].tensors) == unit.step.inputs
+            and not table.layouts[index + 1].tensors and not table.layouts[index + 1].params)
+
+
+@dataclass(frozen=True)
+class _Moves:
+    """What a unit adds, for input sizes below ``width``: per (made, read) channel counts and runs (empty
+    for a shift of the input), the kernel {first output size: weight}; then the classes added alone
+    (made and read channel counts, weight, output size and validity by input size)."""
+
+    width: int
+    kernels: dict[tuple[int, int, tuple[int, ...]], dict[int, int]]
+    alone: list[tuple[int, int, int, np.ndarray, np.ndarray]]
+
+
+def _pushed(
+    table: Table, index: int, vectors: dict[int, np.ndarray], cache: dict[tuple[bytes, tuple[int, ...]], _Moves],
+) -> dict[int, np.ndarray] | None:
+    """The counts after unit ``index`` from those before it (per channel count, by size); None when the
+    layer acts differently on the axes, sizes grow past what is tabulated or a size rule decreases."""
+    layer_ids = table.combo_layers(table.units[index].step)
+    layer_ids = layer_ids[layer_ids != INVALID]
+    if not len(layer_ids):
+        return {}
+    limit = max(len(vector) for vector in vectors.values())
+    if limit > TABLE_SIZES or any(vector[0] for vector in vectors.values()):  # no valid output has size 0
+        return None
+    key = (table._serials_of(layer_ids).tobytes(), tuple(sorted(vectors)))
+    moves = cache.get(key)
+    if moves is None or moves.width < limit:
+        moves = _moves(table, layer_ids, key[1], limit)
+        if moves is None:
+            return None
+        cache[key] = moves
+    parts: list[tuple[int, int, np.ndarray, int]] = []  # (made, first output size, counts, weight)
+    sums: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+    for (made, read, runs), kernel in moves.kernels.items():
+        vector = vectors[read]
+        if runs:
+            starts = runs[: bisect.bisect_left(runs, len(vector) - 1)]  # runs of sizes from 1 on
+            base = sums.get((read, runs))
+            if base is None:
+                base = sums[read, runs] = np.add.reduceat(vector[1:], starts) if len(starts) else vector[:0]
+        else:
+            base = vector
+        if len(base):
+            parts.append((made, *_convolved(base, kernel), 1))
+    for made, read, weight, out, ok in moves.alone:
+        part = _part(vectors[read], out, ok)
+        if part is None:
+            return None
+        parts.append((made, part[0], part[1], weight))
+    return _summed(parts)
+
+
+def _moves(table: Table, layer_ids: np.ndarray, channels: tuple[int, ...], limit: int) -> _Moves | None:
+    """:class:`_Moves` of the layers ``layer_ids`` from the input channel counts ``channels``, worked out
+    from their tables (at least ``limit`` sizes wide); None when they act differently on the axes."""
+    tables = [table.axis_tables(layer_ids, axis, limit) for axis in range(len(table.plan.sweep.axes))]
+    out, ok = tables[0]
+    width = out.shape[1]
+    if any(not (np.array_equal(o[:, :width], out) and np.array_equal(k[:, :width], ok)) for o, k in tables[1:]):
+        return None
+    channels_in = np.array(channels, dtype=np.int64)
+    channels_out, _ = table._channel_table(layer_ids, channels_in)
+    first_of, class_of = table._alike(layer_ids, [(out, ok)], channels_out)
+    weights = np.bincount(class_of, minlength=len(first_of))
+    kernels: dict[tuple[int, int, tuple[int, ...]], dict[int, int]] = {}
+    alone: list[tuple[int, int, int, np.ndarray, np.ndarray]] = []
+    for first, weight in zip(first_of.tolist(), weights.tolist()):
+        row, fine = out[first, 1:], ok[first, 1:]  # from size 1: no state has size 0
+        runs: tuple[int, ...] | None = None  # () for a shift of the input
+        at = 0
+        if (fine == (row >= 1)).all():  # valid exactly where the output is at least 1: kernels can be combined
+            if (np.diff(row) == 1).all():  # the input, shifted
+                runs, at = (), int(row[0]) - 1
+            else:
+                starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+                if (np.diff(row[starts]) == 1).all():  # runs of input sizes, one per output size
+                    runs, at = tuple(starts.tolist()), int(row[0])
+        for column, read in enumerate(channels):
+            made = int(channels_out[first, column])
+            if made == INVALID or not fine.any():
+                continue
+            if runs is None:
+                alone.append((made, read, weight, out[first], ok[first]))
+            else:
+                kernel = kernels.setdefault((made, read, runs), {})
+                kernel[at] = kernel.get(at, 0) + weight
+    return _Moves(width, kernels, alone)
+
+
+def _part(vector: np.ndarray, out: np.ndarray, ok: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """The counts one class adds (from its first output size on), from its valid input sizes alone; None
+    when its output size decreases somewhere as its input size grows (no rule does that)."""
+    valid = np.flatnonzero(ok[1 : len(vector)]) + 1
+    sizes = out[valid]
+    if (np.diff(sizes) < 0).any():
+        return None
+    starts = np.flatnonzero(np.r_[True, sizes[1:] != sizes[:-1]])
+    run_sizes, run_sums = sizes[starts], np.add.reduceat(vector[valid], starts)
+    if int(run_sizes[-1]) - int(run_sizes[0]) + 1 != len(run_sizes):  # runs skip sizes: spread them out
+        spread = np.zeros(int(run_sizes[-1]) - int(run_sizes[0]) + 1, dtype=object)
+        spread[run_sizes - run_sizes[0]] = run_sums
+        run_sums = spread
+    return int(run_sizes[0]), run_sums
+
+
+def _convolved(base: np.ndarray, kernel: dict[int, int]) -> tuple[int, np.ndarray]:
+    """``sum(weight * base moved to size first)`` over ``kernel`` (first size -> weight), cut below size 1:
+    (first output size, counts). The kernel is first factored into ``1 + y**a`` binomials where it can be
+    (a conv's stride-1 offsets ``2 * padding - kernel`` are a sum over two parameters: their kernel is a
+    product), each one addition per size."""
+    low = min(kernel)
+    coefficients = [0] * (max(kernel) - low + 1)
+    for at, weight in kernel.items():
+        coefficients[at - low] = weight
+    gaps, rest = _factored(coefficients)
+    counts = base
+    for gap in gaps:
+        grown = np.zeros(len(counts) + gap, dtype=object)
+        grown[: len(counts)] = counts
+        grown[gap:] += counts
+        counts = grown
+    if rest != [1]:
+        spread = np.zeros(len(counts) + len(rest) - 1, dtype=object)
+        for at, weight in enumerate(rest):
+            if weight:
+                spread[at : at + len(counts)] += counts if weight == 1 else counts * weight
+        counts = spread
+    return (low, counts) if low >= 1 else (1, counts[1 - low :])
+
+
+def _factored(coefficients: list[int]) -> tuple[list[int], list[int]]:
+    """``coefficients`` (of a polynomial in y) as gaps ``a`` of binomials ``1 + y**a`` and what is left, every
+    factor with coefficients of at least 0.
+
+    Example:
+        >>> _factored([1, 2, 3, 4, 3, 2, 1])
+        ([1, 1, 2, 2], [1])
+    """
+    gaps = []
+    for gap in range(1, len(coefficients)):
+        while len(coefficients) > gap:
+            quotient = _divided(coefficients, gap)
+            if quotient is None:
+                break
+            gaps.append(gap)
+            coefficients = quotient
+    return gaps, coefficients
+
+
+def _divided(coefficients: list[int], gap: int) -> list[int] | None:
+    """The quotient of ``coefficients`` by ``1 + y**gap`` when it divides them with a quotient of coefficients
+    of at least 0, else None."""
+    quotient: list[int] = []
+    for j in range(len(coefficients) - gap):
+        quotient.append(coefficients[j] - (quotient[j - gap] if j >= gap else 0))
+    rest = [coefficients[j] - (quotient[j - gap] if j >= gap else 0) for j in range(len(quotient), len(coefficients))]
+    return quotient if min(quotient) >= 0 and not any(rest) else None
+
+
+def _summed(parts: list[tuple[int, int, np.ndarray, int]]) -> dict[int, np.ndarray]:
+    """Per channel count, the weighted sum of the parts' counts placed at their first sizes, without trailing
+    zeros (channel counts with nothing left are dropped)."""
+    lengths: dict[int, int] = {}
+    for made, at, counts, _ in parts:
+        lengths[made] = max(lengths.get(made, 0), at + len(counts))
+    result = {made: np.zeros(length, dtype=object) for made, length in lengths.items()}
+    by_weight: dict[tuple[int, int], np.ndarray] = {}  # parts of one weight are added up, then multiplied once
+    for made, at, counts, weight in parts:
+        total = result[made] if weight == 1 else by_weight.setdefault((made, weight), np.zeros(lengths[made], dtype=object))
+        total[at : at + len(counts)] += counts
+    for (made, weight), total in by_weight.items():
+        result[made] += total * weight
+    kept = {}
+    for made, vector in result.items():
+        nonzero = np.flatnonzero(vector)
+        if len(nonzero):
+            kept[made] = vector[: nonzero[-1] + 1]
+    return kept
