@@ -263,8 +263,8 @@ def export(
         with _time_limit(timeout):
             network = _load(model, input)
             text = export_text(network) if output is None else None
-        if text is not None:
-            sys.stdout.write(text)
+        if output is None:
+            sys.stdout.write(text or "")
             return 0
         if output.exists() and output.resolve() == Path(str(model)).resolve():
             raise UsageError(f"refusing to overwrite the input {model}; write elsewhere", field="-o")
@@ -507,7 +507,7 @@ def repair(
             result = repair_network(data, source=str(config), options=options, input_ranges=ranges, tied=tied,
                                     on_step=_on_step(timeout, progress))
         if result.status == "repaired" and (output is not None or in_place):
-            write_edited(config, result.edits, config if in_place else output, overwrite=force, backup=in_place)
+            write_edited(config, result.edits, output if output is not None and not in_place else config, overwrite=force, backup=in_place)
         elif result.status == "valid" and output is not None:
             write_text(config.read_text(encoding="utf-8"), output, overwrite=force)
         _show(result, as_json)

@@ -162,9 +162,9 @@ def _node_violations(network: Network, result: Inference, name: str, node: NodeS
             f"{layer.type} needs exactly {wanted} input features; a flatten upstream makes the feature count depend on the input size"
             if wanted is not None else "the merged inputs have different feature counts"
         )
-        fixes = [input_fix] if input_fix else []
-        fixes.append("put an adaptive pool before the flatten so the feature count does not depend on the input size")
-        out.append(Violation(name, layer.describe(), (), failing, sizes, f"{features} features", formula, cause, tuple(fixes)))
+        advice = [input_fix] if input_fix else []
+        advice.append("put an adaptive pool before the flatten so the feature count does not depend on the input size")
+        out.append(Violation(name, layer.describe(), (), failing, sizes, f"{features} features", formula, cause, tuple(advice)))
     return out
 
 

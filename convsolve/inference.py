@@ -166,7 +166,7 @@ class Inference:
             sets: tuple[SizeSet, ...] = (SizeSet.from_mask(self.sweep.axes[0], mask, ranges[0].lo, ranges[0].hi),)
         else:
             sets = tuple(
-                SizeSet.from_mask(values, mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)), r.lo, r.hi)
+                SizeSet.from_mask(values, np.asarray(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis))), r.lo, r.hi)
                 for axis, (values, r) in enumerate(zip(self.sweep.axes, ranges))
             )
         return ValidSizes(sets, self.network.axis_names, self.sweep.tied, coupled, mask, self.sweep.axes)
@@ -196,7 +196,7 @@ def _channels(layer: Layer, sources: list[NodeSizes], name: str, static: list[St
         return sources[0].channels if layer.family == "linear" else None
     try:
         if layer.family == "merge":
-            return layer.merged_channels([s.channels for s in sources if s.channels is not None])  # type: ignore[attr-defined]
+            return int(layer.merged_channels([s.channels for s in sources if s.channels is not None]))  # type: ignore[attr-defined]
         return layer.out_channels_for(sources[0].channels)  # type: ignore[arg-type]
     except ValueError as exc:
         field, message = exc.args
@@ -210,9 +210,9 @@ def _node_sizes(layer: Layer, sources: list[NodeSizes], channels: int | None, sw
     if layer.family == "merge":
         ok_in = tuple(np.logical_and.reduce([s.ok[a] for s in sources]) for a in range(len(sweep.axes)))
         if first.sizes is None:
-            features = [s.features for s in sources]
-            agree = np.logical_and.reduce([f == features[0] for f in features]) if layer.type != "concat" else sweep.full(True)
-            merged = features[0] if layer.type != "concat" else reduce(np.add, features)
+            counts: list[Any] = [s.features for s in sources]
+            agree = np.logical_and.reduce([f == counts[0] for f in counts]) if layer.type != "concat" else sweep.full(True)
+            merged = counts[0] if layer.type != "concat" else reduce(np.add, counts)
             return _joint_result(first, ok_in, merged, joint_in, agree, sweep)
         sizes, ok, fails = [], [], []
         for axis in range(len(sweep.axes)):
@@ -290,6 +290,7 @@ def shape_table(network: Network, sizes: Sequence[int]) -> list[ShapeRow]:
             problem = problem or "invalid here (see `convsolve check`)"
         elif not valid:
             problem = problem or "not reached: an earlier layer is invalid"
+        shape: tuple[int, ...] | None
         if not valid or name in problems:
             shape = None
         elif node.sizes is None:

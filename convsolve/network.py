@@ -297,7 +297,7 @@ class _Builder:
         return CONVENTIONS[value.lower()]
 
     def network_rank(self, raw_layers: list[Any], raw_input: Any) -> int:
-        ranks = {}
+        ranks: dict[int, Any] = {}  # rank -> the name of its first layer
         for raw in raw_layers:
             if isinstance(raw, Mapping) and isinstance(raw.get("type"), str):
                 entry = LAYER_TYPES.get(raw["type"].lower())

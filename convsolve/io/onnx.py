@@ -234,7 +234,7 @@ def translate_global_pool(node: OnnxNode) -> Layer:
     node.check_attributes(set())
     ndim = node.spatial_rank()
     kind = "max" if node.op_type == "GlobalMaxPool" else "avg"
-    return AdaptivePool(type=f"adaptive_{kind}_pool{ndim}d", ndim=ndim, output_size=1)
+    return AdaptivePool(type=f"adaptive_{kind}_pool{ndim}d", ndim=ndim, output_size=(1,) * ndim)
 
 
 def translate_flatten(node: OnnxNode) -> Layer:

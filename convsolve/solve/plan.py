@@ -191,11 +191,11 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
             product = list(itertools.product(*[range(s) for s in sizes]))
             combos = combos_of[sizes] = np.array(product, dtype=np.int64).reshape(len(product), len(new))
             combos.setflags(write=False)
+        sample = samples[node]
         steps.append(Step(
             j, node, inputs_of[node], new, old, uses[node], tuple(checked),
             tuple(targets_of.get(node, ())), tuple(live_tensors), tuple(live_params), combos,
-            samples[node] is not None and samples[node].family == "merge" and not getattr(samples[node], "broadcast", False)
-            and node not in receptive,
+            sample is not None and sample.family == "merge" and not getattr(sample, "broadcast", False) and node not in receptive,
             twins[node],
         ))
     initial_live = (INPUT,) if last_consumed[INPUT] > 0 else ()
@@ -262,7 +262,8 @@ def _sample_layer(space: Any, node: str, domains: dict[str, tuple[Any, ...]]) ->
     names = space.layer_params(node)
     for values in itertools.islice(itertools.product(*[domains[n] for n in names]), 1000):
         try:
-            return space.build_layer(node, dict(zip(names, values)))
+            layer: Layer = space.build_layer(node, dict(zip(names, values)))
+            return layer
         except InvalidAssignment:
             continue
     return None

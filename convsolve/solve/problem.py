@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Hashable, Iterator, Sequence
+from typing import Any, Hashable, Iterator, Mapping, Sequence, cast
 
 from constraint import Constraint, Problem, Solver
 
@@ -51,7 +51,7 @@ class ExpressionConstraint(Constraint):  # type: ignore[misc]
 
     def _holds(self, values: dict[Hashable, Any]) -> bool:
         try:
-            return bool(self.expression.evaluate(values))
+            return bool(self.expression.evaluate(cast(Mapping[str, Any], values)))  # the variables are parameter names
         except ZeroDivisionError:
             return False
 
