@@ -4,7 +4,7 @@ When every unit of the programme is a chain link (one layer reading the one outp
 merge, target or parameter carried on: :func:`~convsolve.solve.table._chain_signature`) and every output
 is tracked at one size per axis, alike on every axis (a chain of monotone rules is decided at its
 smallest input size), a state is a channel count and one size. The forward counts are then, per channel
-count, one vector indexed by size, and a layer adds into the next vectors, for every class of its
+count, one vector over consecutive sizes (from the smallest reached), and a layer adds into the next vectors, for every class of its
 combos acting alike (with that many combos as weight), the counts of the sizes reaching each output size:
 
 - a class whose output is its input shifted (a stride-1 rule) adds the vector, moved;
@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,11 +37,14 @@ from .table import INVALID, TABLE_SIZES, Table, _chain_signature
 
 __all__ = ["dense_count"]
 
+Counts = tuple[int, np.ndarray]
+"""The counts of sizes ``low``, ``low + 1``, ... (``low`` is at least 1: no state has size 0), as (low, counts)."""
+
 
 def dense_count(table: Table, on_step: Callable[[int, int], None] | None = None) -> int | None:
     """The number of valid assignments of ``table``'s space (a :class:`Table` built with ``run=False``),
     or None when it is no chain tracked at one size alike on every axis (the table counts it then)."""
-    vectors = _start(table)
+    vectors = _start(table)  # per channel count
     if vectors is None:
         return None
     moves: dict[tuple[bytes, tuple[int, ...]], _Moves] = {}  # by the layers and channel counts: twins share them
@@ -52,10 +56,10 @@ def dense_count(table: Table, on_step: Callable[[int, int], None] | None = None)
             return None
         if not vectors:
             return 0
-    return int(sum(int(vector.sum()) for vector in vectors.values()))
+    return int(sum(int(counts.sum()) for _, counts in vectors.values()))
 
 
-def _start(table: Table) -> dict[int, np.ndarray] | None:
+def _start(table: Table) -> dict[int, Counts] | None:
     """The counts before the first layer (1 at the input's channel count and size), or None when the
     programme is not a chain tracked at one size alike on every axis."""
     plan = table.plan
@@ -68,11 +72,9 @@ def _start(table: Table) -> dict[int, np.ndarray] | None:
         return None
     row = table._initial_row()[0]
     sizes = table.sizes.get(len(plan.sweep.axes), row[1:2])[0]
-    if (sizes != sizes[0]).any() or not 0 <= sizes[0] < TABLE_SIZES:
+    if (sizes != sizes[0]).any() or not 1 <= sizes[0] < TABLE_SIZES:
         return None
-    vector = np.zeros(int(sizes[0]) + 1, dtype=object)
-    vector[-1] = 1
-    return {int(row[0]): vector}
+    return {int(row[0]): (int(sizes[0]), np.ones(1, dtype=object))}
 
 
 def _link(table: Table, index: int) -> bool:
@@ -98,16 +100,16 @@ class _Moves:
 
 
 def _pushed(
-    table: Table, index: int, vectors: dict[int, np.ndarray], cache: dict[tuple[bytes, tuple[int, ...]], _Moves],
-) -> dict[int, np.ndarray] | None:
-    """The counts after unit ``index`` from those before it (per channel count, by size); None when the
-    layer acts differently on the axes, sizes grow past what is tabulated or a size rule decreases."""
+    table: Table, index: int, vectors: dict[int, Counts], cache: dict[tuple[bytes, tuple[int, ...]], _Moves],
+) -> dict[int, Counts] | None:
+    """The counts after unit ``index`` from those before it (per channel count); None when the layer acts
+    differently on the axes, sizes grow past what is tabulated or a size rule decreases."""
     layer_ids = table.combo_layers(table.units[index].step)
     layer_ids = layer_ids[layer_ids != INVALID]
     if not len(layer_ids):
         return {}
-    limit = max(len(vector) for vector in vectors.values())
-    if limit > TABLE_SIZES or any(vector[0] for vector in vectors.values()):  # no valid output has size 0
+    limit = max(low + len(counts) for low, counts in vectors.values())
+    if limit > TABLE_SIZES:
         return None
     key = (table._serials_of(layer_ids).tobytes(), tuple(sorted(vectors)))
     moves = cache.get(key)
@@ -117,30 +119,33 @@ def _pushed(
             return None
         cache[key] = moves
     parts: list[tuple[int, int, np.ndarray, int]] = []  # (made, first output size, counts, weight)
-    sums: dict[tuple[int, tuple[int, ...]], np.ndarray] = {}
+    sums: dict[tuple[int, tuple[int, ...]], tuple[int, np.ndarray]] = {}
     for (made, read, runs), kernel in moves.kernels.items():
-        vector = vectors[read]
-        if runs:
-            starts = runs[: bisect.bisect_left(runs, len(vector) - 1)]  # runs of sizes from 1 on
-            base = sums.get((read, runs))
-            if base is None:
-                base = sums[read, runs] = np.add.reduceat(vector[1:], starts) if len(starts) else vector[:0]
-        else:
-            base = vector
-        if len(base):
-            parts.append((made, *_convolved(base, kernel), 1))
+        low, counts = vectors[read]
+        if runs:  # run k (sizes runs[k] + 1 on) gives the kernel's size + k
+            if (read, runs) not in sums:
+                first = bisect.bisect_right(runs, low - 1) - 1  # the run holding size low
+                end = bisect.bisect_left(runs, low + len(counts) - 1)
+                starts = np.r_[0, np.array(runs[first + 1 : end], dtype=np.int64) + 1 - low]
+                sums[read, runs] = (first, np.add.reduceat(counts, starts))
+            first, base = sums[read, runs]
+        else:  # size s gives the kernel's size + s
+            first, base = low, counts
+        parts.append((made, *_convolved(base, {at + first: weight for at, weight in kernel.items()}), 1))
     for made, read, weight, out, ok in moves.alone:
         part = _part(vectors[read], out, ok)
         if part is None:
             return None
-        parts.append((made, part[0], part[1], weight))
+        if part[1] is not None:
+            parts.append((made, part[0], part[1], weight))
     return _summed(parts)
 
 
 def _moves(table: Table, layer_ids: np.ndarray, channels: tuple[int, ...], limit: int) -> _Moves | None:
     """:class:`_Moves` of the layers ``layer_ids`` from the input channel counts ``channels``, worked out
     from their tables (at least ``limit`` sizes wide); None when they act differently on the axes."""
-    tables = [table.axis_tables(layer_ids, axis, limit) for axis in range(len(table.plan.sweep.axes))]
+    wide = min(2 * limit, TABLE_SIZES)  # sizes grow layer by layer: room for the next ones
+    tables = [table.axis_tables(layer_ids, axis, wide) for axis in range(len(table.plan.sweep.axes))]
     out, ok = tables[0]
     width = out.shape[1]
     if any(not (np.array_equal(o[:, :width], out) and np.array_equal(k[:, :width], ok)) for o, k in tables[1:]):
@@ -174,15 +179,19 @@ def _moves(table: Table, layer_ids: np.ndarray, channels: tuple[int, ...], limit
     return _Moves(width, kernels, alone)
 
 
-def _part(vector: np.ndarray, out: np.ndarray, ok: np.ndarray) -> tuple[int, np.ndarray] | None:
-    """The counts one class adds (from its first output size on), from its valid input sizes alone; None
-    when its output size decreases somewhere as its input size grows (no rule does that)."""
-    valid = np.flatnonzero(ok[1 : len(vector)]) + 1
-    sizes = out[valid]
+def _part(vector: Counts, out: np.ndarray, ok: np.ndarray) -> tuple[int, np.ndarray | None] | None:
+    """The counts one class adds (first output size, counts; None counts when none is valid), from its valid
+    input sizes alone; None when its output size decreases somewhere as its input size grows (no rule does
+    that)."""
+    low, counts = vector
+    valid = np.flatnonzero(ok[low : low + len(counts)])
+    if not len(valid):
+        return 0, None
+    sizes = out[valid + low]
     if (np.diff(sizes) < 0).any():
         return None
     starts = np.flatnonzero(np.r_[True, sizes[1:] != sizes[:-1]])
-    run_sizes, run_sums = sizes[starts], np.add.reduceat(vector[valid], starts)
+    run_sizes, run_sums = sizes[starts], np.add.reduceat(counts[valid], starts)
     if int(run_sizes[-1]) - int(run_sizes[0]) + 1 != len(run_sizes):  # runs skip sizes: spread them out
         spread = np.zeros(int(run_sizes[-1]) - int(run_sizes[0]) + 1, dtype=object)
         spread[run_sizes - run_sizes[0]] = run_sums
@@ -199,14 +208,14 @@ def _convolved(base: np.ndarray, kernel: dict[int, int]) -> tuple[int, np.ndarra
     coefficients = [0] * (max(kernel) - low + 1)
     for at, weight in kernel.items():
         coefficients[at - low] = weight
-    gaps, rest = _factored(coefficients)
+    gaps, rest = _factored(tuple(coefficients))
     counts = base
     for gap in gaps:
         grown = np.zeros(len(counts) + gap, dtype=object)
         grown[: len(counts)] = counts
         grown[gap:] += counts
         counts = grown
-    if rest != [1]:
+    if rest != (1,):
         spread = np.zeros(len(counts) + len(rest) - 1, dtype=object)
         for at, weight in enumerate(rest):
             if weight:
@@ -215,23 +224,24 @@ def _convolved(base: np.ndarray, kernel: dict[int, int]) -> tuple[int, np.ndarra
     return (low, counts) if low >= 1 else (1, counts[1 - low :])
 
 
-def _factored(coefficients: list[int]) -> tuple[list[int], list[int]]:
+@functools.lru_cache(maxsize=1024)
+def _factored(coefficients: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """``coefficients`` (of a polynomial in y) as gaps ``a`` of binomials ``1 + y**a`` and what is left, every
     factor with coefficients of at least 0.
 
     Example:
-        >>> _factored([1, 2, 3, 4, 3, 2, 1])
-        ([1, 1, 2, 2], [1])
+        >>> _factored((1, 2, 3, 4, 3, 2, 1))
+        ((1, 1, 2, 2), (1,))
     """
-    gaps = []
-    for gap in range(1, len(coefficients)):
-        while len(coefficients) > gap:
-            quotient = _divided(coefficients, gap)
+    gaps, left = [], list(coefficients)
+    for gap in range(1, len(left)):
+        while len(left) > gap:
+            quotient = _divided(left, gap)
             if quotient is None:
                 break
             gaps.append(gap)
-            coefficients = quotient
-    return gaps, coefficients
+            left = quotient
+    return tuple(gaps), tuple(left)
 
 
 def _divided(coefficients: list[int], gap: int) -> list[int] | None:
@@ -244,22 +254,29 @@ def _divided(coefficients: list[int], gap: int) -> list[int] | None:
     return quotient if min(quotient) >= 0 and not any(rest) else None
 
 
-def _summed(parts: list[tuple[int, int, np.ndarray, int]]) -> dict[int, np.ndarray]:
-    """Per channel count, the weighted sum of the parts' counts placed at their first sizes, without trailing
-    zeros (channel counts with nothing left are dropped)."""
-    lengths: dict[int, int] = {}
+def _summed(parts: list[tuple[int, int, np.ndarray, int]]) -> dict[int, Counts]:
+    """Per channel count, the weighted sum of the parts' counts placed at their first sizes, without zeros at
+    either end (channel counts with nothing left are dropped)."""
+    spans: dict[int, tuple[int, int]] = {}
     for made, at, counts, _ in parts:
-        lengths[made] = max(lengths.get(made, 0), at + len(counts))
-    result = {made: np.zeros(length, dtype=object) for made, length in lengths.items()}
+        low, end = spans.get(made, (at, at + len(counts)))
+        spans[made] = (min(low, at), max(end, at + len(counts)))
+    result = {made: np.zeros(end - low, dtype=object) for made, (low, end) in spans.items()}
     by_weight: dict[tuple[int, int], np.ndarray] = {}  # parts of one weight are added up, then multiplied once
+    filled: set[tuple[int, int]] = set()  # a first part is copied in, not added to zeros
     for made, at, counts, weight in parts:
-        total = result[made] if weight == 1 else by_weight.setdefault((made, weight), np.zeros(lengths[made], dtype=object))
-        total[at : at + len(counts)] += counts
+        total = result[made] if weight == 1 else by_weight.setdefault((made, weight), np.zeros(len(result[made]), dtype=object))
+        begin = at - spans[made][0]
+        if (made, weight) in filled:
+            total[begin : begin + len(counts)] += counts
+        else:
+            total[begin : begin + len(counts)] = counts
+            filled.add((made, weight))
     for (made, weight), total in by_weight.items():
         result[made] += total * weight
     kept = {}
-    for made, vector in result.items():
-        nonzero = np.flatnonzero(vector)
+    for made, counts in result.items():
+        nonzero = np.flatnonzero(counts)
         if len(nonzero):
-            kept[made] = vector[: nonzero[-1] + 1]
+            kept[made] = (spans[made][0] + int(nonzero[0]), counts[nonzero[0] : nonzero[-1] + 1])
     return kept
