@@ -101,6 +101,22 @@ SPACES = {
         conv("s1"), pool("p1"), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]},
         conv("c2", stride=(1,), inputs=["p1"]), {"name": "a2", "type": "add", "inputs": ["c2", "a1"]},
     ], lo=5, hi=12),
+    # a tied kernel padded by kernel // 2 keeps the size wherever it is read: the later convs do not notice it
+    # (it is not remembered between them), the one without padding does
+    "unnoticed_tie": lambda: space_of([
+        {"name": "e1", "type": "conv2d", "out_channels": 4, "kernel": {"param": "k"}, "padding": {"expr": "k // 2"}},
+        pool("p1", ceil_mode=False),
+        {"name": "e2", "type": "conv2d", "out_channels": 4, "kernel": {"param": "k"}, "padding": {"expr": "k // 2"},
+         "stride": {"choice": [1, 2]}},
+        {"name": "up", "type": "conv_transpose2d", "out_channels": 4, "kernel": {"choice": [2, 3]}, "stride": 2,
+         "padding": {"choice": [0, 1]}, "output_padding": {"choice": [0, 1]}},
+        {"name": "cat", "type": "concat", "inputs": ["e1", "up"]},
+        {"name": "d1", "type": "conv2d", "out_channels": 4, "kernel": {"param": "k"}, "padding": {"expr": "k // 2"}},
+        {"name": "d2", "type": "conv2d", "out_channels": 4, "kernel": {"param": "j"}, "padding": {"expr": "j // 2"}},
+        {"name": "d3", "type": "conv2d", "out_channels": 4, "kernel": {"param": "j"}},
+        # a pool is not a plain conv (with ceil mode its last-window rule reads the padding itself): it reads k
+        {"name": "q", "type": "max_pool2d", "kernel": {"param": "k"}, "padding": {"expr": "k // 2"}, "stride": 3, "ceil_mode": True},
+    ], lo=6, hi=16, step=2, params={"k": {"choice": [1, 3, 5]}, "j": {"choice": [1, 3]}}),
     # activations, normalisation and dropout pass their input on (no step of their own), a group norm can fail
     "activations": lambda: space_of([
         {"name": "r0", "type": "relu"}, conv("c1", out_channels={"choice": [4, 6]}, inputs=["r0"]),
@@ -311,6 +327,16 @@ def test_depth_first_reuses_moves_only_between_links_that_act_alike(monkeypatch)
     assert depth_first[0]["c4.kernel"] == 3 and depth_first[0]["c3.kernel"] == 1
     monkeypatch.setattr(ops, "DEPTH_FIRST", 0)  # the table answers
     assert list(ops.enumerate_assignments(space, limit=200)) == depth_first
+
+
+def test_a_tied_parameter_is_remembered_only_while_a_layer_notices_it():
+    """k keeps every conv's size, so the convs after e1 build their layers with any k; j changes d3's size,
+    and q is a pool, so d3 reads j and q reads k from the state."""
+    from convsolve.solve.plan import make_plan
+
+    steps = {step.node: step for step in make_plan(SPACES["unnoticed_tie"]()).steps}
+    assert [steps[n].assumed for n in ("e2", "d1", "d3", "q")] == [(("k", 0),), (("k", 0),), (), ()]
+    assert steps["d3"].old_params == ("j",) and steps["q"].old_params == ("k",)
 
 
 def test_count_does_not_depend_on_the_order_layers_are_written():

@@ -5,6 +5,9 @@ constraint is checked at the step where its last parameter is decided. Between t
 later steps still read is remembered — the *frontier*: the outputs of layers not yet consumed by all
 their readers, and the parameters that later layers or constraints still read. A frontier state is
 all that flows downstream, so counting, sampling and enumerating are one dynamic programme over it.
+A later layer that acts alike for every value of a parameter (a conv padded by ``kernel // 2``
+reusing a shared kernel) does not count as a reader: it builds its layer with any value, and the
+parameter is not remembered for it (a UNet's five level kernels multiplied its states by 32).
 
 Each remembered output is tracked at the input sizes that matter. Size rules are non-decreasing in
 the input size and so is their validity, so a layer valid at the smallest input of the range is
@@ -22,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Sequence
@@ -31,7 +35,7 @@ import numpy as np
 
 from ..errors import ConfigError, InvalidAssignment
 from ..inference import Sweep
-from ..layers import AdaptivePool, CenterCrop, ConvTranspose, Interpolate, Layer, Linear, PixelUnshuffle, ShapePreserving
+from ..layers import AdaptivePool, CenterCrop, Conv, ConvTranspose, Interpolate, Layer, Linear, PixelUnshuffle, ShapePreserving
 from ..network import INPUT, hashable_value
 
 __all__ = ["Step", "Plan", "make_plan"]
@@ -60,6 +64,9 @@ class Step:
     """An add/mul/concat without broadcasting: its output agrees with its inputs exactly when their sizes are equal."""
     twin: str
     """The first layer written the same way as this one (itself if none): see :func:`_twins`."""
+    assumed: tuple[tuple[str, int], ...] = ()
+    """Parameters decided before whose value this layer does not notice (see :func:`_unnoticed`), each with
+    the value index its layer is built with: they are not remembered for it."""
 
 
 @dataclass(frozen=True)
@@ -120,13 +127,9 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
     declared = {name: i for i, name in enumerate(space.params)}
     params = tuple(sorted(space.params, key=lambda name: (intro[name], declared[name])))
     completes = [max((intro[n] for n in c.expression.names), default=1) for c in space.constraints]
-    last_read = dict(intro)
-    for node in order:
-        for name in uses[node]:
-            last_read[name] = max(last_read[name], position[node])
+    checked_names: dict[int, set[str]] = {}
     for constraint, step in zip(space.constraints, completes):
-        for name in constraint.expression.names:
-            last_read[name] = max(last_read[name], step)
+        checked_names.setdefault(step, set()).update(constraint.expression.names)
     kept = [INPUT] + order
     consumers: dict[str, list[str]] = {node: [] for node in kept}
     for node in order:
@@ -150,6 +153,20 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
                 raise ConfigError("stride and receptive_field targets need a spatial output, not a flattened one",
                                   file=space.source, node=target.node, field="targets")
             receptive |= nx.ancestors(space.graph, target.node) | {target.node}
+    targeted = {target.node for target in space.targets}
+    unnoticed = {
+        (node, name) for node in order if node not in receptive and node not in targeted
+        for name in uses[node] if intro[name] < position[node] and name not in checked_names.get(position[node], ())
+        and _unnoticed(space, node, name, domains)
+    }
+    last_read = dict(intro)
+    for node in order:
+        for name in uses[node]:
+            if (node, name) not in unnoticed:
+                last_read[name] = max(last_read[name], position[node])
+    for step_index, names in checked_names.items():
+        for name in names:
+            last_read[name] = max(last_read[name], step_index)
     sweep = Sweep.over(space.input.ranges, space.input.tied)
     probes = _probe_points(space, sweep)
     # what each step adds, reads and lets go of, grouped by step so that the plan is linear in the layers
@@ -177,7 +194,7 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
         j = position[node]
         new = tuple(new_at.get(j, ()))
         checked = completing.get(j, [])
-        reads = set(uses[node]) | {n for i in checked for n in space.constraints[i].expression.names}
+        reads = {n for n in uses[node] if (node, n) not in unnoticed} | {n for i in checked for n in space.constraints[i].expression.names}
         old = tuple(sorted((p for p in reads if intro[p] < j), key=rank.__getitem__))
         live_tensors[node] = None
         live_params.update(dict.fromkeys(new))
@@ -196,11 +213,50 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
             j, node, inputs_of[node], new, old, uses[node], tuple(checked),
             tuple(targets_of.get(node, ())), tuple(live_tensors), tuple(live_params), combos,
             sample is not None and sample.family == "merge" and not getattr(sample, "broadcast", False) and node not in receptive,
-            twins[node],
+            twins[node], tuple((n, 0) for n in uses[node] if (node, n) in unnoticed),
         ))
     initial_live = (INPUT,) if last_consumed[INPUT] > 0 else ()
     return Plan(tuple(steps), params, domains, sweep, frozenset(full | flat), frozenset(flat), frozenset(receptive), probes, initial_live,
                 {node: (space.ndim, space.convention.name, key) for node, key in written_as.items()})
+
+
+MOST_UNNOTICED_CHECKS = 256
+"""The most combinations of a layer's other parameters :func:`_unnoticed` builds layers for."""
+
+
+def _unnoticed(space: Any, node: str, name: str, domains: dict[str, tuple[Any, ...]]) -> bool:
+    """Whether layer ``node`` builds, for every value of the earlier-decided parameter ``name``, layers that act
+    alike: for every combination of its other parameters, none valid, or plain convolutions with the same
+    channels, strides and ``pb + pe - E`` on every axis (the conv rule reads nothing else). A UNet's level
+    kernel, padded by ``kernel // 2`` in the encoder and again in the decoder, is such a parameter: it
+    need not be remembered from one to the other.
+    """
+    others = [n for n in space.layer_params(node) if n != name]
+    if len(domains[name]) < 2 or math.prod(len(domains[n]) for n in others) > MOST_UNNOTICED_CHECKS:
+        return False
+    for values in itertools.product(*[domains[n] for n in others]):
+        chosen = dict(zip(others, values))
+        keys = set()
+        for value in domains[name]:
+            try:
+                layer = space.build_layer(node, {**chosen, name: value})
+            except InvalidAssignment:
+                layer = None
+            if layer is not None and (type(layer) is not Conv or layer.static_problems(space.convention)):
+                return False
+            keys.add(None if layer is None else _conv_rule(layer))
+        if len(keys) > 1:
+            return False
+    return True
+
+
+def _conv_rule(layer: Conv) -> tuple[Any, ...]:
+    """What a plain convolution's output size, validity and channels depend on."""
+    axes = tuple(
+        ("dynamic", s) if layer.padding.dynamic else (s, sum(layer.padding.pairs[a]) - layer.effective_kernel(a))
+        for a, s in enumerate(layer.stride)
+    )
+    return axes, layer.out_channels, layer.groups, layer.in_channels
 
 
 def _passed_on(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) -> dict[str, str]:

@@ -382,7 +382,8 @@ class Table:
         found_at, found_combo, payloads = [], [], []
         for g, values in enumerate(by_params):
             members = np.flatnonzero(param_group == g)
-            chosen = dict(zip(step.old_params, (int(v) for v in values)))
+            chosen = dict(step.assumed)
+            chosen.update(zip(step.old_params, (int(v) for v in values)))
             sources = [(ch[members], self.sizes.get(self._width(name), sid[members])) for name, (ch, sid) in zip(step.inputs, inputs)]
             for c, combo in enumerate(step.combos):
                 chosen.update(zip(step.new_params, (int(v) for v in combo)))
@@ -631,7 +632,8 @@ class Table:
                 found = self._combo_layers(step, old)
             else:  # twin steps build the same layers from the same value indices: one (read-only) array for all
                 local = (tuple(_local(step.node, name) for name in names) for names in (step.layer_params, step.new_params, step.old_params))
-                twin_key = (step.twin, *local, old, checks)
+                assumed = tuple((_local(step.node, name), value) for name, value in step.assumed)
+                twin_key = (step.twin, *local, old, checks, assumed)
                 found = self._twin_combo_layer_ids.get(twin_key)
                 if found is None:
                     found = self._twin_combo_layer_ids[twin_key] = self._combo_layers(step, old)
@@ -655,7 +657,7 @@ class Table:
         domains, space = self.plan.domains, self.space
         shared = (self.plan.written_as[step.node], step.layer_params, step.new_params, step.old_params,
                   tuple(tuple((type(v), v) for v in domains[p]) for p in step.new_params),
-                  tuple((type(domains[p][v]), domains[p][v]) for p, v in zip(step.old_params, old)), step.combos.shape, step.combos.tobytes(),
+                  tuple((type(domains[p][v]), domains[p][v]) for p, v in (*zip(step.old_params, old), *step.assumed)), step.combos.shape, step.combos.tobytes(),
                   tuple(space.constraints[index].expression.text for index in step.constraints))
         layers = _COMBO_LAYERS.get(shared)
         if layers is not None:
@@ -671,10 +673,12 @@ class Table:
         return found
 
     def _value_rows(self, step: Step, names: tuple[str, ...], old: tuple[int, ...]) -> list[list[int]]:
-        """Per combo, the value indices of ``names``: new parameters from the combo, old ones from ``old``."""
+        """Per combo, the value indices of ``names``: new parameters from the combo, old ones from ``old``,
+        unnoticed ones (:attr:`~convsolve.solve.plan.Step.assumed`) as assumed."""
+        assumed = dict(step.assumed)
         columns = [
             step.combos[:, step.new_params.index(name)] if name in step.new_params
-            else np.full(len(step.combos), old[step.old_params.index(name)], dtype=np.int64)
+            else np.full(len(step.combos), old[step.old_params.index(name)] if name in step.old_params else assumed[name], dtype=np.int64)
             for name in names
         ]
         rows: list[list[int]] = np.stack(columns, axis=1).tolist() if columns else [[] for _ in range(len(step.combos))]
