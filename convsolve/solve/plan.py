@@ -220,8 +220,8 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
                 {node: (space.ndim, space.convention.name, key) for node, key in written_as.items()})
 
 
-MOST_UNNOTICED_CHECKS = 256
-"""The most combinations of a layer's other parameters :func:`_unnoticed` builds layers for."""
+MOST_UNNOTICED_CHECKS = 1024
+"""The most layers :func:`_unnoticed` builds for one (layer, parameter): past it the parameter is noticed."""
 
 
 def _unnoticed(space: Any, node: str, name: str, domains: dict[str, tuple[Any, ...]]) -> bool:
@@ -232,7 +232,7 @@ def _unnoticed(space: Any, node: str, name: str, domains: dict[str, tuple[Any, .
     need not be remembered from one to the other.
     """
     others = [n for n in space.layer_params(node) if n != name]
-    if len(domains[name]) < 2 or math.prod(len(domains[n]) for n in others) > MOST_UNNOTICED_CHECKS:
+    if len(domains[name]) < 2 or len(domains[name]) * math.prod(len(domains[n]) for n in others) > MOST_UNNOTICED_CHECKS:
         return False
     for values in itertools.product(*[domains[n] for n in others]):
         chosen = dict(zip(others, values))
