@@ -1,7 +1,7 @@
 """Counting a chain over dense vectors of sizes: the count of a deep chain without its states' rows.
 
 When every unit of the programme is a chain link (one layer reading the one output before it, with no
-merge, target or parameter carried on: :func:`~convsolve.solve.table._chain_signature`) and every output
+merge, target or parameter carried on: :func:`~convsolve.solve.table.is_chain_link`) and every output
 is tracked at one size per axis, alike on every axis (a chain of monotone rules is decided at its
 smallest input size), a state is a channel count and one size. The forward counts are then, per channel
 count, one vector over consecutive sizes (from the smallest reached), and a layer adds into the next vectors, for every class of its
@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 
 from ..network import INPUT
-from .table import INVALID, TABLE_SIZES, Table, _chain_signature
+from .table import INVALID, TABLE_SIZES, Table, is_chain_link
 
 __all__ = ["dense_count"]
 
@@ -68,24 +68,13 @@ def _start(table: Table) -> dict[int, Counts] | None:
             or any(name in plan.full or name in plan.flat or name in plan.receptive for name in names)
             or any(len(points) != 1 for name in names for points in plan.points(name))):
         return None
-    if not all(_link(table, index) and table._plain_spatial(unit.step) for index, unit in enumerate(table.units)):
+    if not all(is_chain_link(table, index) and table._plain_spatial(unit.step) for index, unit in enumerate(table.units)):
         return None
     row = table._initial_row()[0]
     sizes = table.sizes.get(len(plan.sweep.axes), row[1:2])[0]
     if (sizes != sizes[0]).any() or not 1 <= sizes[0] < TABLE_SIZES:
         return None
     return {int(row[0]): (int(sizes[0]), np.ones(1, dtype=object))}
-
-
-def _link(table: Table, index: int) -> bool:
-    """Whether unit ``index`` is a chain link (:func:`~convsolve.solve.table._chain_signature`); the last one
-    may also keep nothing (the count does not need its output)."""
-    if _chain_signature(table, index) is not None:
-        return True
-    unit = table.units[index]
-    return (index == len(table.units) - 1 and unit.merge is None and not unit.step.old_params and not unit.step.targets
-            and not table.layouts[index].params and tuple(table.layouts[index].tensors) == unit.step.inputs
-            and not table.layouts[index + 1].tensors and not table.layouts[index + 1].params)
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
         j = position[node]
         new = tuple(new_at.get(j, ()))
         checked = completing.get(j, [])
-        reads = {n for n in uses[node] if (node, n) not in unnoticed} | {n for i in checked for n in space.constraints[i].expression.names}
+        reads = {n for n in uses[node] if (node, n) not in unnoticed} | checked_names.get(j, set())
         old = tuple(sorted((p for p in reads if intro[p] < j), key=rank.__getitem__))
         live_tensors[node] = None
         live_params.update(dict.fromkeys(new))

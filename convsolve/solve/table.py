@@ -41,7 +41,7 @@ from ..layers import Layer
 from ..network import INPUT
 from .plan import Plan, Step, _local
 
-__all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table", "depth_first", "fewer_collections"]
+__all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table", "depth_first", "fewer_collections", "is_chain_link"]
 
 INVALID = -1
 RECEPTIVE_COLUMNS = 4
@@ -997,22 +997,28 @@ def _moves(
         yield combo, rows[k]
 
 
-def _chain_signature(table: Table, index: int) -> tuple[Any, ...] | None:
-    """What unit ``index`` does to a state, when it is a chain link: one layer reading the one output the
-    state holds, with no merge, target or parameter carried across; None otherwise.
-
-    Two links with one signature map every state alike: their combos build the same layers (ids of this
-    table, constraints applied), and they track their input and output at the same sizes.
-    """
-    unit, plan = table.units[index], table.plan
+def is_chain_link(table: Table, index: int) -> bool:
+    """Whether unit ``index`` is a chain link: one layer reading the one output the state holds, with no
+    merge, target or parameter carried across, handing on its own output alone (or, at the end, nothing)."""
+    unit = table.units[index]
     step = unit.step
     before, after = table.layouts[index], table.layouts[index + 1]
-    if (unit.merge is not None or step.old_params or step.targets or before.params or after.params
-            or tuple(before.tensors) != step.inputs or tuple(after.tensors) != (step.node,)):
+    return (unit.merge is None and not step.old_params and not step.targets and not before.params and not after.params
+            and tuple(before.tensors) == step.inputs and tuple(after.tensors) in ((step.node,), ()))
+
+
+def _chain_signature(table: Table, index: int) -> tuple[Any, ...] | None:
+    """What unit ``index`` does to a state when it is a chain link (:func:`is_chain_link`); None otherwise.
+
+    Two links with one signature map every state alike: their combos build the same layers (ids of this
+    table, constraints applied), they track their input and output at the same sizes, and both hand on
+    their output or neither does.
+    """
+    if not is_chain_link(table, index):
         return None
-    source = step.inputs[0]
-    return (table.combo_layers(step).tobytes(), table._alone(index) is not None,
-            *((table._width(name), name in plan.full, name in plan.flat, name in plan.receptive) for name in (source, step.node)))
+    step, plan = table.units[index].step, table.plan
+    return (table.combo_layers(step).tobytes(), table._alone(index) is not None, bool(table.layouts[index + 1].tensors),
+            *((table._width(name), name in plan.full, name in plan.flat, name in plan.receptive) for name in (step.inputs[0], step.node)))
 
 
 _LAYERS: dict[tuple[Any, ...], Layer | None] = {}
