@@ -468,7 +468,7 @@ def test_fewer_collections_puts_the_thresholds_back_even_after_an_error():
 @given(st.data())
 def test_pushed_counts_equal_a_plain_loop_over_the_moves(data):
     """Big counts are summed per (state, weight) first and multiplied once: the sums must be the plain ones."""
-    from convsolve.solve.table import Transitions, _pushed
+    from convsolve.solve.table import Transitions, pushed_counts
 
     sources, states = data.draw(st.integers(1, 30)), data.draw(st.integers(1, 12))
     bits = data.draw(st.sampled_from([4, 40, 200]))  # small ones sum in int64, big ones as Python integers
@@ -476,7 +476,7 @@ def test_pushed_counts_equal_a_plain_loop_over_the_moves(data):
     moves = data.draw(st.lists(st.tuples(st.integers(0, sources - 1), st.integers(0, states - 1), st.integers(1, 6)), max_size=80))
     weighted = data.draw(st.booleans())
     src, dst, weight = (np.array(column, dtype=np.int64) for column in zip(*moves)) if moves else (np.zeros(0, np.int64),) * 3
-    pushed = _pushed(counts, Transitions(src, np.zeros(len(src), np.int64), dst, weight if weighted else None), states)
+    pushed = pushed_counts(counts, Transitions(src, np.zeros(len(src), np.int64), dst, weight if weighted else None), states)
     expected = [0] * states
     for s, d, w in moves:
         expected[d] += counts[s] * (w if weighted else 1)

@@ -22,8 +22,9 @@ import numpy as np
 
 from ..errors import SolverTimeout, UsageError
 from ..solve.dense import dense_count
+from ..solve.intervals import interval_programme
 from ..solve.plan import make_plan
-from ..solve.ranking import Ranking, columns_of
+from ..solve.ranking import Ranking, assignment_rows, columns_of
 from ..solve.table import Table, depth_first, fewer_collections
 
 __all__ = ["CountResult", "PruneResult", "Suggestion", "count", "enumerate_assignments", "enumerate_blocks", "sample", "prune", "suggest"]
@@ -88,9 +89,12 @@ def count(space: Any, *, timeout: float | None = None, progress: Progress | None
 @fewer_collections()
 def _counted(space: Any, on_step: Progress) -> int:
     """A chain tracked at one size is counted over dense vectors of sizes (:mod:`~convsolve.solve.dense`),
-    anything else by the table."""
+    a sequence of segments over intervals of sizes (:mod:`~convsolve.solve.intervals`), anything else by the table."""
     plan = make_plan(space)
     found = dense_count(Table(plan, space, keep_transitions=False, run=False), on_step)
+    if found is None:
+        programme = interval_programme(Table(plan, space, keep_transitions=False, run=False), on_step)
+        found = programme.count() if programme is not None else None
     return Table(plan, space, keep_transitions=False, on_step=on_step).count() if found is None else found
 
 
@@ -160,6 +164,9 @@ def sample(
     if n < 0:
         raise UsageError(f"the number of samples must be >= 0, got {n}", field="-n")
     on_step = _on_step(timeout, progress)
+    drawn = _interval_sample(space, n, seed, replace, on_step)
+    if drawn is not None:
+        return drawn
     ranking = Ranking(_table(space, on_step=on_step), on_step)
     if ranking.total == 0:
         return []
@@ -171,6 +178,32 @@ def sample(
             raise UsageError(f"cannot draw {n} distinct assignments: only {ranking.total} are valid", field="-n")
         ranks = rng.sample(range(ranking.total), n)
     return ranking.values(ranking.assignments(ranks))
+
+
+@fewer_collections()
+def _interval_sample(space: Any, n: int, seed: int, replace: bool, on_step: Progress) -> list[dict[str, Any]] | None:
+    """:func:`sample` over intervals of sizes (:mod:`~convsolve.solve.intervals`), or None when that does not
+    cover the space, or when drawing ``n`` distinct assignments would repeat many (more than a quarter of them all)."""
+    table = Table(make_plan(space), space, run=False)
+    programme = interval_programme(table, on_step)
+    if programme is None:
+        return None
+    total = programme.count()
+    if total == 0:
+        return []
+    if not replace and n > total:
+        raise UsageError(f"cannot draw {n} distinct assignments: only {total} are valid", field="-n")
+    if not replace and 4 * n > total:
+        return None
+    rng = np.random.default_rng(seed)
+    chosen = programme.sample(n, rng)
+    while not replace:  # draws that repeat an earlier one are drawn again: every set of n is equally likely
+        _, first = np.unique(chosen, axis=0, return_index=True)
+        if len(first) == n:
+            break
+        kept = chosen[np.sort(first)]
+        chosen = np.concatenate([kept, programme.sample(n - len(kept), rng)])
+    return assignment_rows(table.plan.domains, columns_of(table, chosen, False))
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..sizesets import SizeRange
 from .plan import make_plan
-from .table import INVALID, Table, _unique_rows, fewer_collections
+from .table import INVALID, Table, unique_rows, fewer_collections
 
 __all__ = ["Cheapest", "CheapestSearch", "LeadBound", "cheapest"]
 
@@ -555,7 +555,7 @@ def _undominated(table: Table, boundary: int, rows: np.ndarray, cost: np.ndarray
     ) if size_columns else np.zeros((len(rows), 0), dtype=np.int64)
     distinct = [c for c in range(sizes.shape[1]) if not any((sizes[:, c] == sizes[:, d]).all() for d in range(c))]
     sizes = sizes[:, distinct]  # tied axes track equal sizes: compare each once
-    group = _unique_rows(rows[:, exact_columns])[1]
+    group = unique_rows(rows[:, exact_columns])[1]
     # cheapest first, then largest sizes, so a dominating state is always met before those it dominates
     order = np.lexsort(tuple(-sizes[:, c] for c in range(sizes.shape[1] - 1, -1, -1)) + (cost, group))
     if sizes.shape[1] == 1:

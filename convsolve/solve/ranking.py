@@ -21,7 +21,7 @@ import numpy as np
 
 from .table import Table
 
-__all__ = ["Ranking"]
+__all__ = ["Ranking", "assignment_rows", "columns_of"]
 
 CAP = 2**62
 """Ranks below this are walked in int64; larger ones in Python integers."""
@@ -96,10 +96,7 @@ class Ranking:
 
     def values(self, columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         """Row dictionaries of parameter values from columnar value indices."""
-        domains = self.table.plan.domains
-        names = list(columns)
-        decoded = [_value_table(domains[name])[columns[name]].tolist() for name in names]
-        return [dict(zip(names, row)) for row in zip(*decoded)]
+        return assignment_rows(self.table.plan.domains, columns)
 
 
 def columns_of(
@@ -127,6 +124,18 @@ def columns_of(
         for name, meaning in cache[(j, decode)]:
             columns[name] = meaning[chosen[:, j]]
     return {name: columns[name] for name in table.plan.params}
+
+
+def assignment_rows(domains: dict[str, tuple[Any, ...]], columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Row dictionaries of parameter values from columnar value indices into ``domains``.
+
+    Example:
+        >>> assignment_rows({"c.kernel": (1, 3)}, {"c.kernel": np.array([1, 0])})
+        [{'c.kernel': 3}, {'c.kernel': 1}]
+    """
+    names = list(columns)
+    decoded = [_value_table(domains[name])[columns[name]].tolist() for name in names]
+    return [dict(zip(names, row)) for row in zip(*decoded)]
 
 
 def _value_table(values: Sequence[Any]) -> np.ndarray:

@@ -41,7 +41,7 @@ from ..layers import Layer
 from ..network import INPUT
 from .plan import Plan, Step, _local
 
-__all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table", "depth_first", "fewer_collections", "is_chain_link"]
+__all__ = ["Sizes", "Layout", "Transitions", "Unit", "Table", "depth_first", "fewer_collections", "is_chain_link", "pushed_counts", "unique_rows"]
 
 INVALID = -1
 RECEPTIVE_COLUMNS = 4
@@ -91,7 +91,7 @@ class Sizes:
     def _table_ids(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) <= SMALL_BATCH:  # a dict lookup per row beats numpy's sort on a few rows
             return self._looked_up(rows)
-        distinct, inverse = _unique_rows(rows)
+        distinct, inverse = unique_rows(rows)
         ids: np.ndarray = self._looked_up(distinct)[inverse]
         return ids
 
@@ -234,7 +234,7 @@ class Table:
             if not len(moves.src) and self.empty_at is None:
                 self.empty_at = unit.step
             self.states.append(rows)
-            self.forward.append(_pushed(self.forward[-1], moves, len(rows)))
+            self.forward.append(pushed_counts(self.forward[-1], moves, len(rows)))
         self._backward: list[np.ndarray] | None = None
 
     # --- results -------------------------------------------------------------------------------
@@ -281,7 +281,7 @@ class Table:
             return Transitions(empty, empty, empty), np.zeros((0, after.width), dtype=np.int64)
         read = [c for name in step.inputs for c in (layout.tensors[name], layout.tensors[name] + 1)]
         read += [layout.params[p] for p in step.old_params]
-        keys, group = _unique_rows(rows[:, read]) if read else (np.zeros((1, 0), np.int64), np.zeros(len(rows), np.int64))
+        keys, group = unique_rows(rows[:, read]) if read else (np.zeros((1, 0), np.int64), np.zeros(len(rows), np.int64))
         candidates = len(keys) * len(step.combos)
         if candidates * max(1, self._width(step.node)) > MAX_ELEMENTS:
             raise SolverLimit(step.node, f"candidate outputs ({len(keys):,} inputs x {len(step.combos):,} combinations, "
@@ -310,7 +310,7 @@ class Table:
         if alone is not None:
             column = after.tensors[alone] + 1
             block[:, column] = self._canonical(alone, block[:, column])
-        next_rows, dst = _unique_rows(block)
+        next_rows, dst = unique_rows(block)
         return Transitions(src.astype(np.int64), combo.astype(np.int64), dst, weight[combo] if grouped else None), next_rows
 
     def _alone(self, index: int) -> str | None:
@@ -377,7 +377,7 @@ class Table:
         shape = (len(keys), len(step.combos))
         ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
         param_keys = keys[:, 2 * n_inputs :]
-        by_params, param_group = _unique_rows(param_keys) if param_keys.shape[1] else (np.zeros((1, 0), np.int64), np.zeros(len(keys), np.int64))
+        by_params, param_group = unique_rows(param_keys) if param_keys.shape[1] else (np.zeros((1, 0), np.int64), np.zeros(len(keys), np.int64))
         inputs = [(keys[:, 2 * i], keys[:, 2 * i + 1]) for i in range(n_inputs)]
         found_at, found_combo, payloads = [], [], []
         for g, values in enumerate(by_params):
@@ -819,7 +819,7 @@ class Table:
         if (stacked == stacked[:1]).all():  # the usual case: one channel count per input
             distinct, inverse = stacked[:1], np.zeros(len(stacked), dtype=np.int64)
         else:
-            distinct, inverse = _unique_rows(stacked)
+            distinct, inverse = unique_rows(stacked)
         results = np.empty(len(distinct), dtype=np.int64)
         for i, values in enumerate(distinct):
             try:
@@ -1092,7 +1092,7 @@ def _axis_rows(layer: Layer, axis: int, sizes: np.ndarray) -> tuple[np.ndarray, 
     return found
 
 
-def _pushed(counts: np.ndarray, moves: Transitions, states: int) -> np.ndarray:
+def pushed_counts(counts: np.ndarray, moves: Transitions, states: int) -> np.ndarray:
     """Per next state, the sum over the moves into it of their source's count times their weight.
 
     Counts are Python integers (object arrays) and stay exact however large; while every sum is sure to
@@ -1102,7 +1102,7 @@ def _pushed(counts: np.ndarray, moves: Transitions, states: int) -> np.ndarray:
 
     Example:
         >>> moves = Transitions(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([1, 0, 1]), np.array([2, 1, 1]))
-        >>> _pushed(np.array([3, 5], dtype=object), moves, 2).tolist()
+        >>> pushed_counts(np.array([3, 5], dtype=object), moves, 2).tolist()
         [3, 11]
     """
     out = np.zeros(states, dtype=object)
@@ -1220,7 +1220,7 @@ def _fusable(step: Step, merge: Step) -> bool:
     )
 
 
-def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows (sorted) and, per input row, the index of its distinct row."""
     if len(rows) <= 1:
         return rows, np.zeros(len(rows), dtype=np.int64)
