@@ -16,7 +16,7 @@ from convsolve.solve.plan import make_plan
 from convsolve.solve.table import Table
 from convsolve.space import load_space
 
-from test_solve import SPACES, brute_force, canonical, conv, is_valid, space_of
+from test_solve import SPACES, brute_force, canonical, conv, is_valid, pool, space_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,6 +125,19 @@ def test_what_intervals_cannot_hold_goes_to_the_table():
     assert programme_of(SPACES["residual"]().__class__.from_config({
         "name": "s", "input": {"channels": 4, "size": {"range": [6, 16], "step": 2}},
         "layers": [conv("c1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["c1", "s1"]}]})) is None
+
+
+def test_a_layer_no_combo_builds_leaves_nothing_to_count_or_draw():
+    space = space_of([conv("c1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["c1", "s1"]},
+                      pool("p1")], constraints=["p1.padding > p1.kernel"])
+    programme = programme_of(space)
+    assert programme is not None and programme.count() == 0
+    assert ops.sample(space, 5) == []
+    # ... and when no combo of the segment's first layer is valid at any size, none of the next builds a row
+    space = space_of([conv("c1", kernel=(7,), padding=(0,)), conv("c2"), conv("s1", inputs=["input"]),
+                      {"name": "a1", "type": "add", "inputs": ["c2", "s1"]}], lo=3, hi=5)
+    programme = programme_of(space)
+    assert programme is not None and programme.count() == 0
 
 
 def test_merged_channels_decide_later_merges():

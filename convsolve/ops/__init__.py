@@ -1,7 +1,9 @@
 """What users ask of a search space: count, enumerate, sample, prune and suggest.
 
 Each is a thin layer over :class:`~convsolve.solve.table.Table` (the dynamic programme) and
-:class:`~convsolve.solve.ranking.Ranking`; validity is always over the space's whole input range.
+:class:`~convsolve.solve.ranking.Ranking`; counting and sampling first try the programmes that cover
+chains (:mod:`~convsolve.solve.dense`) and residual networks (:mod:`~convsolve.solve.intervals`) with
+fewer states. Validity is always over the space's whole input range.
 
 Example:
     >>> from convsolve import load_space
@@ -23,7 +25,7 @@ import numpy as np
 from ..errors import SolverTimeout, UsageError
 from ..solve.dense import dense_count
 from ..solve.intervals import interval_programme
-from ..solve.plan import make_plan
+from ..solve.plan import Plan, make_plan
 from ..solve.ranking import Ranking, assignment_rows, columns_of
 from ..solve.table import Table, depth_first, fewer_collections
 
@@ -58,8 +60,9 @@ def _on_step(timeout: float | None, progress: Progress | None) -> Progress:
 @fewer_collections()
 def _table(
     space: Any, domains: Mapping[str, Sequence[Any]] | None = None, *, transitions: bool = True, on_step: Progress,
+    plan: Plan | None = None,
 ) -> Table:
-    plan = make_plan(space, dict(domains) if domains else None)
+    plan = plan or make_plan(space, dict(domains) if domains else None)
     return Table(plan, space, keep_transitions=transitions, on_step=on_step)
 
 
@@ -91,9 +94,10 @@ def _counted(space: Any, on_step: Progress) -> int:
     """A chain tracked at one size is counted over dense vectors of sizes (:mod:`~convsolve.solve.dense`),
     a sequence of segments over intervals of sizes (:mod:`~convsolve.solve.intervals`), anything else by the table."""
     plan = make_plan(space)
-    found = dense_count(Table(plan, space, keep_transitions=False, run=False), on_step)
+    unrun = Table(plan, space, keep_transitions=False, run=False)
+    found = dense_count(unrun, on_step)
     if found is None:
-        programme = interval_programme(Table(plan, space, keep_transitions=False, run=False), on_step)
+        programme = interval_programme(unrun, on_step)
         found = programme.count() if programme is not None else None
     return Table(plan, space, keep_transitions=False, on_step=on_step).count() if found is None else found
 
@@ -164,10 +168,11 @@ def sample(
     if n < 0:
         raise UsageError(f"the number of samples must be >= 0, got {n}", field="-n")
     on_step = _on_step(timeout, progress)
-    drawn = _interval_sample(space, n, seed, replace, on_step)
+    plan = make_plan(space)
+    drawn = _interval_sample(space, plan, n, seed, replace, on_step)
     if drawn is not None:
         return drawn
-    ranking = Ranking(_table(space, on_step=on_step), on_step)
+    ranking = Ranking(_table(space, on_step=on_step, plan=plan), on_step)
     if ranking.total == 0:
         return []
     rng = random.Random(seed)
@@ -181,10 +186,10 @@ def sample(
 
 
 @fewer_collections()
-def _interval_sample(space: Any, n: int, seed: int, replace: bool, on_step: Progress) -> list[dict[str, Any]] | None:
+def _interval_sample(space: Any, plan: Plan, n: int, seed: int, replace: bool, on_step: Progress) -> list[dict[str, Any]] | None:
     """:func:`sample` over intervals of sizes (:mod:`~convsolve.solve.intervals`), or None when that does not
     cover the space, or when drawing ``n`` distinct assignments would repeat many (more than a quarter of them all)."""
-    table = Table(make_plan(space), space, run=False)
+    table = Table(plan, space, run=False)
     programme = interval_programme(table, on_step)
     if programme is None:
         return None

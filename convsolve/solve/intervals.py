@@ -329,6 +329,9 @@ def segment_rows(table: Table, segment: Segment, channels: int, base: int, width
         step = unit.step
         layer_ids = table.combo_layers(step)
         combos = np.flatnonzero(layer_ids != INVALID)
+        if not len(combos) or not len(weight):  # no combo builds a valid layer (or meets the constraints), or no row is left
+            return SegmentRows(base, width, np.zeros((0, width), np.int64), np.zeros((0, width), np.int64),
+                               np.zeros(0, np.int64), np.zeros(0, np.int64), ())
         before = funcs[step.inputs[0]]
         limit = int(before.max(initial=0)) + 1
         if limit > TABLE_SIZES:
