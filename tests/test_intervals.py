@@ -14,7 +14,7 @@ from convsolve.solve import intervals
 from convsolve.solve.intervals import interval_programme
 from convsolve.solve.plan import make_plan
 from convsolve.solve.table import Table
-from convsolve.space import load_space
+from convsolve.space import Space, load_space
 
 from test_solve import SPACES, brute_force, canonical, conv, is_valid, pool, space_of
 
@@ -117,12 +117,23 @@ def test_small_spaces_count_over_intervals_as_the_table_does():
         assert programme_of(space).count() == table_count(space)
 
 
+def test_untied_axes_over_one_range_count_over_one_interval():
+    """Height and width move apart, over the same sizes: every axis acts alike, one interval holds both."""
+    space = Space.from_config({
+        "name": "s", "input": {"channels": 4, "height": {"range": [5, 11]}, "width": {"range": [5, 11]}},
+        "layers": [conv("c1"), pool("p1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]},
+                   conv("c2", stride=(1,))]})
+    assert not space.input.tied
+    programme = programme_of(space)
+    assert programme is not None and programme.count() == len(brute_force(space)) > 0
+
+
 def test_what_intervals_cannot_hold_goes_to_the_table():
     # a transposed conv before a merge steps by 2; a size target reads one input size; a parameter read twice
     for name in ("transposed_concat", "stacked_residual_target", "constraints_and_ties"):
         assert programme_of(SPACES[name]()) is None, name
     # inputs in steps of 2 are no interval once the input is compared at every size
-    assert programme_of(SPACES["residual"]().__class__.from_config({
+    assert programme_of(Space.from_config({
         "name": "s", "input": {"channels": 4, "size": {"range": [6, 16], "step": 2}},
         "layers": [conv("c1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["c1", "s1"]}]})) is None
 
