@@ -144,8 +144,8 @@ def test_a_layer_no_combo_builds_leaves_nothing_to_count_or_draw():
     programme = programme_of(space)
     assert programme is not None and programme.count() == 0
     assert ops.sample(space, 5) == []
-    # ... and when no combo of the segment's first layer is valid at any size, none of the next builds a row
-    space = space_of([conv("c1", kernel=(7,), padding=(0,)), conv("c2"), conv("s1", inputs=["input"]),
+    # ... and when the segment's first layer is valid at no size its rows cover (a dilated kernel spans 13), the next has no row
+    space = space_of([conv("c1", kernel=(7,), padding=(0,), dilation=2), conv("c2"), conv("s1", inputs=["input"]),
                       {"name": "a1", "type": "add", "inputs": ["c2", "s1"]}], lo=3, hi=5)
     programme = programme_of(space)
     assert programme is not None and programme.count() == 0

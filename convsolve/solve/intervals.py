@@ -68,7 +68,7 @@ class _Level:
     and each class's combos (``members[starts[k] : starts[k] + sizes[k]]`` for class ``k``)."""
 
     parent: np.ndarray
-    klass: np.ndarray
+    combo_class: np.ndarray
     row_start: np.ndarray
     """Per row, where its candidates begin (candidates are sorted by row)."""
     running: np.ndarray
@@ -277,8 +277,8 @@ class IntervalProgramme:
                 total = level.running[level.row_start[at + 1] - 1] - before
                 target = before + rng.integers(0, total)
                 candidate = np.searchsorted(level.running, target, side="right")
-                klass = level.klass[candidate]
-                chosen[mine, index] = level.members[level.starts[klass] + rng.integers(0, level.sizes[klass])]
+                combo_class = level.combo_class[candidate]
+                chosen[mine, index] = level.members[level.starts[combo_class] + rng.integers(0, level.sizes[combo_class])]
                 at = level.parent[candidate]
             offset += len(rows.weight)
 
@@ -316,91 +316,113 @@ def _signature(table: Table, segment: Segment) -> tuple[Any, ...]:
 
 def segment_rows(table: Table, segment: Segment, channels: int, base: int, width: int) -> SegmentRows | None:
     """Every combination of the segment's classes of combos, as rows over input sizes ``base .. base + width - 1``
-    (rows acting alike on them are one row); None when a rule steps by more than 1 or sizes grow past
-    what is tabulated."""
-    sizes = np.arange(base, base + width, dtype=np.int64)
-    funcs: dict[str, np.ndarray] = {segment.source: sizes[None, :]}
-    counts: dict[str, np.ndarray] = {segment.source: np.array([channels], dtype=np.int64)}
+    (rows acting alike on them are one row); None when a rule steps by more than 1, sizes grow past what is
+    tabulated or the combinations get too many."""
+    sizes_of: dict[str, np.ndarray] = {segment.source: np.arange(base, base + width, dtype=np.int64)[None, :]}
+    channels_of: dict[str, np.ndarray] = {segment.source: np.array([channels], dtype=np.int64)}
     valid = np.ones((1, width), dtype=bool)
     weight = np.ones(1, dtype=np.int64)
     levels: list[_Level] = []
     for index in range(segment.first, segment.end):
-        unit = table.units[index]
-        step = unit.step
-        layer_ids = table.combo_layers(step)
-        combos = np.flatnonzero(layer_ids != INVALID)
-        if not len(combos) or not len(weight):  # no combo builds a valid layer (or meets the constraints), or no row is left
+        applied = _applied(table, table.units[index], sizes_of, channels_of, valid)
+        if applied is None:
+            return None
+        if isinstance(applied, str):  # no combo builds a valid layer (or meets the constraints), or no row is left
             return SegmentRows(base, width, np.zeros((0, width), np.int64), np.zeros((0, width), np.int64),
                                np.zeros(0, np.int64), np.zeros(0, np.int64), ())
-        before = funcs[step.inputs[0]]
-        limit = int(before.max(initial=0)) + 1
-        if limit > TABLE_SIZES:
-            return None
-        tables = [table.axis_tables(layer_ids[combos], axis, limit) for axis in range(len(table.plan.sweep.axes))]
-        out_table, ok_table = tables[0]
-        if any(not (np.array_equal(o[:, :limit], out_table[:, :limit]) and np.array_equal(k[:, :limit], ok_table[:, :limit])) for o, k in tables[1:]):
-            return None
-        channel_table, column = table._channel_table(layer_ids[combos], counts[step.inputs[0]])
-        first_of, class_of = table._alike(layer_ids[combos], [(out_table, ok_table)], channel_table)
-        klasses, rows = len(first_of), len(weight)
-        if klasses * rows > MAX_CANDIDATES or klasses * rows * width > table_module.MAX_ELEMENTS:
-            return None
-        read = np.clip(before, 0, limit - 1)
-        made = out_table[first_of][:, read]  # (class, row, size)
-        fine = ok_table[first_of][:, read] & valid[None]
-        made_channels = channel_table[first_of][:, column]  # (class, row)
-        fine &= (made_channels != INVALID)[:, :, None]
-        shape = (klasses * rows, width)
-        new_funcs = {name: np.broadcast_to(f, (klasses, *f.shape)).reshape(-1, width) if f.shape[0] == rows else np.broadcast_to(f, shape)
-                     for name, f in funcs.items()}
-        new_counts = {name: np.broadcast_to(c, (klasses, len(c))).reshape(-1) if len(c) == rows else np.broadcast_to(c, (klasses * rows,))
-                      for name, c in counts.items()}
-        new_funcs[step.node] = made.reshape(shape)
-        new_counts[step.node] = made_channels.reshape(-1)
-        fine = fine.reshape(shape)
-        if unit.merge is not None:
-            merge = table._layer(unit.merge, {})
-            parts = [new_funcs[name] for name in unit.merge.inputs]
-            for part in parts[1:]:
-                fine &= part == parts[0]
-            channel_parts = [new_counts[name] for name in unit.merge.inputs]
-            if merge.type == "concat":  # type: ignore[union-attr]
-                new_counts[unit.merge.node] = np.sum(channel_parts, axis=0)
-            else:
-                fine &= np.logical_and.reduce([c == channel_parts[0] for c in channel_parts])[:, None]
-                new_counts[unit.merge.node] = channel_parts[0]
-            new_funcs[unit.merge.node] = parts[0]
-        candidate_weight = (weight[None, :] * np.bincount(class_of, minlength=klasses)[:, None]).reshape(-1)
-        alive = np.flatnonzero(fine.any(axis=1))
+        sizes_of, channels_of, fine, combos, class_of = applied
         live = table.layouts[index + 1].tensors
-        key = [np.where(fine[alive], new_funcs[name][alive], 0) for name in live]
-        key += [new_counts[name][alive][:, None] for name in live] + [fine[alive]]
-        distinct, row_of = unique_rows(np.concatenate(key, axis=1).astype(np.int64)) if len(alive) else (np.zeros((0, 1)), np.zeros(0, np.int64))
-        order = np.argsort(row_of, kind="stable")
-        candidates = alive[order]
-        row_weight = _summed(row_of, candidate_weight[alive], len(distinct))
-        if len(row_weight) and int(row_weight.max()) >= MAX_WEIGHT:
+        grouped = _grouped(live, sizes_of, channels_of, fine, weight, combos, class_of)
+        if grouped is None:
             return None
-        kept = candidates[np.searchsorted(row_of[order], np.arange(len(distinct)))]  # the first candidate of each row
-        members = np.argsort(class_of, kind="stable")
-        sizes = np.bincount(class_of, minlength=klasses)
-        levels.append(_Level(
-            parent=candidates % rows, klass=candidates // rows,
-            row_start=np.r_[np.searchsorted(row_of[order], np.arange(len(distinct))), len(candidates)],
-            running=np.cumsum(candidate_weight[candidates]), members=combos[members], starts=np.cumsum(sizes) - sizes, sizes=sizes,
-        ))
-        funcs = {name: new_funcs[name][kept] for name in live}
-        counts = {name: new_counts[name][kept] for name in live}
-        valid, weight = fine[kept], row_weight
+        level, kept, weight = grouped
+        levels.append(level)
+        sizes_of = {name: sizes_of[name][kept] for name in live}
+        channels_of = {name: channels_of[name][kept] for name in live}
+        valid = fine[kept]
     sink = segment.sink
-    out = funcs[sink] if sink is not None else np.zeros((len(weight), width), dtype=np.int64)
+    out = sizes_of[sink] if sink is not None else np.zeros((len(weight), width), dtype=np.int64)
     steps = np.diff(out, axis=1)
     if sink in table.plan.full and ((valid[:, 1:] & valid[:, :-1]) & ((steps < 0) | (steps > 1))).any():
         return None  # a rule steps by more than 1: the sizes reached are not an interval
     positions = np.where(valid, width, np.arange(width))  # the first invalid position at or after each
     next_invalid = np.minimum.accumulate(positions[:, ::-1], axis=1)[:, ::-1]
-    return SegmentRows(base, width, out, base + next_invalid - 1, counts[sink] if sink is not None else np.zeros(len(weight), np.int64),
-                       weight, tuple(levels))
+    made = channels_of[sink] if sink is not None else np.zeros(len(weight), np.int64)
+    return SegmentRows(base, width, out, base + next_invalid - 1, made, weight, tuple(levels))
+
+
+def _applied(
+    table: Table, unit: Any, sizes_of: dict[str, np.ndarray], channels_of: dict[str, np.ndarray], valid: np.ndarray,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray] | str | None:
+    """Every (class of the unit's combos, row) candidate, numbered ``class * rows + row``: the sizes and channels
+    of every output, where all is valid, the valid combos and each one's class. "empty" when no candidate can
+    be made; None when the unit is not covered after all."""
+    step, rows = unit.step, len(valid)
+    layer_ids = table.combo_layers(step)
+    combos = np.flatnonzero(layer_ids != INVALID)
+    if not len(combos) or not rows:
+        return "empty"
+    before, width = sizes_of[step.inputs[0]], valid.shape[1]
+    limit = int(before.max(initial=0)) + 1
+    if limit > TABLE_SIZES:
+        return None
+    tables = [table.axis_tables(layer_ids[combos], axis, limit) for axis in range(len(table.plan.sweep.axes))]
+    out_table, ok_table = tables[0]
+    if any(not (np.array_equal(o[:, :limit], out_table[:, :limit]) and np.array_equal(k[:, :limit], ok_table[:, :limit])) for o, k in tables[1:]):
+        return None
+    channel_table, column = table._channel_table(layer_ids[combos], channels_of[step.inputs[0]])
+    first_of, class_of = table._alike(layer_ids[combos], [(out_table, ok_table)], channel_table)
+    classes = len(first_of)
+    if classes * rows > MAX_CANDIDATES or classes * rows * width > table_module.MAX_ELEMENTS:
+        return None
+    read = np.clip(before, 0, limit - 1)
+    made_channels = channel_table[first_of][:, column]  # (class, row)
+    fine = (ok_table[first_of][:, read] & valid[None] & (made_channels != INVALID)[:, :, None]).reshape(classes * rows, width)
+    new_sizes = {name: np.broadcast_to(sizes, (classes, rows, width)).reshape(-1, width) for name, sizes in sizes_of.items()}
+    new_channels = {name: np.broadcast_to(counts, (classes, rows)).reshape(-1) for name, counts in channels_of.items()}
+    new_sizes[step.node] = out_table[first_of][:, read].reshape(-1, width)
+    new_channels[step.node] = made_channels.reshape(-1)
+    merge = unit.merge
+    if merge is not None:
+        parts = [new_sizes[name] for name in merge.inputs]
+        for part in parts[1:]:
+            fine &= part == parts[0]
+        channel_parts = [new_channels[name] for name in merge.inputs]
+        if table._layer(merge, {}).type == "concat":  # type: ignore[union-attr]
+            new_channels[merge.node] = np.sum(channel_parts, axis=0)
+        else:
+            fine &= np.logical_and.reduce([counts == channel_parts[0] for counts in channel_parts])[:, None]
+            new_channels[merge.node] = channel_parts[0]
+        new_sizes[merge.node] = parts[0]
+    return new_sizes, new_channels, fine, combos, class_of
+
+
+def _grouped(
+    live: Any, sizes_of: dict[str, np.ndarray], channels_of: dict[str, np.ndarray], fine: np.ndarray,
+    weight: np.ndarray, combos: np.ndarray, class_of: np.ndarray,
+) -> tuple[_Level, np.ndarray, np.ndarray] | None:
+    """The candidates valid somewhere, grouped into rows by what they hand on (the ``live`` outputs' sizes
+    where valid, their channels, where valid): how each row was made, the first candidate of each row and
+    each row's weight (how many combos it stands for). None when a weight does not fit in int64."""
+    rows = len(weight)
+    class_sizes = np.bincount(class_of)  # every class has a combo
+    candidate_weight = (weight[None, :] * class_sizes[:, None]).reshape(-1)
+    alive = np.flatnonzero(fine.any(axis=1))
+    key = [np.where(fine[alive], sizes_of[name][alive], 0) for name in live]
+    key += [channels_of[name][alive][:, None] for name in live] + [fine[alive]]
+    distinct, row_of = unique_rows(np.concatenate(key, axis=1).astype(np.int64)) if len(alive) else (np.zeros((0, 1)), np.zeros(0, np.int64))
+    order = np.argsort(row_of, kind="stable")
+    candidates = alive[order]
+    row_weight = _summed(row_of, candidate_weight[alive], len(distinct))
+    if len(row_weight) and int(row_weight.max()) >= MAX_WEIGHT:
+        return None
+    row_start = np.searchsorted(row_of[order], np.arange(len(distinct)))
+    level = _Level(
+        parent=candidates % rows, combo_class=candidates // rows, row_start=np.r_[row_start, len(candidates)],
+        running=np.cumsum(candidate_weight[candidates]), members=combos[np.argsort(class_of, kind="stable")],
+        starts=np.cumsum(class_sizes) - class_sizes, sizes=class_sizes,
+    )
+    return level, candidates[row_start], row_weight
 
 
 def _drawn(
