@@ -23,9 +23,12 @@ a row's classes by their weights and each class's combos uniformly: every valid 
 likely.
 
 Example:
-    >>> programme = interval_programme(Table(make_plan(space), space, run=False))   # doctest: +SKIP
-    >>> programme.count(), programme.sample(3, np.random.default_rng(0)).shape      # doctest: +SKIP
-    (60127328, (3, 24))
+    >>> from convsolve import load_space
+    >>> from convsolve.solve.plan import make_plan
+    >>> space = load_space("configs/bench/res-6.yaml")
+    >>> programme = interval_programme(Table(make_plan(space), space, run=False))
+    >>> programme.count(), programme.sample(3, np.random.default_rng(0)).shape   # 3 draws, 9 units
+    (29932619, (3, 9))
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ class _Level:
     row_start: np.ndarray
     """Per row, where its candidates begin (candidates are sorted by row)."""
     running: np.ndarray
-    """Per candidate, the weight of its row's candidates up to and including it."""
+    """The running total of the candidates' weights (a row's candidates are drawn within its stretch of it)."""
     members: np.ndarray
     starts: np.ndarray
     sizes: np.ndarray
@@ -284,7 +287,8 @@ class IntervalProgramme:
 
 
 def _fitting(rows: SegmentRows, low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (row, state) pair where the row is valid on the state's sizes ``low .. high``, by state."""
+    """Every (row, state) pair where the row is valid on the state's sizes ``low .. high``: the rows, and the
+    states' positions in ``low`` and ``high``."""
     step = max(1, CHUNK // max(1, len(rows.weight)))
     found = [np.nonzero(rows.run_end[:, low[i : i + step] - rows.base] >= high[i : i + step]) for i in range(0, len(low), step)]
     return (np.concatenate([row for row, _ in found]),
