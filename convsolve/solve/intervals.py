@@ -115,7 +115,7 @@ def interval_programme(table: Table, on_step: Callable[[int, int], None] | None 
 
 def _segments(table: Table) -> list[Segment] | None:
     """The programme cut where the frontier holds at most one output and no parameter, or None when a unit
-    is not a plain size rule on one input (with its plain merge), or the axes or targets ask for more."""
+    is not a plain size rule on one input (with the plain merge fused into it), or the axes or targets ask for more."""
     plan, layouts, units = table.plan, table.layouts, table.units
     axes = plan.sweep.axes
     if (not units or INPUT not in plan.initial_live or plan.flat or plan.receptive or table.space.targets
@@ -129,15 +129,8 @@ def _segments(table: Table) -> list[Segment] | None:
     for first, end in zip(cuts, cuts[1:]):
         if not layouts[first].tensors:
             return None
-        for index in range(first, end):
-            unit = table.units[index]
-            if not table._plain_spatial(unit.step) or unit.step.inputs[0] not in layouts[index].tensors:
-                return None
-            merge = unit.merge
-            if merge is not None:
-                layer = table._layer(merge, {})
-                if layer is None or getattr(layer, "broadcast", False) or layer.type not in ("add", "mul", "concat"):
-                    return None
+        if not all(table._plain_spatial(table.units[index].step) for index in range(first, end)):
+            return None  # (a fused merge is a plain add, mul or concat: see table._fusable)
         sink = next(iter(layouts[end].tensors), None)
         segments.append(Segment(first, end, next(iter(layouts[first].tensors)), sink))
     return segments
@@ -191,9 +184,7 @@ class IntervalProgramme:
                 raise SolverLimit(node, "states and moves over the layers up to here", kept, table_module.MAX_KEPT)
             self.moves.append((src, row, dst, used))
             self.states.append(next_states)
-            pairs, at = unique_rows(np.stack([src, dst], axis=1))  # moves between one pair of states add their weights
-            summed = Transitions(pairs[:, 0], pairs[:, 0], pairs[:, 1], _summed(at, weight, len(pairs)))
-            self.forward.append(pushed_counts(self.forward[-1], summed, len(next_states)))
+            self.forward.append(pushed_counts(self.forward[-1], Transitions(src, row, dst, weight), len(next_states)))
         return True
 
     def count(self) -> int:
