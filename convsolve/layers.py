@@ -106,6 +106,19 @@ class Layer:
         """Output size on ``axis`` for input size ``n`` and whether the framework accepts it."""
         return n, n >= 1
 
+    def apply_sizes(self, axis: int, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`axis_size` over an array of input sizes: output sizes (int64) and validity (bool), both of ``n``'s shape.
+
+        The one way every solver and inference applies a layer to many sizes at once.
+
+        Example:
+            >>> out, ok = Conv(type="conv2d", ndim=2, out_channels=8, kernel=3).apply_sizes(0, np.array([[2, 3, 4]]))
+            >>> out.tolist(), ok.tolist()
+            ([[0, 1, 2]], [[False, True, True]])
+        """
+        out, ok = self.axis_size(axis, n)
+        return np.broadcast_to(np.asarray(out, dtype=np.int64), n.shape), np.broadcast_to(np.asarray(ok, dtype=bool), n.shape)
+
     def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
         """Input pixels between neighbouring outputs (``jump``) and seen by one output (``field``), as fractions.
 
