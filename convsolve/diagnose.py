@@ -26,7 +26,7 @@ import numpy as np
 
 from .conventions import Padding
 from .inference import Inference, NodeSizes, ValidSizes, infer
-from .layers import Conv, Layer
+from .layers import Layer
 from .network import INPUT, Network
 from .sizesets import SizeRange, SizeSet
 
@@ -193,7 +193,7 @@ def _explain(network: Network, result: Inference, name: str, axis: int, index: i
         return reaching, f"{sizes[0]} != {wanted}", f"linear acts on the last axis and needs it to be in_features ({wanted})"
     formula, cause = layer.explain(axis, sizes[0])
     shrink = _upstream_strides(network, result, name, axis, index)
-    if shrink and isinstance(layer, Conv):
+    if shrink and layer.window(axis) is not None:
         cause += f"; strides upstream shrank the input {_point(network, result, axis, index)[axis]} to {sizes[0]}: {shrink}"
     return reaching, formula, cause
 
@@ -279,7 +279,8 @@ def _candidates(layer: Layer, field: str, axes: list[int]) -> Iterator[tuple[str
         if current.dynamic:
             return
         # padding beyond 'same' (E // 2 a side) grows the image: not advice worth giving
-        limit = [max(*current.pairs[a], layer.effective_kernel(a) // 2) if isinstance(layer, Conv) else None for a in range(layer.ndim)]
+        windows = [layer.window(a) for a in range(layer.ndim)]
+        limit = [None if window is None else max(*current.pairs[a], window // 2) for a, window in enumerate(windows)]
         for step in range(1, MAX_STEP + 1):
             for sign in (-1, 1):
                 pairs = list(current.pairs)

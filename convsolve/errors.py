@@ -86,6 +86,21 @@ class InvalidAssignment(ConvsolveError):
     exit_code = 1
 
 
+class ChannelMismatch(ConvsolveError, ValueError):
+    """The channels reaching a layer do not fit it (groups that do not divide them, an ``in_channels`` that
+    differs, an add of unequal channels): carries the layer's ``field`` at fault.
+
+    Example:
+        >>> err = ChannelMismatch("groups", "groups (3) must divide the input channels (8)")
+        >>> err.field, str(err)
+        ('groups', "field 'groups': groups (3) must divide the input channels (8)")
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message, field=field)
+
+
 class UsageError(ConvsolveError):
     """A command-line argument or API argument is malformed."""
 

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .errors import ChannelMismatch
 from .layers import Layer, Linear
 from .network import INPUT, Network
 from .sizesets import SizeRange, SizeSet
@@ -198,9 +199,8 @@ def _channels(layer: Layer, sources: list[NodeSizes], name: str, static: list[St
         if layer.family == "merge":
             return int(layer.merged_channels([s.channels for s in sources if s.channels is not None]))  # type: ignore[attr-defined]
         return layer.out_channels_for(sources[0].channels)  # type: ignore[arg-type]
-    except ValueError as exc:
-        field, message = exc.args
-        static.append(StaticProblem(name, field, message))
+    except ChannelMismatch as exc:
+        static.append(StaticProblem(name, exc.field, exc.message))
         return None
 
 

@@ -19,18 +19,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from functools import reduce
-from typing import Any, ClassVar, Sequence, Union
+from typing import Any, ClassVar, Hashable, Mapping, Sequence, Union
 
 import numpy as np
 
 from .conventions import Convention, Padding
+from .errors import ChannelMismatch
 
 __all__ = [
     "Size",
     "Layer",
+    "Windowed",
+    "Convolution",
     "Conv",
     "ConvTranspose",
     "Pool",
+    "MaxUnpool",
     "AdaptivePool",
     "Interpolate",
     "PixelShuffle",
@@ -69,18 +73,48 @@ def _fraction(numerator: Any, denominator: Any) -> tuple[Any, Any]:
     return numerator // common, denominator // common
 
 
+def _widened(field: tuple[Any, Any], jump: tuple[Any, Any], steps: int) -> tuple[Any, Any]:
+    """``field + steps * jump``, as a fraction in lowest terms (ints or arrays)."""
+    return _fraction(field[0] * jump[1] + steps * jump[0] * field[1], field[1] * jump[1])
+
+
 def _as_bool(value: Any) -> Any:
     return bool(value) if isinstance(value, (bool, np.bool_)) else value
 
 
 @dataclass(frozen=True)
 class Layer:
-    """A layer's type name and spatial rank; subclasses add hyperparameters and size rules."""
+    """A layer's type name and spatial rank; subclasses add hyperparameters, size rules and the facts below.
+
+    **The layer contract.** Everything the solver, repair, export, diagnosis and the loaders assume of a
+    layer kind is declared here, next to its size rule, and nowhere else: they ask the layer. The
+    defaults are the cautious ones, so a kind that declares nothing is checked at every input size of a
+    range, never probed at the smallest: a forgotten declaration costs speed, never a wrong answer.
+    ``tests/test_layer_contract.py`` checks every declared fact of every registered kind against the
+    size rule itself, by brute force over sizes and parameters.
+    """
 
     type: str
     ndim: int
     family: ClassVar[str] = "spatial"
     """How inference treats it: 'spatial', 'merge', 'flatten', 'linear' or 'preserve'."""
+    stride_defaults_to_kernel: ClassVar[bool] = False
+    """A config that leaves the stride out gets the kernel (PyTorch's pools), not 1."""
+    tunable: ClassVar[tuple[str, ...]] = ()
+    """The fields a repair may change (of kernel, stride, padding, dilation, output_padding)."""
+    candidate_padding_within_half_kernel: ClassVar[bool] = False
+    """A repair's default padding candidates stay within ``kernel // 2`` (the "same" padding of an odd kernel)."""
+    takes_padding_words: ClassVar[bool] = False
+    """Padding may be a word (``same``, ``valid``, ``same_upper``) even where the convention keeps words for convolutions."""
+    exactly_one_of: ClassVar[tuple[str, ...]] = ()
+    """Fields of which a config must give exactly one (interpolate's ``size`` and ``scale_factor``)."""
+    shape_free_fields: ClassVar[frozenset[str]] = frozenset(
+        "bias mode align_corners recompute_scale_factor antialias count_include_pad divisor_override inplace "
+        "negative_slope eps momentum affine track_running_stats p dim padding_mode value return_indices "
+        "approximate alpha beta lambd min_val max_val normalized_shape elementwise_affine num_features "
+        "start_dim end_dim comment".split()
+    )
+    """Fields accepted for fidelity with PyTorch that change no shape."""
 
     def __post_init__(self) -> None:
         # an int for a per-axis field means the same value on every axis
@@ -94,8 +128,49 @@ class Layer:
             elif kind == "padding" and isinstance(value, int):
                 object.__setattr__(self, spec.name, Padding(((value, value),) * self.ndim))
 
+    # --- the contract: facts of the size rule (checked by brute force in the tests) ---------------
+
+    def upward_closed(self) -> bool:
+        """Whether valid at input size ``n`` implies valid at ``n + 1`` on every axis (so valid at the smallest
+        size of a range implies valid at all of them). Not declared: False, and the layer is checked at every size."""
+        return False
+
+    def non_decreasing(self) -> bool:
+        """Whether the output size never shrinks as the input size grows (where valid). Not declared: False,
+        and every layer after it is checked at every size."""
+        return False
+
+    def constant_output(self) -> bool:
+        """Whether the output size is the same at every valid input size (an adaptive pool): the sizes
+        downstream no longer depend on the input's."""
+        return False
+
+    def passes_input_on(self) -> bool:
+        """Whether the output is the input itself, valid at every size: same channels, same sizes (an activation)."""
+        return False
+
+    def rule_key(self) -> Hashable | None:
+        """All that output sizes, validity and channels depend on, when a layer can say so (a plain
+        convolution: per axis its stride and ``pb + pe - E``): layers with equal keys act alike on every
+        input. None: the layer is compared by itself."""
+        return None
+
+    def window(self, axis: int) -> int | None:
+        """The span of input pixels one output reads on ``axis`` (``E``) for a layer that slides a window, else None."""
+        return None
+
+    @classmethod
+    def config_fields(cls, type_name: str) -> tuple[str, ...]:
+        """The fields a config of ``type_name`` may give, in the order a config writes them."""
+        return tuple(spec.name for spec in fields(cls) if spec.name not in ("type", "ndim") and spec.metadata.get("kind") != "derived")
+
+    @classmethod
+    def convention_fields(cls, type_name: str, convention: Convention, given: Mapping[str, Any]) -> dict[str, Any]:
+        """Fields derived from the convention rather than written (``given``: the fields the config gave)."""
+        return {}
+
     def out_channels_for(self, in_channels: int) -> int:
-        """Channels produced from ``in_channels``; ValueError(field, message) if they do not fit."""
+        """Channels produced from ``in_channels``; :class:`~convsolve.errors.ChannelMismatch` if they do not fit."""
         return in_channels
 
     def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
@@ -148,38 +223,36 @@ class Layer:
 
 
 @dataclass(frozen=True)
-class Conv(Layer):
-    """``convNd``: ``out = floor((n + pb + pe - E) / s) + 1`` with ``E = d*(k-1) + 1``; needs ``n + pb + pe >= E``."""
+class Windowed(Layer):
+    """A layer sliding a window of ``E = d*(k-1) + 1`` input pixels with a stride: convolutions and pools.
 
-    out_channels: int = int_field(1, required=True)
+    Its size rule on the plain (floor) path is the conv rule, ``out = floor((n + pb + pe - E) / s) + 1``,
+    valid when ``n + pb + pe >= E``.
+    """
+
     kernel: tuple[int, ...] = axes_field(1, required=True)
     stride: tuple[int, ...] = axes_field(1, 1)
     padding: Padding = field(default=Padding(()), metadata={"kind": "padding"})
     dilation: tuple[int, ...] = axes_field(1, 1)
-    groups: int = int_field(1, 1)
-    in_channels: int | None = int_field(1)
+    tunable: ClassVar[tuple[str, ...]] = ("kernel", "stride", "padding", "dilation")
 
     def effective_kernel(self, axis: int) -> int:
         """``E = d*(k-1) + 1``: the span one output pixel reads."""
         return self.dilation[axis] * (self.kernel[axis] - 1) + 1
 
-    def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
-        """``field + (E - 1) * jump`` and ``jump * stride`` (a transposed conv divides the jump first)."""
-        s, e = self.stride[axis], self.effective_kernel(axis)
-        if isinstance(self, ConvTranspose):
-            jump = _fraction(jump[0], jump[1] * s)
-            return jump, _fraction(field[0] * jump[1] + (e - 1) * jump[0] * field[1], field[1] * jump[1])
-        grown = _fraction(field[0] * jump[1] + (e - 1) * jump[0] * field[1], field[1] * jump[1])
-        return _fraction(jump[0] * s, jump[1]), grown
+    def window(self, axis: int) -> int | None:
+        return self.effective_kernel(axis)
 
-    def out_channels_for(self, in_channels: int) -> int:
-        if self.in_channels is not None and self.in_channels != in_channels:
-            raise ValueError("in_channels", f"in_channels is {self.in_channels} but {in_channels} channels reach it")
-        if in_channels % self.groups:
-            raise ValueError("groups", f"groups ({self.groups}) must divide the input channels ({in_channels})")
-        if self.out_channels % self.groups:
-            raise ValueError("groups", f"groups ({self.groups}) must divide out_channels ({self.out_channels})")
-        return self.out_channels
+    def upward_closed(self) -> bool:
+        return True
+
+    def non_decreasing(self) -> bool:
+        return True
+
+    def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """``field + (E - 1) * jump`` and ``jump * stride``."""
+        s = self.stride[axis]
+        return _fraction(jump[0] * s, jump[1]), _widened(field, jump, self.effective_kernel(axis) - 1)
 
     def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
         if convention.refuses_stride_with_dilation and max(self.stride) > 1 and max(self.dilation) > 1:
@@ -213,7 +286,46 @@ class Conv(Layer):
 
 
 @dataclass(frozen=True)
-class ConvTranspose(Conv):
+class Convolution(Windowed):
+    """What convolutions add to a window: ``out_channels`` from ``in_channels`` in ``groups``."""
+
+    out_channels: int = int_field(1, required=True)
+    groups: int = int_field(1, 1)
+    in_channels: int | None = int_field(1)
+    candidate_padding_within_half_kernel: ClassVar[bool] = True
+
+    @classmethod
+    def config_fields(cls, type_name: str) -> tuple[str, ...]:
+        written = super().config_fields(type_name)
+        return ("out_channels",) + tuple(name for name in written if name != "out_channels")
+
+    def out_channels_for(self, in_channels: int) -> int:
+        if self.in_channels is not None and self.in_channels != in_channels:
+            raise ChannelMismatch("in_channels", f"in_channels is {self.in_channels} but {in_channels} channels reach it")
+        if in_channels % self.groups:
+            raise ChannelMismatch("groups", f"groups ({self.groups}) must divide the input channels ({in_channels})")
+        if self.out_channels % self.groups:
+            raise ChannelMismatch("groups", f"groups ({self.groups}) must divide out_channels ({self.out_channels})")
+        return self.out_channels
+
+
+@dataclass(frozen=True)
+class Conv(Convolution):
+    """``convNd``: ``out = floor((n + pb + pe - E) / s) + 1`` with ``E = d*(k-1) + 1``; needs ``n + pb + pe >= E``."""
+
+    takes_padding_words: ClassVar[bool] = True
+
+    def rule_key(self) -> Hashable | None:
+        """Per axis the stride and ``pb + pe - E`` (or the stride alone with dynamic padding), and the channels."""
+        axes = tuple(
+            ("dynamic", s) if self.padding.dynamic else (s, sum(self.padding.pairs[a]) - self.effective_kernel(a))
+            for a, s in enumerate(self.stride)
+        )
+        return "conv", axes, self.out_channels, self.groups, self.in_channels
+
+
+@dataclass(frozen=True)
+class ConvTranspose(Convolution):
     """``conv_transposeNd``: ``out = (n-1)*s - pb - pe + E + output_padding``, at least 1.
 
     With ``output_size`` the output is that size, which must lie in ``[min, min + s - 1]`` (PyTorch).
@@ -225,6 +337,23 @@ class ConvTranspose(Conv):
     output_size: tuple[int, ...] | None = axes_field(1)
     pads_from_output_size: bool = field(default=False, metadata={"kind": "derived"})
     """Set from the convention (ONNX): ``output_size`` is reached from any input."""
+    tunable: ClassVar[tuple[str, ...]] = Windowed.tunable + ("output_padding",)
+
+    @classmethod
+    def convention_fields(cls, type_name: str, convention: Convention, given: Mapping[str, Any]) -> dict[str, Any]:
+        return {"pads_from_output_size": True} if "output_size" in given and convention.output_size_derives_pads else {}
+
+    def upward_closed(self) -> bool:
+        """An ``output_size`` holds only for input sizes whose natural output lies just below it."""
+        return self.output_size is None or self.pads_from_output_size
+
+    def constant_output(self) -> bool:
+        return self.output_size is not None
+
+    def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """The jump divided by the stride first, then the field widened by ``(E - 1)`` of the new jumps."""
+        jump = _fraction(jump[0], jump[1] * self.stride[axis])
+        return jump, _widened(field, jump, self.effective_kernel(axis) - 1)
 
     def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
         problems = super().static_problems(convention)
@@ -267,21 +396,30 @@ class ConvTranspose(Conv):
 
 
 @dataclass(frozen=True)
-class Pool(Conv):
-    """``max_poolNd``/``avg_poolNd``: the conv rule, with ``ceil_mode`` rounding up.
+class Pool(Windowed):
+    """``max_poolNd``/``avg_poolNd``/``lp_poolNd``: the conv rule, with ``ceil_mode`` rounding up.
 
     With ceil_mode, ``out = floor((n + pb + pe - E + s - 1) / s) + 1``, then one less if the last
     window would start past the input and the left padding (``(out-1)*s >= n + pb``). Valid when ``out >= 1``;
-    with ``input_covers_kernel`` (PyTorch's ``avg_pool3d``) also ``n >= k``.
+    with ``input_covers_kernel`` (PyTorch's ``avg_pool3d``) also ``n >= k``. ``lp_pool`` is an average
+    pool of the p-th powers without padding (``norm_type`` changes no size).
     """
 
-    out_channels: int = 0
     ceil_mode: bool = field(default=False, metadata={"kind": "bool"})
     input_covers_kernel: bool = field(default=False, metadata={"kind": "derived"})
     """Set from the convention: PyTorch's avg_pool3d needs ``n >= k``."""
+    stride_defaults_to_kernel: ClassVar[bool] = True
+    shape_free_fields: ClassVar[frozenset[str]] = Layer.shape_free_fields | {"norm_type"}
 
-    def out_channels_for(self, in_channels: int) -> int:
-        return in_channels
+    @classmethod
+    def config_fields(cls, type_name: str) -> tuple[str, ...]:
+        """Average pools have no dilation; ``lp_pool`` has neither dilation nor padding."""
+        left_out = {"dilation"} if type_name.startswith("avg") else {"dilation", "padding"} if type_name.startswith("lp") else set()
+        return tuple(name for name in super().config_fields(type_name) if name not in left_out)
+
+    @classmethod
+    def convention_fields(cls, type_name: str, convention: Convention, given: Mapping[str, Any]) -> dict[str, Any]:
+        return {"input_covers_kernel": True} if type_name == "avg_pool3d" and convention.avg_pool3d_input_covers_kernel else {}
 
     def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
         problems = super().static_problems(convention)
@@ -311,8 +449,7 @@ class Pool(Conv):
             k = self.kernel[axis]
             return f"{n} < kernel {k}", f"avg_pool3d needs the size reaching it ({n}) to be at least the kernel ({k}), padding aside"
         if not self.ceil_mode or self.padding.dynamic:
-            formula, cause = super().explain(axis, n)
-            return formula, cause
+            return super().explain(axis, n)
         s, e = self.stride[axis], self.effective_kernel(axis)
         before, after = self.padding.pairs[axis]
         out, ok = self.axis_size(axis, n)
@@ -326,10 +463,71 @@ class Pool(Conv):
 
 
 @dataclass(frozen=True)
+class MaxUnpool(Windowed):
+    """``max_unpoolNd``: the inverse of a max pool, ``out = (n-1)*s - pb - pe + k``, valid when at least 1.
+
+    With ``output_size`` the output is that size, which PyTorch accepts strictly between
+    ``default - s`` and ``default + s`` (``default`` the size above). Channels pass through.
+    """
+
+    output_size: tuple[int, ...] | None = axes_field(1)
+    stride_defaults_to_kernel: ClassVar[bool] = True
+
+    @classmethod
+    def config_fields(cls, type_name: str) -> tuple[str, ...]:
+        """No dilation."""
+        return tuple(name for name in super().config_fields(type_name) if name != "dilation")
+
+    def window(self, axis: int) -> int | None:
+        """An unpool writes its input out, it reads no window of it."""
+        return None
+
+    def upward_closed(self) -> bool:
+        return self.output_size is None
+
+    def constant_output(self) -> bool:
+        return self.output_size is not None
+
+    def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """Like a transposed convolution: the jump divided by the stride, the field widened by ``k - 1`` new jumps."""
+        jump = _fraction(jump[0], jump[1] * self.stride[axis])
+        return jump, _widened(field, jump, self.kernel[axis] - 1)
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        s = self.stride[axis]
+        before, after = self.padding.pairs[axis]
+        default = (n - 1) * s - before - after + self.kernel[axis]
+        if self.output_size is not None:
+            wanted = self.output_size[axis]
+            return wanted + 0 * n, _as_bool((n >= 1) & (default - s < wanted) & (wanted < default + s))
+        return default, _as_bool((n >= 1) & (default >= 1))
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        s, k = self.stride[axis], self.kernel[axis]
+        before, after = self.padding.pairs[axis]
+        default = (n - 1) * s - before - after + k
+        out, ok = self.axis_size(axis, n)
+        if self.output_size is not None:
+            formula = f"output_size {out}; allowed strictly between ({n} - 1)*{s} - {before + after} + {k} -+ {s} = {default - s} and {default + s}"
+            return formula, "" if ok else f"the requested output size ({out}) is not strictly between {default - s} and {default + s}"
+        formula = f"({n} - 1)*{s} - {before + after} + {k} = {out}"
+        return formula, "" if ok else f"the padding ({before + after}) removes more than the layer produces"
+
+
+@dataclass(frozen=True)
 class AdaptivePool(Layer):
     """``adaptive_{avg,max}_poolNd``: the fixed ``output_size`` from any input of at least 1."""
 
     output_size: tuple[int, ...] = axes_field(1, required=True)
+
+    def upward_closed(self) -> bool:
+        return True
+
+    def non_decreasing(self) -> bool:
+        return True
+
+    def constant_output(self) -> bool:
+        return True
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         return self.output_size[axis] + 0 * n, n >= 1
@@ -341,6 +539,16 @@ class Interpolate(Layer):
 
     size: tuple[int, ...] | None = axes_field(1)
     scale_factor: tuple[float, ...] | None = field(default=None, metadata={"kind": "scales"})
+    exactly_one_of: ClassVar[tuple[str, ...]] = ("size", "scale_factor")
+
+    def upward_closed(self) -> bool:
+        return True
+
+    def non_decreasing(self) -> bool:
+        return True
+
+    def constant_output(self) -> bool:
+        return self.size is not None
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         if self.size is not None:
@@ -375,8 +583,14 @@ class PixelShuffle(Layer):
     def out_channels_for(self, in_channels: int) -> int:
         r2 = self.upscale_factor**2
         if in_channels % r2:
-            raise ValueError("upscale_factor", f"the input channels ({in_channels}) must be divisible by upscale_factor**2 ({r2})")
+            raise ChannelMismatch("upscale_factor", f"the input channels ({in_channels}) must be divisible by upscale_factor**2 ({r2})")
         return in_channels // r2
+
+    def upward_closed(self) -> bool:
+        return True
+
+    def non_decreasing(self) -> bool:
+        return True
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         return n * self.upscale_factor, n >= 1
@@ -394,6 +608,9 @@ class PixelUnshuffle(Layer):
     def out_channels_for(self, in_channels: int) -> int:
         return in_channels * self.downscale_factor**2
 
+    def non_decreasing(self) -> bool:
+        return True
+
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         r = self.downscale_factor
         return n // r, _as_bool((n % r == 0) & (n >= 1))
@@ -401,8 +618,7 @@ class PixelUnshuffle(Layer):
     def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
         # r x r neighbouring pixels become one: the field spans r - 1 more steps
         r = self.downscale_factor
-        grown = _fraction(field[0] * jump[1] + (r - 1) * jump[0] * field[1], field[1] * jump[1])
-        return _fraction(jump[0] * r, jump[1]), grown
+        return _fraction(jump[0] * r, jump[1]), _widened(field, jump, r - 1)
 
     def explain(self, axis: int, n: int) -> tuple[str, str]:
         r = self.downscale_factor
@@ -419,6 +635,12 @@ class Pad(Layer):
     """
 
     padding: Padding = field(default=Padding(()), metadata={"kind": "padding", "required": True})
+
+    def upward_closed(self) -> bool:
+        return True
+
+    def non_decreasing(self) -> bool:
+        return True
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         before, after = self.padding.pairs[axis]
@@ -442,6 +664,15 @@ class CenterCrop(Layer):
 
     size: tuple[int, ...] = axes_field(1, required=True)
 
+    def upward_closed(self) -> bool:
+        return True
+
+    def non_decreasing(self) -> bool:
+        return True
+
+    def constant_output(self) -> bool:
+        return True
+
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         return self.size[axis] + 0 * n, n >= self.size[axis]
 
@@ -456,6 +687,13 @@ class Flatten(Layer):
 
     family: ClassVar[str] = "flatten"
 
+    def upward_closed(self) -> bool:
+        return True
+
+    def non_decreasing(self) -> bool:
+        """The feature count, channels times the product of the sizes, grows with them."""
+        return True
+
 
 @dataclass(frozen=True)
 class Linear(Layer):
@@ -464,6 +702,13 @@ class Linear(Layer):
     family: ClassVar[str] = "linear"
     out_features: int = int_field(1, required=True)
     in_features: int | None = int_field(1)
+
+    def upward_closed(self) -> bool:
+        """With ``in_features`` the last axis must equal it exactly."""
+        return self.in_features is None
+
+    def non_decreasing(self) -> bool:
+        return True
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         """On a spatial tensor, linear acts on the last axis only."""
@@ -479,9 +724,19 @@ class ShapePreserving(Layer):
     family: ClassVar[str] = "preserve"
     num_groups: int | None = int_field(1)
 
+    def upward_closed(self) -> bool:
+        return True
+
+    def non_decreasing(self) -> bool:
+        return True
+
+    def passes_input_on(self) -> bool:
+        """Unless a group norm's groups must divide the channels."""
+        return self.num_groups in (None, 1)
+
     def out_channels_for(self, in_channels: int) -> int:
         if self.num_groups is not None and in_channels % self.num_groups:
-            raise ValueError("num_groups", f"num_groups ({self.num_groups}) must divide the channels ({in_channels})")
+            raise ChannelMismatch("num_groups", f"num_groups ({self.num_groups}) must divide the channels ({in_channels})")
         return in_channels
 
 
@@ -496,12 +751,21 @@ class Merge(Layer):
     family: ClassVar[str] = "merge"
     broadcast: bool = field(default=False, metadata={"kind": "bool"})
 
+    @classmethod
+    def config_fields(cls, type_name: str) -> tuple[str, ...]:
+        """A concat does not broadcast."""
+        return tuple(name for name in super().config_fields(type_name) if not (type_name == "concat" and name == "broadcast"))
+
+    def non_decreasing(self) -> bool:
+        """The merged size is the inputs' common size (or their largest, broadcasting)."""
+        return True
+
     def merged_channels(self, channels: Sequence[int]) -> int:
-        """Channels of the result; ValueError(field, message) when an add/mul gets unequal channels."""
+        """Channels of the result; :class:`~convsolve.errors.ChannelMismatch` when an add/mul gets unequal channels."""
         if self.type == "concat":
             return sum(channels)
         if not self.agree(list(channels)):
-            raise ValueError("inputs", f"{self.type} needs equal channels, got {', '.join(map(str, channels))}")
+            raise ChannelMismatch("inputs", f"{self.type} needs equal channels, got {', '.join(map(str, channels))}")
         return max(channels)
 
     def merged_size(self, sizes: Sequence[Size]) -> tuple[Size, Any]:
@@ -524,6 +788,8 @@ def _family_types() -> dict[str, tuple[type[Layer], int | None]]:
         for kind in ("max", "avg"):
             table[f"{kind}_pool{nd}d"] = (Pool, nd)
             table[f"adaptive_{kind}_pool{nd}d"] = (AdaptivePool, nd)
+        table[f"lp_pool{nd}d"] = (Pool, nd)
+        table[f"max_unpool{nd}d"] = (MaxUnpool, nd)
     for name in ("interpolate", "upsample"):
         table[name] = (Interpolate, None)
     table["pixel_shuffle"] = (PixelShuffle, 2)

@@ -25,8 +25,8 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ..conventions import TENSORFLOW, Convention, Padding
-from ..layers import Layer, Pool
-from ..network import AXIS_NAMES, INPUT, Network, _excluded_fields
+from ..layers import Layer
+from ..network import AXIS_NAMES, INPUT, Network
 from ..sizesets import SizeRange
 from .config import format_config, write_config
 
@@ -43,11 +43,10 @@ def layer_to_config(layer: Layer, convention: Convention | None = None) -> dict[
     derives them again.
     """
     out: dict[str, Any] = {"type": layer.type}
-    excluded = _excluded_fields(type(layer), layer.type)
-    for spec in fields(layer):
+    specs = {spec.name: spec for spec in fields(layer)}
+    for name in layer.config_fields(layer.type):
+        spec = specs[name]
         kind = spec.metadata.get("kind")
-        if spec.name in ("type", "ndim") or spec.name in excluded or kind == "derived":
-            continue
         value = getattr(layer, spec.name)
         if value is None or _is_default(layer, spec.name, kind, spec.default, value):
             continue
@@ -63,8 +62,8 @@ def layer_to_config(layer: Layer, convention: Convention | None = None) -> dict[
 
 
 def _is_default(layer: Layer, name: str, kind: Any, default: Any, value: Any) -> bool:
-    if isinstance(layer, Pool) and name == "stride":
-        return bool(value == layer.kernel)  # the loader's pool stride defaults to the kernel
+    if layer.stride_defaults_to_kernel and name == "stride":
+        return bool(value == getattr(layer, "kernel"))
     if kind == "padding":
         return not value.dynamic and all(pair == (0, 0) for pair in value.pairs)
     if kind == "axes" and isinstance(default, int):

@@ -28,8 +28,7 @@ from ..diagnose import input_fix
 from ..inference import ValidSizes
 from ..errors import UsageError
 from ..io.edit import apply_edits
-from ..layers import Conv, ConvTranspose, Pool
-from ..network import AXIS_NAMES, Network, _excluded_fields
+from ..network import AXIS_NAMES, Network
 from ..sizesets import SizeRange
 from ..solve.cheapest import CheapestSearch, cheapest
 from ..space import Space
@@ -316,10 +315,10 @@ def _repair_space(
     for index, raw in enumerate(data["layers"]):
         node = raw["name"]
         layer = network.layer(node)
-        if not isinstance(layer, (Conv, ConvTranspose)):
+        if not layer.tunable:
             continue
         kinds = set(KINDS) if node in relaxed else (set() if node in options.freeze else set(options.allow))
-        fields = set(layer.__dataclass_fields__) - _excluded_fields(type(layer), layer.type)
+        fields = set(layer.tunable) & set(layer.config_fields(layer.type))
         symbols = not _spellable(node)
         written: dict[str, Any] = {}  # the open kinds' markers, added after the other fields in KINDS order
         names: dict[str, list[str]] = {}
@@ -328,7 +327,7 @@ def _repair_space(
             if current is None or kind not in fields:
                 continue
             if kind not in kinds:
-                if isinstance(layer, Pool) and kind == "stride" and "stride" not in raw:
+                if layer.stride_defaults_to_kernel and kind == "stride" and "stride" not in raw:
                     written[kind] = list(current)  # keep the stride when the kernel changes
                 continue
             per_axis = isinstance(raw.get(kind), list) and len(set(current)) > 1
@@ -349,10 +348,10 @@ def _repair_space(
             written[kind] = markers if per_axis else markers[0]
         if written:
             layers[index] = {key: value for key, value in raw.items() if key not in written} | written
-        if "padding" in names and not isinstance(layer, Pool) and options.candidates["padding"] == DEFAULT_CANDIDATES["padding"]:
+        if "padding" in names and layer.candidate_padding_within_half_kernel and options.candidates["padding"] == DEFAULT_CANDIDATES["padding"]:
             for axis, name in enumerate(names["padding"]):
                 kernel = names.get("kernel", [])
-                bound = f"{kernel[min(axis, len(kernel) - 1)]} // 2" if kernel else str(max(layer.kernel) // 2)
+                bound = f"{kernel[min(axis, len(kernel) - 1)]} // 2" if kernel else str(max(getattr(layer, "kernel")) // 2)
                 constraints.append(f"{name} <= {bound} or {name} == {sites[name].before}")
     if params:
         spec["params"] = params
@@ -379,8 +378,8 @@ def _edits(network: Network, data: Any, sites: Mapping[str, _Site], assignment: 
         raw = data["layers"][index]
         layer = network.layer(raw["name"])
         touched = {path[2] for path, _ in edits if path[1] == index}
-        if isinstance(layer, Pool) and "stride" not in raw and "kernel" in touched and "stride" not in touched:
-            stride = list(layer.stride)
+        if layer.stride_defaults_to_kernel and "stride" not in raw and "kernel" in touched and "stride" not in touched:
+            stride = list(getattr(layer, "stride"))
             edits.append((("layers", index, "stride"), stride[0] if len(set(stride)) == 1 else stride))  # it defaulted to the old kernel
     return tuple(edits)
 
@@ -391,7 +390,7 @@ def _unrepairable(
 ) -> RepairResult:
     """Why no allowed change works: a smallest conflicting set of restricted layers, and the input that would do."""
     fix = input_fix(network, before)
-    layers = [raw["name"] for raw in data["layers"] if isinstance(network.layer(raw["name"]), (Conv, ConvTranspose))]
+    layers = [raw["name"] for raw in data["layers"] if network.layer(raw["name"]).tunable]
     unrestricted = set(options.allow) == set(KINDS) and not options.freeze  # then relaxing changes nothing: known infeasible
     if unrestricted:
         return _beyond_repair(source, described, before, fix)

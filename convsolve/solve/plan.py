@@ -9,12 +9,15 @@ A later layer that acts alike for every value of a parameter (a conv padded by `
 reusing a shared kernel) does not count as a reader: it builds its layer with any value, and the
 parameter is not remembered for it (a UNet's five level kernels multiplied its states by 32).
 
-Each remembered output is tracked at the input sizes that matter. Size rules are non-decreasing in
-the input size and so is their validity, so a layer valid at the smallest input of the range is
-valid at all of them: a *probed* output is kept only at the smallest size (and at target sizes).
-Exact equalities (merges, ``in_features``, divisibility, a transposed conv's ``output_size``) hold
-only if checked at every size: outputs feeding them, through any layer that passes sizes on, are
-tracked at *every* size of the range.
+Each remembered output is tracked at the input sizes that matter, as the layers declare (the layer
+contract, :class:`~convsolve.layers.Layer`). When every layer from the network input up to a layer is
+:meth:`~convsolve.layers.Layer.non_decreasing` in the input size and the layer's validity is
+:meth:`~convsolve.layers.Layer.upward_closed`, a layer valid at the smallest input of the range is valid
+at all of them: its output is *probed*, kept only at the smallest size (and at target sizes). Anything
+else is checked at *every* size of the range: exact equalities (merges, ``in_features``, divisibility, a
+transposed conv's ``output_size``), any layer that does not declare its validity upward-closed, and every
+layer downstream of one that does not declare its output non-decreasing, up to a constant-output layer.
+Outputs feeding such a check, through any layer that passes sizes on, are tracked at every size too.
 
 Example:
     >>> plan = make_plan(space)          # doctest: +SKIP
@@ -35,7 +38,7 @@ import numpy as np
 
 from ..errors import ConfigError, InvalidAssignment
 from ..inference import Sweep
-from ..layers import AdaptivePool, CenterCrop, Conv, ConvTranspose, Interpolate, Layer, Linear, PixelUnshuffle, ShapePreserving
+from ..layers import Layer
 from ..network import INPUT, hashable_value
 
 __all__ = ["Step", "Plan", "make_plan"]
@@ -140,7 +143,7 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
     samples: dict[str, Layer | None] = {}
     for node in order:
         samples[node] = samples[twins[node]] if twins[node] != node else _sample_layer(space, node, domains)
-    full = _full_nodes(order, consumers, samples)
+    full = _full_nodes(order, inputs_of, consumers, samples)
     flat: set[str] = set()
     for node in order:
         layer = samples[node]
@@ -226,8 +229,9 @@ MOST_UNNOTICED_CHECKS = 1024
 
 def _unnoticed(space: Any, node: str, name: str, domains: dict[str, tuple[Any, ...]]) -> bool:
     """Whether layer ``node`` builds, for every value of the earlier-decided parameter ``name``, layers that act
-    alike: for every combination of its other parameters, none valid, or plain convolutions with the same
-    channels, strides and ``pb + pe - E`` on every axis (the conv rule reads nothing else). A UNet's level
+    alike: for every combination of its other parameters, none valid, or layers of one
+    :meth:`~convsolve.layers.Layer.rule_key` (plain convolutions with the same channels, strides and
+    ``pb + pe - E`` on every axis: the conv rule reads nothing else). A UNet's level
     kernel, padded by ``kernel // 2`` in the encoder and again in the decoder, is such a parameter: it
     need not be remembered from one to the other.
     """
@@ -242,21 +246,12 @@ def _unnoticed(space: Any, node: str, name: str, domains: dict[str, tuple[Any, .
                 layer = space.build_layer(node, {**chosen, name: value})
             except InvalidAssignment:
                 layer = None
-            if layer is not None and (type(layer) is not Conv or layer.static_problems(space.convention)):
+            if layer is not None and (layer.rule_key() is None or layer.static_problems(space.convention)):
                 return False
-            keys.add(None if layer is None else _conv_rule(layer))
+            keys.add(None if layer is None else layer.rule_key())
         if len(keys) > 1:
             return False
     return True
-
-
-def _conv_rule(layer: Conv) -> tuple[Any, ...]:
-    """What a plain convolution's output size, validity and channels depend on."""
-    axes = tuple(
-        ("dynamic", s) if layer.padding.dynamic else (s, sum(layer.padding.pairs[a]) - layer.effective_kernel(a))
-        for a, s in enumerate(layer.stride)
-    )
-    return axes, layer.out_channels, layer.groups, layer.in_channels
 
 
 def _passed_on(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) -> dict[str, str]:
@@ -273,44 +268,38 @@ def _passed_on(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]
         if space.layer_params(node) or node in targeted:
             continue
         layer = _sample_layer(space, node, domains)
-        if type(layer) is ShapePreserving and layer.num_groups in (None, 1):
+        if layer is not None and layer.passes_input_on():
             source = space.graph.nodes[node]["inputs"][0]
             passed[node] = passed.get(source, source)
     return passed
 
 
-CONSTANT_OUTPUT = (AdaptivePool, CenterCrop)
-"""Layers whose output does not depend on the input size (where valid): exactness stops there."""
+def _full_nodes(
+    order: list[str], inputs_of: dict[str, tuple[str, ...]], consumers: dict[str, list[str]], samples: dict[str, Layer | None],
+) -> set[str]:
+    """Outputs that some check downstream reads at every input size (see the module docstring).
 
-
-def _full_nodes(order: list[str], consumers: dict[str, list[str]], samples: dict[str, Layer | None]) -> set[str]:
-    """Outputs that some exact check downstream reads at every input size (see the module docstring)."""
+    A layer is checked at every size (its inputs tracked at every size) when it needs an exact check (a
+    merge, a flatten, a layer of no buildable kind), when its validity is not upward-closed, or when an
+    input's size is not non-decreasing in the network input's. An output feeding a layer whose output is
+    tracked at every size is tracked at every size too, unless that layer's output is constant.
+    """
+    monotone: dict[str, bool] = {INPUT: True}
+    checked_everywhere: set[str] = set()
+    for node in order:
+        layer = samples[node]
+        inputs_monotone = all(monotone[source] for source in inputs_of[node])
+        if layer is None or layer.family in ("merge", "flatten") or not layer.upward_closed() or not inputs_monotone:
+            checked_everywhere.add(node)
+        monotone[node] = layer is not None and (layer.constant_output() or (inputs_monotone and layer.non_decreasing()))
     full: set[str] = set()
     for node in reversed([INPUT] + order):
         for consumer in consumers[node]:
             layer = samples[consumer]
-            if _needs_every_size(layer) or (consumer in full and not _constant_output(layer)):
+            if consumer in checked_everywhere or (consumer in full and not (layer is not None and layer.constant_output())):
                 full.add(node)
                 break
     return full
-
-
-def _needs_every_size(layer: Layer | None) -> bool:
-    if layer is None:
-        return True
-    if layer.family in ("merge", "flatten"):
-        return True
-    if isinstance(layer, Linear):
-        return layer.in_features is not None
-    if isinstance(layer, PixelUnshuffle):
-        return True
-    return isinstance(layer, ConvTranspose) and layer.output_size is not None and not layer.pads_from_output_size
-
-
-def _constant_output(layer: Layer | None) -> bool:
-    if isinstance(layer, CONSTANT_OUTPUT):
-        return True
-    return isinstance(layer, Interpolate) and layer.size is not None
 
 
 def _sample_layer(space: Any, node: str, domains: dict[str, tuple[Any, ...]]) -> Layer | None:

@@ -453,16 +453,17 @@ class Table:
             return None
         shape = (len(keys), len(step.combos))
         ok, channels, ids = np.zeros(shape, bool), np.full(shape, INVALID, np.int64), np.full(shape, INVALID, np.int64)
-        blocks = self._split(first, sizes, self.plan.points(step.node))
-        tables = [self.axis_tables(layer_ids[combos], axis, int(block.max()) + 1) for axis, block in enumerate(blocks)]
+        every = self._split(first, sizes, None)  # validity at every size the input is tracked at
+        blocks = self._split(first, sizes, self.plan.points(step.node))  # outputs at the step's own points
+        tables = [self.axis_tables(layer_ids[combos], axis, int(block.max()) + 1) for axis, block in enumerate(every)]
         distinct_counts, inverse = self._channel_table(layer_ids[combos], keys[:, 0])
         first_of, class_of = self._alike(layer_ids[combos], tables, distinct_counts)
         counts = distinct_counts[:, inverse]
         fine = counts[first_of] != INVALID
         outs = []
-        for (out_table, ok_table), block in zip(tables, blocks):
+        for (out_table, ok_table), block, checked in zip(tables, blocks, every):
             outs.append(out_table[first_of][:, block])
-            fine &= ok_table[first_of][:, block].all(axis=2)
+            fine &= ok_table[first_of][:, checked].all(axis=2)
         at_class, at_key = np.nonzero(fine)
         class_ids = np.full(fine.shape, INVALID, dtype=np.int64)
         if len(at_key):
@@ -776,17 +777,18 @@ class Table:
                 for more in sizes[1:]:
                     product = (product[:, :, None] * more[:, None, :]).reshape(count, -1)
             return np.full(count, -1, dtype=np.int64), product * channels_in[0][:, None], ok
+        # the layer is checked at every size its inputs are tracked at; its output is kept at its own points
         want = plan.points(node)
         outs = []
         if layer.family == "merge":
-            inputs = [self._split(name, payload, want) for name, (_, payload) in zip(step.inputs, sources)]
+            inputs = [self._split(name, payload, None) for name, (_, payload) in zip(step.inputs, sources)]
             for axis in range(len(want)):
                 merged, agree = layer.merged_size([sizes[axis] for sizes in inputs])  # type: ignore[attr-defined]
                 ok &= np.broadcast_to(agree, merged.shape).all(axis=1)
-                outs.append(merged)
+                outs.append(merged if merged.shape[1] == len(want[axis]) else merged[:, want[axis]])
             return channels, *self._finish(step, layer, sources, outs, ok)
         constant = node in plan.full and first not in plan.full
-        sizes = self._split(first, sources[0][1], None if constant else want)
+        sizes = self._split(first, sources[0][1], None)
         for axis in range(len(want)):
             size: Any
             if layer.family == "preserve":
@@ -797,6 +799,8 @@ class Table:
             ok &= np.broadcast_to(np.asarray(valid, dtype=bool), sizes[axis].shape).all(axis=1)
             if constant:  # a constant-output layer: any tracked point gives the size everywhere
                 out = np.repeat(out[:, :1], len(want[axis]), axis=1)
+            elif out.shape[1] != len(want[axis]):
+                out = out[:, want[axis]]
             outs.append(out)
         return channels, *self._finish(step, layer, sources, outs, ok)
 
