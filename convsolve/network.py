@@ -22,7 +22,7 @@ import networkx as nx
 
 from .conventions import CONVENTIONS, Convention, parse_padding
 from .errors import ConfigError
-from .layers import LAYER_TYPES, MERGE_ALIASES, Conv, ConvTranspose, Interpolate, Layer, Pool
+from .layers import LAYER_TYPES, MERGE_ALIASES, Layer
 from .sizesets import MAX_SIZE, SizeRange, show_number
 
 if TYPE_CHECKING:
@@ -35,14 +35,6 @@ INPUT = "input"
 """The name of the network's input node."""
 
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
-
-IGNORED_FIELDS = frozenset(
-    "bias mode align_corners recompute_scale_factor antialias count_include_pad divisor_override inplace "
-    "negative_slope eps momentum affine track_running_stats p dim padding_mode value return_indices "
-    "approximate alpha beta lambd min_val max_val normalized_shape elementwise_affine num_features "
-    "start_dim end_dim comment".split()
-)
-"""Fields accepted for fidelity with PyTorch that do not change any shape."""
 
 TOP_LEVEL_KEYS = ("name", "convention", "input", "layers", "description")
 
@@ -382,8 +374,8 @@ class _Builder:
 
         Unless ``spaces``, a field left open (``{choice: ...}`` and the like) is refused too.
         """
-        specs = {spec.name: spec for spec in fields(cls) if spec.name not in ("type", "ndim") and spec.metadata.get("kind") != "derived"}
-        allowed = set(specs) - _excluded_fields(cls, type_name)
+        specs = {spec.name: spec for spec in fields(cls)}
+        allowed = cls.config_fields(type_name)
         for key in values:
             value = values[key]
             if not spaces and is_space_value(value):
@@ -392,9 +384,9 @@ class _Builder:
                     "load it with convsolve.load_space, or use the solver commands (count, enumerate, sample)",
                     node=name, field=key, line=line_of(raw, key) or line,
                 )
-            if key not in allowed and key not in IGNORED_FIELDS:
+            if key not in allowed and key not in cls.shape_free_fields:
                 raise self.error(f"unknown field {key!r} for {type_name}{_suggest(key, sorted(allowed))}", node=name, field=key, line=line_of(raw, key) or line)
-        return {key: spec for key, spec in specs.items() if key in allowed}
+        return {key: specs[key] for key in allowed}
 
     def layer_fields(
         self, cls: type[Layer], type_name: str, values: Mapping[str, Any], ndim: int,
@@ -406,14 +398,14 @@ class _Builder:
         for key in ("kernel", "stride", "dilation"):
             if key in specs and key in values:
                 parsed[key] = self.field_value(specs[key], values[key], ndim, name, raw, line)
-        if cls is Pool and "stride" not in values and "kernel" in parsed:
-            parsed["stride"] = parsed["kernel"]  # PyTorch: stride defaults to the kernel
+        if cls.stride_defaults_to_kernel and "stride" not in values and "kernel" in parsed:
+            parsed["stride"] = parsed["kernel"]
         for key, spec in specs.items():
             if key in parsed:
                 continue
             if key in values:
                 if spec.metadata.get("kind") == "padding":
-                    if isinstance(values[key], str) and convention.padding_words_only_for_conv and cls is not Conv:
+                    if isinstance(values[key], str) and convention.padding_words_only_for_conv and not cls.takes_padding_words:
                         raise self.error(
                             f"{type_name} takes integer padding in the {convention.name} convention, not {values[key]!r} "
                             "(padding words are for convolutions only)",
@@ -424,12 +416,10 @@ class _Builder:
                     parsed[key] = self.field_value(spec, values[key], ndim, name, raw, line)
             elif spec.metadata.get("required"):
                 raise self.error(f"{type_name} needs {key!r}", node=name, field=key, line=line)
-        if cls is Interpolate and ("size" in parsed) == ("scale_factor" in parsed):
-            raise self.error("interpolate needs exactly one of 'size' and 'scale_factor'", node=name, field="size", line=line)
-        if cls is Pool and type_name == "avg_pool3d" and convention.avg_pool3d_input_covers_kernel:
-            parsed["input_covers_kernel"] = True
-        if cls is ConvTranspose and "output_size" in parsed and convention.output_size_derives_pads:
-            parsed["pads_from_output_size"] = True
+        if cls.exactly_one_of and sum(key in parsed for key in cls.exactly_one_of) != 1:
+            wanted = " and ".join(repr(key) for key in cls.exactly_one_of)
+            raise self.error(f"{type_name} needs exactly one of {wanted}", node=name, field=cls.exactly_one_of[0], line=line)
+        parsed.update(cls.convention_fields(type_name, convention, parsed))
         return cls(type=type_name, ndim=ndim, **parsed)
 
     def padding(self, value: Any, convention: Convention, parsed: dict[str, Any], ndim: int, name: str, raw: Any, line: int | None) -> Any:
@@ -496,17 +486,6 @@ class _Builder:
             if source_flat and family == "spatial":
                 raise self.error(f"{type_name} needs spatial input but {inputs[0]!r} is flattened", node=name, field="inputs", line=line)
             flat[name] = source_flat or family == "flatten"
-
-
-def _excluded_fields(cls: type[Layer], type_name: str) -> set[str]:
-    if type_name == "concat":
-        return {"broadcast"}
-    if cls is Pool:
-        excluded = {"out_channels", "groups", "in_channels"}
-        if type_name.startswith("avg"):
-            excluded.add("dilation")
-        return excluded
-    return set()
 
 
 def _suggest(word: Any, choices: Any) -> str:
