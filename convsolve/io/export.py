@@ -26,7 +26,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ..conventions import TENSORFLOW, Convention, Padding
 from ..layers import Layer, Pool
-from ..network import AXIS_NAMES, INPUT, Network, _excluded_fields
+from ..loaders import excluded_fields
+from ..network import AXIS_NAMES, INPUT, Network
 from ..sizesets import SizeRange
 from .config import format_config, write_config
 
@@ -43,7 +44,7 @@ def layer_to_config(layer: Layer, convention: Convention | None = None) -> dict[
     derives them again.
     """
     out: dict[str, Any] = {"type": layer.type}
-    excluded = _excluded_fields(type(layer), layer.type)
+    excluded = excluded_fields(type(layer), layer.type)
     for spec in fields(layer):
         kind = spec.metadata.get("kind")
         if spec.name in ("type", "ndim") or spec.name in excluded or kind == "derived":

@@ -29,7 +29,8 @@ from ..inference import ValidSizes
 from ..errors import UsageError
 from ..io.edit import apply_edits
 from ..layers import Conv, ConvTranspose, Pool
-from ..network import AXIS_NAMES, Network, _excluded_fields
+from ..loaders import excluded_fields
+from ..network import AXIS_NAMES, Network
 from ..sizesets import SizeRange
 from ..solve.cheapest import CheapestSearch, cheapest
 from ..space import Space
@@ -319,7 +320,7 @@ def _repair_space(
         if not isinstance(layer, (Conv, ConvTranspose)):
             continue
         kinds = set(KINDS) if node in relaxed else (set() if node in options.freeze else set(options.allow))
-        fields = set(layer.__dataclass_fields__) - _excluded_fields(type(layer), layer.type)
+        fields = set(layer.__dataclass_fields__) - excluded_fields(type(layer), layer.type)
         symbols = not _spellable(node)
         written: dict[str, Any] = {}  # the open kinds' markers, added after the other fields in KINDS order
         names: dict[str, list[str]] = {}
