@@ -10,9 +10,10 @@ A layer field may be left open, making it a parameter (a decision variable):
   :mod:`convsolve.expressions` (no parameter of its own).
 
 ``constraints:`` are expressions over the parameters that must hold; ``targets:`` ask for an output
-size at an input size, a total stride, or a receptive field at a node. The layers themselves are
-parsed by the network loader (:mod:`convsolve.loaders`), so a value is valid in a space exactly when it is
-valid in a fixed network; :meth:`Space.build_layer` makes the layer of one combination.
+size at an input size, a total stride, or a receptive field at a node. The config is read by
+:mod:`convsolve.loaders.space`, whose layers are parsed by the network loader, so a value is valid
+in a space exactly when it is valid in a fixed network; :meth:`Space.build_layer` makes the layer
+of one combination.
 
 Example:
     >>> space = Space.from_config({
@@ -56,7 +57,6 @@ MAX_RANGE_VALUES = 10_000
 Value = Union[int, bool]
 ConfigPath = tuple[Union[str, int], ...]
 """Keys and indices leading from the top of the config to one value."""
-
 
 
 @dataclass(frozen=True)

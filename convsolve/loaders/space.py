@@ -55,6 +55,7 @@ class SpaceLoader:
         return self.network_loader.error(message, node=node, field=field, line=line)
 
     def load(self, data: Any) -> Space:
+        """The space of config mapping ``data``."""
         convention, ndim, input_spec, raw_layers = self.network_loader.header(data, TOP_LEVEL_KEYS + SPACE_KEYS)
         self.convention, self.ndim = convention, ndim
         self.symbols(data.get("params"), data)
