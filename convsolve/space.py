@@ -10,9 +10,10 @@ A layer field may be left open, making it a parameter (a decision variable):
   :mod:`convsolve.expressions` (no parameter of its own).
 
 ``constraints:`` are expressions over the parameters that must hold; ``targets:`` ask for an output
-size at an input size, a total stride, or a receptive field at a node. The layers themselves are
-parsed by :mod:`convsolve.network`'s loader, so a value is valid in a space exactly when it is
-valid in a fixed network; :meth:`Space.build_layer` makes the layer of one combination.
+size at an input size, a total stride, or a receptive field at a node. The config is read by
+:mod:`convsolve.loaders.space`, whose layers are parsed by the network loader, so a value is valid
+in a space exactly when it is valid in a fixed network; :meth:`Space.build_layer` makes the layer
+of one combination.
 
 Example:
     >>> space = Space.from_config({
@@ -30,25 +31,25 @@ Example:
 from __future__ import annotations
 
 import copy
-import keyword
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
 
 import networkx as nx
 
 from .conventions import Convention
-from .errors import ConfigError, ExpressionError, InvalidAssignment, UsageError
-from .expressions import Expression, parse_expression
+from .errors import ConfigError, InvalidAssignment, UsageError
+from .expressions import Expression
 from .layers import Layer
-from .network import (
-    AXIS_NAMES, INPUT, SPACE_KEYS, SPACE_MARKERS, TOP_LEVEL_KEYS, InputSpec, LayerHead, Network, _Builder, _show,
-    _suggest, hashable_value, is_space_value, line_of,
-)
+from .loaders.fields import SPACE_KEYS, did_you_mean, line_of, show_param_value
+from .network import INPUT, InputSpec, Network, hashable_value
 from .sizesets import SizeRange
 
-__all__ = ["Param", "Target", "SpaceConstraint", "Space", "load_space", "MAX_RANGE_VALUES"]
+if TYPE_CHECKING:
+    from .loaders.network import LayerHead, NetworkLoader
+
+__all__ = ["Param", "Target", "SpaceConstraint", "OpenSlot", "LayerTemplate", "Space", "load_space", "MAX_RANGE_VALUES"]
 
 MAX_RANGE_VALUES = 10_000
 """The most values one ``{range: ...}`` may hold."""
@@ -56,9 +57,6 @@ MAX_RANGE_VALUES = 10_000
 Value = Union[int, bool]
 ConfigPath = tuple[Union[str, int], ...]
 """Keys and indices leading from the top of the config to one value."""
-
-_NEUTRAL_FIELDS = {"kernel": 1, "stride": 1, "dilation": 1}
-"""Values that make no field of the loader fail together with any other (padding words need stride 1)."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ class Param:
     """``"params"`` for a shared symbol, else ``"layer 'stem', field 'kernel'"`` (and ``", axis 'height'"``)."""
 
     def __str__(self) -> str:
-        shown = [_show_value(v) for v in self.values]
+        shown = [show_param_value(v) for v in self.values]
         if len(shown) > 8:
             shown = shown[:3] + ["..."] + shown[-2:]
         return f"{self.name} in {{{', '.join(shown)}}}"
@@ -116,7 +114,7 @@ class SpaceConstraint:
 
 
 @dataclass(frozen=True)
-class _Slot:
+class OpenSlot:
     """One place in a layer's fields whose value comes from the space: a whole field or one item of its list."""
 
     field: str
@@ -128,13 +126,13 @@ class _Slot:
 
 
 @dataclass
-class _LayerTemplate:
+class LayerTemplate:
     """A layer with open fields: its head as parsed, where the open values go, and its built layers."""
 
     head: LayerHead
     raw: Any
     index: int
-    slots: tuple[_Slot, ...]
+    slots: tuple[OpenSlot, ...]
     params: tuple[str, ...]
     cache: dict[tuple[Any, ...], Layer | InvalidAssignment] = field(default_factory=dict)
 
@@ -156,7 +154,7 @@ class Space:
     def __init__(
         self, *, name: str, convention: Convention, input: InputSpec, source: str | None, params: dict[str, Param],
         graph: nx.DiGraph, constraints: tuple[SpaceConstraint, ...], targets: tuple[Target, ...],
-        templates: dict[str, _LayerTemplate], builder: _Builder, data: Any, sites: dict[str, list[ConfigPath]],
+        templates: dict[str, LayerTemplate], loader: NetworkLoader, data: Any, sites: dict[str, list[ConfigPath]],
         uses: dict[str, list[ConfigPath]], readers: frozenset[str],
     ) -> None:
         self.name = name
@@ -169,7 +167,7 @@ class Space:
         self.constraints = constraints
         self.targets = targets
         self._templates = templates
-        self._builder = builder
+        self._loader = loader
         self._data = data
         self._sites = sites
         self._uses = uses
@@ -185,7 +183,9 @@ class Space:
                 :data:`MAX_RANGE_VALUES` values, bad expressions (:class:`ExpressionError`), params
                 declared but never used, malformed constraints and targets.
         """
-        return _SpaceLoader(source).load(data)
+        from .loaders.space import SpaceLoader
+
+        return SpaceLoader(source).load(data)
 
     @property
     def ndim(self) -> int:
@@ -329,22 +329,22 @@ class Space:
         lines += [f"  target: {target}" for target in self.targets]
         return "\n".join(lines)
 
-    def _template(self, node: str) -> _LayerTemplate:
+    def _template(self, node: str) -> LayerTemplate:
         try:
             return self._templates[node]
         except KeyError:
-            raise UsageError(f"no layer named {node!r}{_suggest(str(node), self._templates)}") from None
+            raise UsageError(f"no layer named {node!r}{did_you_mean(str(node), self._templates)}") from None
 
     def _check_names(self, values: Mapping[str, Any], what: str, complete: bool = False) -> None:
         unknown = [name for name in values if name not in self.params]
         if unknown:
-            hint = _suggest(str(unknown[0]), self.params)
+            hint = did_you_mean(str(unknown[0]), self.params)
             raise UsageError(f"{what}: unknown parameter{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}{hint}")
         missing = [name for name in self.params if name not in values] if complete else []
         if missing:
             raise UsageError(f"{what}: no value for {', '.join(map(repr, missing))}")
 
-    def _build(self, template: _LayerTemplate, values: Mapping[str, Value]) -> Layer | InvalidAssignment:
+    def _build(self, template: LayerTemplate, values: Mapping[str, Value]) -> Layer | InvalidAssignment:
         """The layer for these values, or the InvalidAssignment saying why there is none."""
         head = template.head
         fields = dict(head.fields)
@@ -368,7 +368,7 @@ class Space:
         if layer is not None:
             return layer
         try:
-            layer = self._builder.layer_fields(
+            layer = self._loader.layer_fields(
                 head.cls, head.type_name, fields, self.ndim, self.convention, head.name, template.raw, head.line
             )
         except ConfigError as exc:
@@ -403,13 +403,13 @@ type, fields, rank and convention only, and repeated blocks and repair spaces re
 MAX_BUILT = 200_000
 
 
-def _with_values(template: _LayerTemplate, values: Mapping[str, Value]) -> str:
+def _with_values(template: LayerTemplate, values: Mapping[str, Value]) -> str:
     """`` (with a = 1, b = 2)``: the values a layer was built with, for a message (empty without parameters)."""
-    given = ", ".join(f"{name} = {_show_value(values[name])}" for name in template.params)
+    given = ", ".join(f"{name} = {show_param_value(values[name])}" for name in template.params)
     return f" (with {given})" if given else ""
 
 
-def _slot_value(slot: _Slot, values: Mapping[str, Value]) -> Value:
+def _slot_value(slot: OpenSlot, values: Mapping[str, Value]) -> Value:
     """The value an open field takes: its parameter's, or its expression's (ZeroDivisionError passes through)."""
     if slot.expression is None:
         return values[slot.param]  # type: ignore[index]
@@ -428,332 +428,6 @@ def load_space(path: str | Path) -> Space:
         raise ConfigError("is an ONNX model, which is one fixed network; a search space is a YAML or JSON config "
                           "(`convsolve export MODEL -o net.yaml` writes one to edit)", file=str(path))
     return Space.from_config(read_config(path), source=str(path))
-
-
-class _SpaceLoader:
-    """Turns a space config mapping into a Space, raising ConfigError at the first problem."""
-
-    def __init__(self, source: str | None) -> None:
-        self.source = source
-        self.builder = _Builder(source)
-        self.params: dict[str, Param] = {}
-        self.sites: dict[str, list[ConfigPath]] = {}
-        self.uses: dict[str, list[ConfigPath]] = {}
-        self.symbol_lines: dict[str, int | None] = {}
-
-    def error(self, message: str, *, node: str | None = None, field: str | None = None, line: int | None = None) -> ConfigError:
-        return self.builder.error(message, node=node, field=field, line=line)
-
-    def load(self, data: Any) -> Space:
-        convention, ndim, input_spec, raw_layers = self.builder.header(data, TOP_LEVEL_KEYS + SPACE_KEYS)
-        self.convention, self.ndim = convention, ndim
-        self.symbols(data.get("params"), data)
-        graph = self.builder.new_graph(data)
-        graph.nodes[INPUT]["type"] = INPUT
-        heads: list[tuple[LayerHead, Any, int, list[tuple[_Slot, str | None]]]] = []
-        previous = INPUT
-        for index, raw in enumerate(raw_layers):
-            head = self.builder.layer_head(raw, index, raw_layers)
-            previous = self.builder.add_node(graph, head, previous, type=head.type_name)
-            specs = self.builder.field_specs(head.cls, head.type_name, head.fields, head.name, raw, head.line, spaces=True)
-            heads.append((head, raw, index, self.open_fields(head, specs, raw, index)))
-        self.builder.connect(graph)
-        order = list(nx.topological_sort(graph))
-        self.builder.check_arity_and_rank(graph, order, {head.name: head.type_name for head, *_ in heads})
-        readers: set[str] = set()
-        templates = {}
-        for head, raw, index, drafts in heads:
-            slots = tuple(self.parse_expr(head, raw, slot, text, readers) for slot, text in drafts)
-            names = {slot.param for slot in slots if slot.param is not None}
-            names.update(name for slot in slots if slot.expression is not None for name in slot.expression.names)
-            templates[head.name] = _LayerTemplate(head, raw, index, slots, tuple(sorted(names)))
-        constraints = self.constraints(data.get("constraints"), data, readers)
-        targets = self.targets(data.get("targets"), data, graph)
-        self.check_symbols_used(readers)
-        space = Space(
-            name=str(data.get("name", "network")), convention=convention, input=input_spec, source=self.source,
-            params=self.params, graph=graph, constraints=constraints, targets=targets, templates=templates,
-            builder=self.builder, data=data, sites=self.sites, uses=self.uses, readers=frozenset(readers),
-        )
-        for template in templates.values():
-            self.check_fixed_fields(space, template)
-        return space
-
-    # --- parameters ---------------------------------------------------------------------------
-
-    def symbols(self, raw: Any, data: Any) -> None:
-        """Declare the ``params:`` symbols, in the order written."""
-        if raw is None:
-            return
-        if not isinstance(raw, Mapping):
-            raise self.error(f"'params' must be a mapping of names to {{choice: [...]}} or {{range: [lo, hi]}}, got {_show(raw)}",
-                             field="params", line=line_of(data, "params"))
-        for name, value in raw.items():
-            line = line_of(raw, name) or line_of(data, "params")
-            where: dict[str, Any] = {"field": f"params.{name}", "line": line}
-            if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-                raise self.error(f"a param name must be an identifier (letters, digits, _), got {name!r}", **where)
-            if not isinstance(value, Mapping) or not ({"choice", "range"} & set(value)):
-                raise self.error(f"param {name!r} must be {{choice: [...]}} or {{range: [lo, hi], step: s}}, got {_show(value)}", **where)
-            self.declare(name, self.domain(value, **where), "params", ("params", name))
-            self.symbol_lines[name] = line
-
-    def declare(self, name: str, values: tuple[Value, ...], origin: str, site: ConfigPath) -> None:
-        self.params[name] = Param(name, values, origin)
-        self.sites[name] = [site]
-
-    def domain(self, raw: Mapping[str, Any], *, node: str | None = None, field: str | None = None, line: int | None = None) -> tuple[Value, ...]:
-        """The values of a ``{choice: [...]}`` or ``{range: [lo, hi], step: s}``: deduplicated, in the order written."""
-        where: dict[str, Any] = {"node": node, "field": field, "line": line}
-        if "choice" in raw:
-            if set(raw) != {"choice"}:
-                raise self.error(f"a choice is {{choice: [v1, v2, ...]}} alone, got {_show(raw)}", **where)
-            values = raw["choice"]
-            if not isinstance(values, list):
-                raise self.error(f"a choice needs a list of values, got {_show(values)}", **where)
-            if not values:
-                raise self.error("empty choice: give at least one value", **where)
-            if not all(isinstance(v, int) for v in values):
-                raise self.error(f"choice values must be integers or true/false, got {_show(values)}", **where)
-            if len({isinstance(v, bool) for v in values}) > 1:
-                raise self.error(f"a choice mixes true/false with integers: {_show(values)}", **where)
-            items = [bool(v) if isinstance(v, bool) else int(v) for v in values]
-        else:
-            if not set(raw) <= {"range", "step"}:
-                raise self.error(f"a range is {{range: [lo, hi], step: s}}, got {_show(raw)}", **where)
-            bounds, step = raw["range"], raw.get("step", 1)
-            if not isinstance(bounds, list) or len(bounds) != 2 or not all(_is_int(v) for v in bounds):
-                raise self.error(f"a range needs two integers [lo, hi], got {_show(bounds)}", **where)
-            if not _is_int(step) or step < 1:
-                raise self.error(f"a range's step must be an integer >= 1, got {_show(step)}", **where)
-            lo, hi, step = int(bounds[0]), int(bounds[1]), int(step)
-            if lo > hi:
-                raise self.error(f"a range needs lo <= hi, got [{lo}, {hi}]", **where)
-            count = (hi - lo) // step + 1
-            if count > MAX_RANGE_VALUES:
-                raise self.error(f"range [{lo}, {hi}] step {step} has {count:,} values; at most {MAX_RANGE_VALUES:,} are allowed", **where)
-            items = list(range(lo, hi + 1, step))
-        return tuple(dict.fromkeys(items))  # a choice holds only ints or only bools, so 1 and True never meet
-
-    def open_fields(self, head: LayerHead, specs: Mapping[str, Any], raw: Any, index: int) -> list[tuple[_Slot, str | None]]:
-        """Declare the parameters of a layer's open fields; returns its slots, exprs still as text."""
-        drafts: list[tuple[_Slot, str | None]] = []
-        for key, value in head.fields.items():
-            if not is_space_value(value):
-                continue
-            where: dict[str, Any] = {"node": head.name, "field": key, "line": line_of(raw, key) or head.line}
-            spec = specs.get(key)
-            if spec is None:
-                raise self.error(f"{key} does not change any size; give it a fixed value", **where)
-            kind = spec.metadata.get("kind")
-            if kind not in ("int", "axes", "padding", "bool"):
-                raise self.error(f"{key} cannot be a search space: only integer and true/false fields can", **where)
-            if isinstance(value, Mapping):
-                drafts.append(self.open_value(head, spec, raw, index, value, None, f"{head.name}.{key}", ""))
-                continue
-            if kind not in ("axes", "padding"):
-                raise self.error(f"{key} takes one value, not a list; got {_show(value)}", **where)
-            if len(value) not in (1, self.ndim):
-                raise self.error(f"expected an integer or a list of {self.ndim} (one per axis), got {_show(value)}", **where)
-            axes = AXIS_NAMES[self.ndim] if len(value) == self.ndim else (None,)
-            for position, (axis, item) in enumerate(zip(axes, value)):
-                if isinstance(item, Mapping):
-                    name = f"{head.name}.{key}" + (f".{axis}" if axis else "")
-                    detail = f", axis {axis!r}" if axis else ""
-                    drafts.append(self.open_value(head, spec, raw, index, item, position, name, detail))
-                elif is_space_value(item):
-                    raise self.error(
-                        f"choices inside [before, after] pairs are not supported: give the whole {key} or one value per axis as a choice",
-                        **where,
-                    )
-        return drafts
-
-    def open_value(
-        self, head: LayerHead, spec: Any, raw: Any, index: int, marker: Mapping[str, Any], position: int | None,
-        name: str, detail: str,
-    ) -> tuple[_Slot, str | None]:
-        """The slot of one open value; declares its parameter (a choice or range) or checks its symbol."""
-        key = spec.name
-        where: dict[str, Any] = {"node": head.name, "field": key, "line": line_of(raw, key) or head.line}
-        path: ConfigPath = ("layers", index, key) if position is None else ("layers", index, key, position)
-        markers = [m for m in SPACE_MARKERS if m in marker]
-        if len(markers) != 1 or (markers[0] in ("param", "expr") and len(marker) != 1):
-            raise self.error(
-                'an open field is one of {choice: [...]}, {range: [lo, hi], step: s}, {param: name} or {expr: "..."}, '
-                f"got {_show(marker)}", **where,
-            )
-        if markers[0] == "expr":
-            text = marker["expr"]
-            if not isinstance(text, str):
-                raise self.error(f'an expr is a string, like {{expr: "stem.kernel // 2"}}, got {_show(text)}', **where)
-            return _Slot(key, position), text
-        if markers[0] == "param":
-            symbol = marker["param"]
-            if not isinstance(symbol, str):
-                raise self.error(f"a param is named by a string, like {{param: k}}, got {_show(symbol)}", **where)
-            if symbol not in self.params or self.params[symbol].origin != "params":
-                known = [p for p, param in self.params.items() if param.origin == "params"]
-                hint = _suggest(str(symbol), known) or (f" (declared: {', '.join(known)})" if known else " (declare it under params:)")
-                raise self.error(f"unknown param {symbol!r}{hint}; to derive from another field use {{expr: ...}}", **where)
-            for value in self.params[symbol].values:
-                self.check_value(head, spec, raw, value, f"{{param: {symbol}}} takes {_show_value(value)}: ")
-            self.uses.setdefault(symbol, []).append(path)
-            return _Slot(key, position, param=symbol), None
-        values = self.domain(marker, **where)
-        for value in values:
-            self.check_value(head, spec, raw, value, "")
-        self.declare(name, values, f"layer {head.name!r}, field {key!r}{detail}", path)
-        return _Slot(key, position, param=name), None
-
-    def check_value(self, head: LayerHead, spec: Any, raw: Any, value: Value, context: str) -> None:
-        """Refuse a domain value the network loader would refuse for this field on its own."""
-        try:
-            if spec.metadata.get("kind") == "padding":
-                if not _is_int(value):
-                    raise self.error(f"padding choices must be integers, got {_show(value)}", node=head.name, field=spec.name,
-                                     line=line_of(raw, spec.name) or head.line)
-                # with a kernel (conv, pool) padding must be >= 0; pad crops with negative values
-                parsed = {"kernel": (1,) * self.ndim} if "kernel" in head.cls.__dataclass_fields__ else {}
-                self.builder.padding(value, self.convention, parsed, self.ndim, head.name, raw, head.line)
-            else:
-                self.builder.field_value(spec, value, self.ndim, head.name, raw, head.line)
-        except ConfigError as exc:
-            if not context:
-                raise
-            raise ConfigError(context + exc.message, **exc.facts) from None
-
-    def parse_expr(self, head: LayerHead, raw: Any, slot: _Slot, text: str | None, readers: set[str]) -> _Slot:
-        """The slot with its expr parsed now that every parameter is declared."""
-        if text is None:
-            return slot
-        try:
-            expression = parse_expression(text, self.params)
-        except ExpressionError as exc:
-            raise ExpressionError(
-                exc.problem, expression=exc.expression, column=exc.column, file=self.source, node=head.name,
-                field=slot.field, line=line_of(raw, slot.field) or head.line,
-            ) from None
-        readers.update(expression.names)
-        return _Slot(slot.field, slot.position, expression=expression)
-
-    def check_symbols_used(self, readers: set[str]) -> None:
-        """A ``params:`` symbol nothing refers to would multiply the space for nothing: refuse it."""
-        for name, param in self.params.items():
-            if param.origin == "params" and name not in self.uses and name not in readers:
-                raise self.error(
-                    f"param {name!r} is declared but no layer, expr or constraint uses it: "
-                    f"remove it, or use it with {{param: {name}}}",
-                    field=f"params.{name}", line=self.symbol_lines.get(name),
-                )
-
-    def check_fixed_fields(self, space: Space, template: _LayerTemplate) -> None:
-        """Refuse at load what no assignment can repair: a layer without parameters must build, and one
-        with parameters must build with every open value neutral (kernel, stride, dilation 1, padding 0,
-        the field's minimum), which leaves only the fixed fields to fail."""
-        head = template.head
-        if not template.params:
-            try:
-                space.build_layer(head.name, {})
-            except InvalidAssignment as exc:
-                raise ConfigError(exc.message, **exc.facts) from None
-            return
-        fields = dict(head.fields)
-        specs = self.builder.field_specs(head.cls, head.type_name, fields, head.name, template.raw, head.line, spaces=True)
-        for slot in template.slots:
-            spec = specs[slot.field]
-            kind = spec.metadata.get("kind")
-            neutral = False if kind == "bool" else 0 if kind == "padding" else _NEUTRAL_FIELDS.get(slot.field, spec.metadata.get("min", 0))
-            if slot.position is None:
-                fields[slot.field] = neutral
-            else:
-                if fields[slot.field] is head.fields[slot.field]:
-                    fields[slot.field] = list(fields[slot.field])
-                fields[slot.field][slot.position] = neutral
-        self.builder.layer_fields(head.cls, head.type_name, fields, self.ndim, self.convention, head.name, template.raw, head.line)
-
-    # --- constraints and targets ---------------------------------------------------------------
-
-    def constraints(self, raw: Any, data: Any, readers: set[str]) -> tuple[SpaceConstraint, ...]:
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            raise self.error(f"'constraints' must be a list of expressions (strings), got {_show(raw)}",
-                             field="constraints", line=line_of(data, "constraints"))
-        parsed = []
-        for index, text in enumerate(raw):
-            line = line_of(raw, index) or line_of(data, "constraints")
-            if not isinstance(text, str):
-                raise self.error(f"constraint #{index + 1} must be a string (quote it in YAML), got {_show(text)}",
-                                 field="constraints", line=line)
-            try:
-                expression = parse_expression(text, self.params)
-            except ExpressionError as exc:
-                raise ExpressionError(exc.problem, expression=exc.expression, column=exc.column, file=self.source,
-                                      field="constraints", line=line) from None
-            readers.update(expression.names)
-            parsed.append(SpaceConstraint(expression, str(text), line))
-        return tuple(parsed)
-
-    def targets(self, raw: Any, data: Any, graph: nx.DiGraph) -> tuple[Target, ...]:
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            raise self.error(f"'targets' must be a list like [{{node: b1, size: 7, at: 224}}], got {_show(raw)}",
-                             field="targets", line=line_of(data, "targets"))
-        return tuple(self.target(item, index, line_of(raw, index) or line_of(data, "targets"), graph) for index, item in enumerate(raw))
-
-    def target(self, raw: Any, index: int, line: int | None, graph: nx.DiGraph) -> Target:
-        label = f"target #{index + 1}"
-        where: dict[str, Any] = {"field": "targets", "line": line}
-        allowed = ("node", "size", "at", "stride", "receptive_field")
-        if not isinstance(raw, Mapping):
-            raise self.error(f"{label} must be a mapping like {{node: b1, size: 7, at: 224}}, got {_show(raw)}", **where)
-        for key in raw:
-            if key not in allowed:
-                raise self.error(f"{label}: unknown key {key!r}{_suggest(str(key), allowed)} (allowed: {', '.join(allowed)})", **where)
-        node = raw.get("node")
-        if not isinstance(node, str) or node not in graph or node == INPUT:
-            hint = _suggest(str(node), [n for n in graph if n != INPUT]) if isinstance(node, str) else ""
-            raise self.error(f"{label}: 'node' must name a layer, got {_show(node)}{hint}", **where)
-        label = f"{label} ({node})"
-        if ("size" in raw) != ("at" in raw):
-            raise self.error(f"{label}: 'size' and 'at' go together (the output size at an input size)", **where)
-        if not {"size", "stride", "receptive_field"} & set(raw):
-            raise self.error(f"{label} needs 'size' (with 'at'), 'stride' or 'receptive_field'", **where)
-        size = self.per_axis(raw["size"], f"{label}: size", where) if "size" in raw else None
-        at = self.per_axis(raw["at"], f"{label}: at", where) if "at" in raw else None
-        stride = raw.get("stride")
-        if stride is not None and (not _is_int(stride) or stride < 1):
-            raise self.error(f"{label}: stride must be an integer >= 1, got {_show(stride)}", **where)
-        field_range = self.receptive_field(raw["receptive_field"], label, where) if "receptive_field" in raw else None
-        return Target(node, size, at, None if stride is None else int(stride), field_range)
-
-    def per_axis(self, value: Any, label: str, where: dict[str, Any]) -> tuple[int, ...]:
-        items = value if isinstance(value, list) else [value]
-        if len(items) not in (1, self.ndim) or not all(_is_int(v) and v >= 1 for v in items):
-            raise self.error(f"{label} must be an integer >= 1 or a list of {self.ndim} (one per axis), got {_show(value)}", **where)
-        return tuple(int(v) for v in items) * (self.ndim if len(items) == 1 else 1)
-
-    def receptive_field(self, value: Any, label: str, where: dict[str, Any]) -> tuple[int | None, int | None]:
-        if _is_int(value):
-            value = {"min": value, "max": value}
-        if not isinstance(value, Mapping) or not value or not set(value) <= {"min", "max"}:
-            raise self.error(f"{label}: receptive_field is an integer or {{min: a, max: b}} (either may be left out), got {_show(value)}", **where)
-        low, high = value.get("min"), value.get("max")
-        for bound in (low, high):
-            if bound is not None and (not _is_int(bound) or bound < 1):
-                raise self.error(f"{label}: receptive_field bounds must be integers >= 1, got {_show(value)}", **where)
-        if low is not None and high is not None and low > high:
-            raise self.error(f"{label}: receptive_field needs min <= max, got {_show(value)}", **where)
-        return (None if low is None else int(low), None if high is None else int(high))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _show_value(value: Value) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _times(sizes: tuple[int, ...]) -> str:

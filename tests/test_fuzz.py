@@ -208,14 +208,14 @@ def test_a_solver_limit_names_the_file(tmp_path, monkeypatch):
 
 
 def test_the_error_value_shown_is_cut_short():
-    from convsolve.network import _show
+    from convsolve.loaders import show_config_value
 
     deep = [3]
     for _ in range(5000):
         deep = [deep]
-    assert _show(deep) == "[[[[...]]]]"
-    assert _show(list(range(100))) == "[0, 1, 2, 3, 4, 5, 6, 7, ...]"
-    assert _show(10**100) == "10000000...(101 digits)"
+    assert show_config_value(deep) == "[[[[...]]]]"
+    assert show_config_value(list(range(100))) == "[0, 1, 2, 3, 4, 5, 6, 7, ...]"
+    assert show_config_value(10**100) == "10000000...(101 digits)"
 
 
 def test_an_onnx_auto_pad_that_is_not_utf8_is_refused_by_name(tmp_path):
