@@ -204,7 +204,7 @@ class Space:
 
     def layer_params(self, node: str) -> tuple[str, ...]:
         """The parameters node ``node``'s fields depend on, directly or through an expr, sorted by name."""
-        return self._template(node).params
+        return self.template(node).params
 
     def build_layer(self, node: str, values: Mapping[str, Value]) -> Layer:
         """The concrete layer of ``node`` for the given parameter values (memoised per combination).
@@ -219,7 +219,7 @@ class Space:
                 ``padding: same`` with stride 2, a division by zero in an expr, ...).
             UsageError: ``node`` is not a layer, or a value is missing.
         """
-        template = self._template(node)
+        template = self.template(node)
         try:
             key = tuple((values[name], type(values[name])) for name in template.params)
         except KeyError as exc:
@@ -329,7 +329,8 @@ class Space:
         lines += [f"  target: {target}" for target in self.targets]
         return "\n".join(lines)
 
-    def _template(self, node: str) -> LayerTemplate:
+    def template(self, node: str) -> LayerTemplate:
+        """How layer ``node`` is written: its head, open slots and the parameters they read."""
         try:
             return self._templates[node]
         except KeyError:

@@ -326,7 +326,7 @@ def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) ->
     twins: dict[str, str] = {}
     keys: dict[str, tuple[Any, ...]] = {}
     for node in order:
-        template = space._template(node)
+        template = space.template(node)
         slots = tuple(
             (slot.field, slot.position, slot.param and _local(node, slot.param), slot.expression and slot.expression.text)
             for slot in template.slots
