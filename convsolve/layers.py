@@ -419,7 +419,9 @@ class Pool(Windowed):
 
     @classmethod
     def convention_fields(cls, type_name: str, convention: Convention, given: Mapping[str, Any]) -> dict[str, Any]:
-        return {"input_covers_kernel": True} if type_name == "avg_pool3d" and convention.avg_pool3d_input_covers_kernel else {}
+        """PyTorch's avg_pool3d (and lp_pool3d, an avg_pool3d of powers) needs the input to cover the kernel."""
+        covers = type_name in ("avg_pool3d", "lp_pool3d") and convention.avg_pool3d_input_covers_kernel
+        return {"input_covers_kernel": True} if covers else {}
 
     def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
         problems = super().static_problems(convention)
@@ -447,7 +449,7 @@ class Pool(Windowed):
     def explain(self, axis: int, n: int) -> tuple[str, str]:
         if self.input_covers_kernel and not self.padding.dynamic and n < self.kernel[axis]:
             k = self.kernel[axis]
-            return f"{n} < kernel {k}", f"avg_pool3d needs the size reaching it ({n}) to be at least the kernel ({k}), padding aside"
+            return f"{n} < kernel {k}", f"{self.type} needs the size reaching it ({n}) to be at least the kernel ({k}), padding aside"
         if not self.ceil_mode or self.padding.dynamic:
             return super().explain(axis, n)
         s, e = self.stride[axis], self.effective_kernel(axis)

@@ -126,6 +126,20 @@ def torch_layer(spec: dict[str, Any], inputs: list[Any], nd: int) -> Any:
             padding=spec.get("padding", 0) if isinstance(spec.get("padding"), str) else _as_tuple(spec.get("padding", 0), nd),
             ceil_mode=spec.get("ceil_mode", False),
         )
+    if kind.startswith("lp_pool"):
+        stride = spec.get("stride")
+        return getattr(F, f"lp_pool{nd}d")(
+            # lp_pool1d multiplies by its kernel size: an int there, not a tuple
+            x, spec.get("norm_type", 2), _as_tuple(spec["kernel"], nd)[0] if nd == 1 else _as_tuple(spec["kernel"], nd),
+            stride=None if stride is None else _as_tuple(stride, nd), ceil_mode=spec.get("ceil_mode", False),
+        )
+    if kind.startswith("max_unpool"):
+        stride, output_size = spec.get("stride"), spec.get("output_size")
+        return getattr(F, f"max_unpool{nd}d")(
+            x, torch.zeros(x.shape, dtype=torch.long), _as_tuple(spec["kernel"], nd),
+            stride=None if stride is None else _as_tuple(stride, nd), padding=_as_tuple(spec.get("padding", 0), nd),
+            output_size=None if output_size is None else list(_as_tuple(output_size, nd)),
+        )
     if kind.startswith("adaptive_"):
         pool = "adaptive_max_pool" if kind.startswith("adaptive_max") else "adaptive_avg_pool"
         return getattr(F, f"{pool}{nd}d")(x, _as_tuple(spec["output_size"], nd))
@@ -295,6 +309,35 @@ def pool_cases(draw: Any) -> dict[str, Any]:
 
 
 @st.composite
+def lp_pool_cases(draw: Any) -> dict[str, Any]:
+    nd, sizes = draw(ranks_and_sizes())
+    spec: dict[str, Any] = {
+        "name": "lp", "type": f"lp_pool{nd}d", "kernel": per_axis(draw, nd, 1, 4 if nd < 3 else 3),
+        "ceil_mode": draw(st.booleans()), "norm_type": draw(st.sampled_from([1, 2, 3.5])),
+    }
+    if draw(st.integers(0, 3)):
+        spec["stride"] = per_axis(draw, nd, 1, 3)
+    return single(nd, draw(st.integers(1, 3)), sizes, spec)
+
+
+@st.composite
+def max_unpool_cases(draw: Any) -> dict[str, Any]:
+    nd, sizes = draw(ranks_and_sizes())
+    sizes = [min(n, 5) for n in sizes] if nd == 3 else sizes
+    kernel = draw(st.lists(st.integers(1, 4), min_size=nd, max_size=nd))
+    spec: dict[str, Any] = {"name": "unpool", "type": f"max_unpool{nd}d", "kernel": kernel,
+                            "padding": draw(st.lists(st.integers(0, 3), min_size=nd, max_size=nd))}
+    stride = kernel
+    if draw(st.integers(0, 3)):
+        stride = spec["stride"] = draw(st.lists(st.integers(1, 3), min_size=nd, max_size=nd))
+    if draw(st.integers(0, 2)) == 0:
+        # aim around PyTorch's window, strictly between default - stride and default + stride, one past each end
+        default = [(n - 1) * s - 2 * p + k for n, s, p, k in zip(sizes, stride, spec["padding"], kernel)]
+        spec["output_size"] = [max(1, draw(st.integers(d - s, d + s))) for d, s in zip(default, stride)]
+    return single(nd, draw(st.integers(1, 3)), sizes, spec)
+
+
+@st.composite
 def reshaping_cases(draw: Any) -> dict[str, Any]:
     """Adaptive pools, interpolate, pixel (un)shuffle and pad."""
     nd, sizes = draw(ranks_and_sizes())
@@ -341,6 +384,18 @@ def test_conv_transpose_agrees_with_torch(config):
 @layer_settings(500)
 @given(pool_cases())
 def test_pool_agrees_with_torch(config):
+    assert_agrees_with_torch(config)
+
+
+@layer_settings(250)
+@given(lp_pool_cases())
+def test_lp_pool_agrees_with_torch(config):
+    assert_agrees_with_torch(config)
+
+
+@layer_settings(250)
+@given(max_unpool_cases())
+def test_max_unpool_agrees_with_torch(config):
     assert_agrees_with_torch(config)
 
 
