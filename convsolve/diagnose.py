@@ -287,10 +287,10 @@ def _candidates(layer: Layer, field: str, axes: list[int]) -> Iterator[tuple[str
                 for a in axes:
                     before, after = pairs[a]
                     pairs[a] = (before + sign * step, after + sign * step)
-                within = all(limit[a] is None or max(pairs[a]) <= limit[a] for a in axes)
+                within = all(bound is None or max(pairs[a]) <= bound for a, bound in zip(axes, (limit[a] for a in axes)))
                 if within and all(min(p) >= 0 for p in pairs):
                     value = Padding(tuple(pairs))
-                    yield _text(value.to_config()), dataclasses.replace(layer, padding=value)
+                    yield _text(value.to_config()), layer.replaced(padding=value)
         return
     minimum = 0 if field == "output_padding" else 1
     for step in range(1, MAX_STEP + 1):
@@ -299,7 +299,7 @@ def _candidates(layer: Layer, field: str, axes: list[int]) -> Iterator[tuple[str
             for a in axes:
                 values[a] = current[a] + sign * step
             if min(values) >= minimum:
-                yield _text(values[0] if len(set(values)) == 1 else values), dataclasses.replace(layer, **{field: tuple(values)})
+                yield _text(values[0] if len(set(values)) == 1 else values), layer.replaced(**{field: tuple(values)})
 
 
 def _text(value: Any) -> str:

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from functools import reduce
@@ -168,6 +169,15 @@ class Layer:
     def convention_fields(cls, type_name: str, convention: Convention, given: Mapping[str, Any]) -> dict[str, Any]:
         """Fields derived from the convention rather than written (``given``: the fields the config gave)."""
         return {}
+
+    def replaced(self, **changes: Any) -> "Layer":
+        """A copy with ``changes`` to its fields (per-axis ints spread as the constructor spreads them).
+
+        Example:
+            >>> Conv(type="conv2d", ndim=2, out_channels=8, kernel=3).replaced(kernel=5).kernel
+            (5, 5)
+        """
+        return dataclasses.replace(self, **changes)
 
     def out_channels_for(self, in_channels: int) -> int:
         """Channels produced from ``in_channels``; :class:`~convsolve.errors.ChannelMismatch` if they do not fit."""

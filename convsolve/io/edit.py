@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence, Union
+from typing import Any, Sequence, Union, cast
 
 from ruamel.yaml import YAML
 
@@ -39,18 +39,19 @@ def edit_yaml(text: str, edits: Sequence[tuple[Path, Any]], parsed: Any = None) 
     spans: list[tuple[int, int, int, str]] = []  # line, start column, end column, replacement
     inserts: list[tuple[int, int, str]] = []  # line, column, text
     for path, value in edits:
-        parent = data
+        parent: Any = data  # ruamel.yaml's mappings and sequences: indexed by key or position
         for key in path[:-1]:
             parent = parent[key]
         key = path[-1]
-        if isinstance(parent, list) or key in parent:
-            current = parent[key]
+        in_sequence = isinstance(parent, list)  # kept apart: narrowing would make ``parent`` a list[Any] without .lc
+        if in_sequence or key in parent:
+            current: Any = parent[key]
             if isinstance(current, list):
                 if not all(isinstance(v, int) for v in current):
                     return None
-                places = [current.lc.item(i) for i in range(len(current))]
+                places = [cast(Any, current).lc.item(i) for i in range(len(current))]
             else:
-                places = [parent.lc.item(key) if isinstance(parent, list) else parent.lc.value(key)]
+                places = [parent.lc.item(key) if in_sequence else parent.lc.value(key)]
             for line, column in places:
                 match = _TOKEN.match(lines[line], column)
                 if match is None:
@@ -100,11 +101,12 @@ def _value_end(line: str, column: int) -> int | None:
 def apply_edits(data: Any, edits: Sequence[tuple[Path, Any]]) -> None:
     """Set each value of ``edits`` in parsed config ``data`` (in place), as :func:`edit_yaml` does in text."""
     for path, value in edits:
-        parent = data
+        parent: Any = data  # ruamel.yaml's mappings and sequences: indexed by key or position
         for key in path[:-1]:
             parent = parent[key]
         key = path[-1]
-        current = parent[key] if isinstance(parent, list) or key in parent else None
+        in_sequence = isinstance(parent, list)
+        current = parent[key] if in_sequence or key in parent else None
         if isinstance(current, list) and not isinstance(value, list):
             current[:] = [value] * len(current)
         else:
