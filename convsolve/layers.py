@@ -30,6 +30,7 @@ from .errors import ChannelMismatch
 __all__ = [
     "Size",
     "Layer",
+    "Monotone",
     "Windowed",
     "Convolution",
     "Conv",
@@ -232,8 +233,19 @@ class Layer:
         return ", ".join(parts)
 
 
+class Monotone(Layer):
+    """What most size rules are: the output never shrinks as the input grows, and a layer valid at some
+    input size is valid at every larger one. Declares both facts of the layer contract."""
+
+    def upward_closed(self) -> bool:
+        return True
+
+    def non_decreasing(self) -> bool:
+        return True
+
+
 @dataclass(frozen=True)
-class Windowed(Layer):
+class Windowed(Monotone):
     """A layer sliding a window of ``E = d*(k-1) + 1`` input pixels with a stride: convolutions and pools.
 
     Its size rule on the plain (floor) path is the conv rule, ``out = floor((n + pb + pe - E) / s) + 1``,
@@ -252,12 +264,6 @@ class Windowed(Layer):
 
     def window(self, axis: int) -> int | None:
         return self.effective_kernel(axis)
-
-    def upward_closed(self) -> bool:
-        return True
-
-    def non_decreasing(self) -> bool:
-        return True
 
     def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
         """``field + (E - 1) * jump`` and ``jump * stride``."""
@@ -527,16 +533,10 @@ class MaxUnpool(Windowed):
 
 
 @dataclass(frozen=True)
-class AdaptivePool(Layer):
+class AdaptivePool(Monotone):
     """``adaptive_{avg,max}_poolNd``: the fixed ``output_size`` from any input of at least 1."""
 
     output_size: tuple[int, ...] = axes_field(1, required=True)
-
-    def upward_closed(self) -> bool:
-        return True
-
-    def non_decreasing(self) -> bool:
-        return True
 
     def constant_output(self) -> bool:
         return True
@@ -546,18 +546,12 @@ class AdaptivePool(Layer):
 
 
 @dataclass(frozen=True)
-class Interpolate(Layer):
+class Interpolate(Monotone):
     """``interpolate``/``upsample``: a fixed ``size``, or ``floor(n * scale_factor)`` in double precision."""
 
     size: tuple[int, ...] | None = axes_field(1)
     scale_factor: tuple[float, ...] | None = field(default=None, metadata={"kind": "scales"})
     exactly_one_of: ClassVar[tuple[str, ...]] = ("size", "scale_factor")
-
-    def upward_closed(self) -> bool:
-        return True
-
-    def non_decreasing(self) -> bool:
-        return True
 
     def constant_output(self) -> bool:
         return self.size is not None
@@ -587,7 +581,7 @@ class Interpolate(Layer):
 
 
 @dataclass(frozen=True)
-class PixelShuffle(Layer):
+class PixelShuffle(Monotone):
     """``pixel_shuffle``: ``out = n * r``; channels must be divisible by ``r**2``."""
 
     upscale_factor: int = int_field(1, required=True)
@@ -597,12 +591,6 @@ class PixelShuffle(Layer):
         if in_channels % r2:
             raise ChannelMismatch("upscale_factor", f"the input channels ({in_channels}) must be divisible by upscale_factor**2 ({r2})")
         return in_channels // r2
-
-    def upward_closed(self) -> bool:
-        return True
-
-    def non_decreasing(self) -> bool:
-        return True
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         return n * self.upscale_factor, n >= 1
@@ -639,7 +627,7 @@ class PixelUnshuffle(Layer):
 
 
 @dataclass(frozen=True)
-class Pad(Layer):
+class Pad(Monotone):
     """``pad`` (zero/reflect/replicate padding, negative values crop): ``out = n + before + after``.
 
     ``padding`` is in axis order (depth, height, width), unlike ``torch.nn.functional.pad``.
@@ -647,12 +635,6 @@ class Pad(Layer):
     """
 
     padding: Padding = field(default=Padding(()), metadata={"kind": "padding", "required": True})
-
-    def upward_closed(self) -> bool:
-        return True
-
-    def non_decreasing(self) -> bool:
-        return True
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         before, after = self.padding.pairs[axis]
@@ -671,16 +653,10 @@ class Pad(Layer):
 
 
 @dataclass(frozen=True)
-class CenterCrop(Layer):
+class CenterCrop(Monotone):
     """``center_crop``: the central ``size`` pixels; the input must be at least that large."""
 
     size: tuple[int, ...] = axes_field(1, required=True)
-
-    def upward_closed(self) -> bool:
-        return True
-
-    def non_decreasing(self) -> bool:
-        return True
 
     def constant_output(self) -> bool:
         return True
@@ -694,21 +670,15 @@ class CenterCrop(Layer):
 
 
 @dataclass(frozen=True)
-class Flatten(Layer):
+class Flatten(Monotone):
     """``flatten`` from dim 1: ``features = channels * product of spatial sizes``."""
 
     family: ClassVar[str] = "flatten"
 
-    def upward_closed(self) -> bool:
-        return True
-
-    def non_decreasing(self) -> bool:
-        """The feature count, channels times the product of the sizes, grows with them."""
-        return True
 
 
 @dataclass(frozen=True)
-class Linear(Layer):
+class Linear(Monotone):
     """``linear``: needs exactly ``in_features`` features (when given) and produces ``out_features``."""
 
     family: ClassVar[str] = "linear"
@@ -719,9 +689,6 @@ class Linear(Layer):
         """With ``in_features`` the last axis must equal it exactly."""
         return self.in_features is None
 
-    def non_decreasing(self) -> bool:
-        return True
-
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         """On a spatial tensor, linear acts on the last axis only."""
         if axis != self.ndim - 1:
@@ -730,17 +697,11 @@ class Linear(Layer):
 
 
 @dataclass(frozen=True)
-class ShapePreserving(Layer):
+class ShapePreserving(Monotone):
     """Activations, normalisation, dropout, identity: the output has the input's shape."""
 
     family: ClassVar[str] = "preserve"
     num_groups: int | None = int_field(1)
-
-    def upward_closed(self) -> bool:
-        return True
-
-    def non_decreasing(self) -> bool:
-        return True
 
     def passes_input_on(self) -> bool:
         """Unless a group norm's groups must divide the channels."""
