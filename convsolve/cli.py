@@ -428,15 +428,23 @@ def enumerate_command(
 
     def action() -> int:
         found = 0
-        with _time_limit(timeout), _progress("solving") as progress:  # the rows streamed after are bounded by the solver's steps
-            rows = ops.enumerate_assignments(_load_space(config, input, max_config_bytes), limit=limit, timeout=timeout, progress=progress)
-            first = next(rows, None)
         try:
-            for row in ([] if first is None else itertools.chain([first], rows)):
-                stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
-                found += 1
-                if stdout.reader_gone:  # `| head`: the reader has what it wanted
-                    break
+            with _time_limit(timeout):  # the whole command: solving, and streaming the rows
+                with _progress("solving") as progress:
+                    rows = ops.enumerate_assignments(_load_space(config, input, max_config_bytes), limit=limit, timeout=timeout,
+                                                     progress=progress)
+                    first = next(rows, None)
+                for row in ([] if first is None else itertools.chain([first], rows)):
+                    stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+                    found += 1
+                    if stdout.reader_gone:  # `| head`: the reader has what it wanted
+                        break
+        except SolverTimeout:
+            if not found:
+                raise
+            stdout.flush()
+            err.print(f"stopped after the timeout of {timeout:g} s, after {found:,} assignments (each printed line is whole)")
+            return 124
         except KeyboardInterrupt:
             stdout.flush()
             err.print(f"interrupted after {found:,} assignments (each printed line is whole)", markup=False)

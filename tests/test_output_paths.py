@@ -396,3 +396,12 @@ def test_a_closed_pipe_ends_quietly(verb):
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 0, stderr
     assert first and stderr == ""
+
+
+def test_enumerate_honours_its_timeout_while_streaming():
+    command = [sys.executable, "-m", "convsolve", "enumerate", str(ROOT / "configs" / "bench" / "chain-6.yaml"), "--timeout", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)  # 11 million rows without the bound
+    assert result.returncode == 124, result.stderr
+    assert "stopped after the timeout of 2 s, after" in result.stderr and "Traceback" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and result.stdout.endswith("\n") and all(line.startswith("conv1.kernel=") for line in lines)
