@@ -619,7 +619,8 @@ def repair(
             result = repair_network(data, source=str(config), options=options, input_ranges=ranges, tied=tied,
                                     on_step=_on_step(timeout, progress))
         if result.status == "repaired" and (output is not None or in_place):
-            write_edited(config, result.edits, output if output is not None and not in_place else config, overwrite=force, backup=in_place)
+            write_edited(config, result.edits, output if output is not None and not in_place else config, overwrite=force, backup=in_place,
+                         max_bytes=max_config_bytes)
         elif result.status == "valid" and output is not None:
             write_bytes(read_input(config, max_bytes=max_config_bytes), output, overwrite=force, inputs=[config])
         _show(result, as_json)

@@ -295,35 +295,38 @@ def _dump(data: Any, path: Path) -> str:
     return format_config(data, as_json=path.suffix.lower() == ".json")
 
 
-def write_edited(source: str | Path, edits: Sequence[tuple[Any, Any]], path: str | Path, *, overwrite: bool = False, backup: bool = False) -> None:
+def write_edited(
+    source: str | Path, edits: Sequence[tuple[Any, Any]], path: str | Path, *, overwrite: bool = False, backup: bool = False,
+    max_bytes: int | None = None,
+) -> None:
     """Write the config at ``source`` with ``edits`` (path in the config, new value) applied, to ``path``.
 
     A YAML file changes only in the edited values (see :mod:`convsolve.io.edit`); JSON is rewritten
     with its key order kept. With ``backup`` (``--in-place``: ``path`` is ``source``), the file
     itself is rewritten, through a symlink to the file it points to, after a copy of it is written
     beside it as ``<file>.bak`` (which must not exist unless ``overwrite``). Without it, ``path``
-    must not be ``source``.
+    must not be ``source``. ``source`` is read as :func:`read_input` reads it, up to ``max_bytes``.
     """
-    edited = edited_text(source, edits)
+    edited = edited_text(source, edits, max_bytes=max_bytes)
     if not backup:
         write_text(edited, path, overwrite=overwrite, inputs=[source])
         return
     target = output_target(path, overwrite=True, option="--in-place")
-    write_bytes(read_input(target), target.with_name(target.name + ".bak"), overwrite=overwrite, option="--in-place")
+    write_bytes(read_input(target, max_bytes=max_bytes), target.with_name(target.name + ".bak"), overwrite=overwrite, option="--in-place")
     write_text(edited, target, overwrite=True, option="--in-place")
 
 
-def edited_text(source: str | Path, edits: Sequence[tuple[Any, Any]], parsed: Any = None) -> str:
-    """The text of the config at ``source`` with ``edits`` applied (see :func:`write_edited`).
+def edited_text(source: str | Path, edits: Sequence[tuple[Any, Any]], parsed: Any = None, *, max_bytes: int | None = None) -> str:
+    """The text of the config at ``source`` (of at most ``max_bytes``) with ``edits`` applied (see :func:`write_edited`).
 
     ``parsed``, what :func:`read_config` returned for ``source``, spares parsing it again (it is not changed).
     """
     source = Path(source)
-    text = _decoded(read_input(source), source)
+    text = _decoded(read_input(source, max_bytes=max_bytes), source)
     edited = None if source.suffix.lower() == ".json" else edit_yaml(text, edits, parsed)
     if edited is None:  # a round-trip dump, which needs ruamel.yaml's comments
         round_trip = parsed is not None and not isinstance(parsed, (LineMap, LineList))
-        data = copy.deepcopy(parsed) if round_trip else read_config(source)
+        data = copy.deepcopy(parsed) if round_trip else read_config(source, max_bytes=max_bytes)
         apply_edits(data, edits)
         edited = _dump(data, source)
     return edited

@@ -252,7 +252,7 @@ def repair_file(job: Job) -> dict[str, Any]:
                         on_step=None if job.timeout is None else _deadline(job.timeout))
         record.update({k: v for k, v in result.to_dict().items() if k in ("status", "cost", "shift", "changes", "conflict", "reason")})
         if result.status in ("valid", "repaired"):
-            text = edited_text(job.source, result.edits, data) if result.status == "repaired" else content.decode("utf-8")
+            text = edited_text(job.source, result.edits, data, max_bytes=job.max_bytes) if result.status == "repaired" else content.decode("utf-8")
             _write_result(job, text.encode("utf-8"))
             record["output_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
     except SolverTimeout:
