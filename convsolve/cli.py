@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import os
 import signal
 import sys
 import threading
@@ -20,7 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .errors import ConvsolveError, MissingExtraError, SolverTimeout, UsageError
-from .io.sources import load
+from .io.config import MAX_CONFIG_BYTES, output_target, read_config
+from .io.sources import is_torch_reference, load
 from .network import Network
 from .sizesets import MAX_SIZE, SizeRange, parse_input
 
@@ -38,8 +41,57 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Stdout:
+    """``sys.stdout``, except that a reader who has gone (``convsolve enumerate ... | head -1``) ends the output quietly.
+
+    The first write that finds the pipe closed points the file descriptor at ``/dev/null`` (so the
+    final flush at exit has nowhere to fail) and sets :attr:`reader_gone`; later writes are dropped,
+    and a command that streams rows stops at the next one. The command then exits with its own code.
+    """
+
+    reader_gone = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_gone:
+            try:
+                sys.stdout.write(text)
+            except BrokenPipeError:
+                self._reader_left()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_gone:
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                self._reader_left()
+
+    def _reader_left(self) -> None:
+        self.reader_gone = True
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.stdout.fileno())
+            os.close(null)
+        except (OSError, ValueError, AttributeError):  # not a real file (a test's captured output): nothing to flush at exit
+            pass
+
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def fileno(self) -> int:
+        return sys.stdout.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
+
+
+stdout = _Stdout()
+# User text (layer names, paths, model references) is printed as it is: no Rich markup, no :emoji: codes.
+out = Console(file=stdout, highlight=False, soft_wrap=True, markup=False, emoji=False)  # type: ignore[arg-type]
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 state: dict[str, Any] = {"debug": False, "subject": None}
 
 INPUT_HELP = (
@@ -47,7 +99,20 @@ INPUT_HELP = (
     "or per axis joined by x: 224x320, 32:64x100:200."
 )
 JSON_HELP = "Print the result as JSON."
-TIMEOUT_HELP = "Stop with exit code 124 after this many seconds."
+MAX_TIMEOUT = 1_000_000.0
+"""The longest --timeout, in seconds (11.6 days): past it a timer cannot be set on every platform."""
+TIMEOUT_HELP = f"Stop with exit code 124 after this many seconds (more than 0, at most {MAX_TIMEOUT:,.0f})."
+MAX_CONFIG_BYTES_OPTION: Any = typer.Option(
+    MAX_CONFIG_BYTES, "--max-config-bytes", min=1, max=2**40,
+    help="The largest config file read, in bytes; a config must also be a regular file (a device, FIFO or folder is refused).",
+)
+MAX_SAMPLES = 1_000_000
+"""The most assignments ``sample -n`` draws (each is held in memory until printed)."""
+MAX_REPORT_SAMPLES = 1_000
+"""The most samples ``report -n`` lists on its page."""
+MAX_SEED = 2**63 - 1
+MAX_WORKERS = 4 * (os.cpu_count() or 1)
+"""The most local worker processes of ``batch-repair``: four per CPU core."""
 MODEL_HELP = (
     "Network: a config (YAML or JSON), an ONNX model (.onnx), or a PyTorch MODULE:CALLABLE or FILE.py:CALLABLE "
     "(convsolve imports only that module or file and calls only that callable, which must return an nn.Module)."
@@ -60,6 +125,14 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for 
     state["debug"] = debug
 
 
+def _checked_timeout(seconds: Optional[float]) -> Optional[float]:
+    """``--timeout``: a number of seconds above 0 and at most :data:`MAX_TIMEOUT` (not inf, not nan)."""
+    if seconds is not None and not (0 < seconds <= MAX_TIMEOUT):  # nan fails both
+        shown = f"{seconds:g}" if math.isfinite(seconds) else str(seconds)
+        raise typer.BadParameter(f"{shown} is not a number of seconds above 0 and at most {MAX_TIMEOUT:,.0f}")
+    return seconds
+
+
 def _over_input(loaded: Any, input_text: Optional[str]) -> Any:
     """A network or space over the ``--input`` ranges, when given."""
     state["subject"] = loaded.source
@@ -69,15 +142,25 @@ def _over_input(loaded: Any, input_text: Optional[str]) -> Any:
     return loaded.with_input(ranges, tied)
 
 
-def _load(path: Path, input_text: Optional[str]) -> Network:
-    return _over_input(load(path), input_text)  # type: ignore[no-any-return]
+def _load(path: Path, input_text: Optional[str], max_config_bytes: int) -> Network:
+    return _over_input(load(path, max_config_bytes=max_config_bytes), input_text)  # type: ignore[no-any-return]
+
+
+def _input_files(reference: Path) -> list[Path]:
+    """The files a command reads for ``reference``: the config or model, or a PyTorch reference's ``file.py``."""
+    if is_torch_reference(reference):
+        module = str(reference).rpartition(":")[0]
+        return [Path(module)] if module.endswith(".py") else []
+    return [reference]
 
 
 def _run(action: Callable[[], int]) -> None:
     """Run a command, turning convsolve errors into a one-paragraph message and exit code."""
     state["subject"] = None
+    stdout.reader_gone = False
     try:
         code = action()
+        stdout.flush()
     except ConvsolveError as exc:
         if state["debug"]:
             raise
@@ -147,7 +230,7 @@ def _time_limit(seconds: Optional[float]) -> Iterator[None]:
 
 
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    stdout.write(json.dumps(data, indent=2) + "\n")
 
 
 def _show(result: Any, as_json: bool) -> None:
@@ -162,8 +245,9 @@ def _show(result: Any, as_json: bool) -> None:
 def check(
     config: Path = typer.Argument(..., help=MODEL_HELP),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Is the network valid at every input size of its range? If not, where, why, and what fixes it.
 
@@ -172,7 +256,7 @@ def check(
 
     def action() -> int:
         with _time_limit(timeout):
-            report = _load(config, input).check()
+            report = _load(config, input, max_config_bytes).check()
         _show(report, as_json)
         return 0 if report.ok else 1
 
@@ -183,8 +267,9 @@ def check(
 def sizes(
     config: Path = typer.Argument(..., help=MODEL_HELP),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """The input sizes at which every layer is valid, stated compactly.
 
@@ -193,7 +278,7 @@ def sizes(
 
     def action() -> int:
         with _time_limit(timeout):
-            network = _load(config, input)
+            network = _load(config, input, max_config_bytes)
             valid = network.valid_sizes()
         if as_json:
             _print_json({"network": network.name, "input": network.input.describe(), **valid.to_dict()})
@@ -210,8 +295,9 @@ def sizes(
 def shapes(
     config: Path = typer.Argument(..., help=MODEL_HELP),
     input: Optional[str] = typer.Option(None, "--input", "-i", help="One input size: 224, or 224x320 (also 1x3x224x224)."),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Per-layer output shapes at one input size, like torchinfo's summary.
 
@@ -220,7 +306,7 @@ def shapes(
 
     def action() -> int:
         with _time_limit(timeout):
-            network = _load(config, input)
+            network = _load(config, input, max_config_bytes)
             ranges = network.input.ranges
             if any(r.lo != r.hi for r in ranges):
                 if input is not None:
@@ -248,7 +334,8 @@ def export(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the config here (.yaml, or .json); without it, print YAML."),
     force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Write a network (an imported PyTorch or ONNX model, or a config) as a convsolve config.
 
@@ -260,15 +347,15 @@ def export(
     from .io.export import export_text, write_network
 
     def action() -> int:
+        if output is not None:
+            output_target(output, overwrite=force, inputs=_input_files(model))  # refused before the work
         with _time_limit(timeout):
-            network = _load(model, input)
+            network = _load(model, input, max_config_bytes)
             text = export_text(network) if output is None else None
         if output is None:
-            sys.stdout.write(text or "")
+            stdout.write(text or "")
             return 0
-        if output.exists() and output.resolve() == Path(str(model)).resolve():
-            raise UsageError(f"refusing to overwrite the input {model}; write elsewhere", field="-o")
-        write_network(network, output, overwrite=force)
+        write_network(network, output, overwrite=force, inputs=_input_files(model))
         err.print(f"wrote {output} ({len(network.order) - 1} layers)", markup=False)
         return 0
 
@@ -278,10 +365,12 @@ def export(
 # --- search spaces -------------------------------------------------------------------------------
 
 
-def _load_space(path: Path, input_text: Optional[str]) -> Any:
-    from .space import load_space
+def _load_space(path: Path, input_text: Optional[str], max_config_bytes: int) -> Any:
+    from .space import Space, load_space
 
-    return _over_input(load_space(path), input_text)
+    if path.suffix.lower() == ".onnx":
+        return load_space(path)  # refused there, with the way to make a space of a model
+    return _over_input(Space.from_config(read_config(path, max_bytes=max_config_bytes), source=str(path)), input_text)
 
 
 @contextmanager
@@ -303,8 +392,9 @@ def _progress(what: str) -> Iterator[Optional[Callable[[int, int], None]]]:
 def count(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Exact number of valid assignments over the whole input range, of how many.
 
@@ -314,7 +404,7 @@ def count(
 
     def action() -> int:
         with _time_limit(timeout), _progress("counting") as progress:
-            result = ops.count(_load_space(config, input), timeout=timeout, progress=progress)
+            result = ops.count(_load_space(config, input, max_config_bytes), timeout=timeout, progress=progress)
         _show(result, as_json)
         return 0 if result.valid else 1
 
@@ -326,8 +416,9 @@ def enumerate_command(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", min=0, help="Stop after this many assignments."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Every valid assignment, lazily, in a fixed order (constant memory).
 
@@ -337,15 +428,25 @@ def enumerate_command(
 
     def action() -> int:
         found = 0
-        with _time_limit(timeout), _progress("solving") as progress:  # the rows streamed after are bounded by the solver's steps
-            rows = ops.enumerate_assignments(_load_space(config, input), limit=limit, timeout=timeout, progress=progress)
-            first = next(rows, None)
         try:
-            for row in ([] if first is None else itertools.chain([first], rows)):
-                sys.stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
-                found += 1
+            with _time_limit(timeout):  # the whole command: solving, and streaming the rows
+                with _progress("solving") as progress:
+                    rows = ops.enumerate_assignments(_load_space(config, input, max_config_bytes), limit=limit, timeout=timeout,
+                                                     progress=progress)
+                    first = next(rows, None)
+                for row in ([] if first is None else itertools.chain([first], rows)):
+                    stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+                    found += 1
+                    if stdout.reader_gone:  # `| head`: the reader has what it wanted
+                        break
+        except SolverTimeout:
+            if not found:
+                raise
+            stdout.flush()
+            err.print(f"stopped after the timeout of {timeout:g} s, after {found:,} assignments (each printed line is whole)")
+            return 124
         except KeyboardInterrupt:
-            sys.stdout.flush()
+            stdout.flush()
             err.print(f"interrupted after {found:,} assignments (each printed line is whole)", markup=False)
             return 130
         if not found:
@@ -358,12 +459,13 @@ def enumerate_command(
 @app.command()
 def sample(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
-    n: int = typer.Option(10, "-n", min=0, help="How many assignments."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (the same seed gives the same samples)."),
+    n: int = typer.Option(10, "-n", min=0, max=MAX_SAMPLES, help=f"How many assignments (at most {MAX_SAMPLES:,})."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Random seed, 0 to 2**63 - 1 (the same seed gives the same samples)."),
     distinct: bool = typer.Option(False, "--distinct", help="Without replacement."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Valid assignments drawn uniformly at random.
 
@@ -373,9 +475,11 @@ def sample(
 
     def action() -> int:
         with _time_limit(timeout), _progress("sampling") as progress:
-            rows = ops.sample(_load_space(config, input), n, seed=seed, replace=not distinct, timeout=timeout, progress=progress)
+            rows = ops.sample(_load_space(config, input, max_config_bytes), n, seed=seed, replace=not distinct, timeout=timeout, progress=progress)
         for row in rows:
-            sys.stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+            stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+            if stdout.reader_gone:
+                break
         return 0 if rows or n == 0 else 1
 
     _run(action)
@@ -387,8 +491,9 @@ def prune(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the pruned config here (comments and order kept)."),
     force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Drop every value that appears in no valid assignment: the tightest per-parameter domains.
 
@@ -398,15 +503,15 @@ def prune(
     from .io.config import write_config
 
     def action() -> int:
+        if output is not None:
+            output_target(output, overwrite=force, inputs=[config])  # refused before the work
         with _time_limit(timeout), _progress("pruning") as progress:
-            space = _load_space(config, input)
+            space = _load_space(config, input, max_config_bytes)
             result = ops.prune(space, timeout=timeout, progress=progress)
         if output is not None:
             if not result.valid:
                 raise UsageError("no assignment is valid, so there is no pruned config to write", file=str(config), field="-o")
-            if output.resolve() == config.resolve():
-                raise UsageError(f"refusing to overwrite the input {config}; write elsewhere", field="-o")
-            write_config(space.to_config(domains=result.domains), output, overwrite=force)
+            write_config(space.to_config(domains=result.domains), output, overwrite=force, inputs=[config])
         _show(result, as_json)
         return 0 if result.valid else 1
 
@@ -431,8 +536,9 @@ def suggest(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
     settings: list[str] = typer.Option([], "--set", "-s", help="Fix a parameter: NAME=VALUE (repeatable)."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """With some parameters fixed, the values of the others that still admit a valid completion.
 
@@ -443,7 +549,7 @@ def suggest(
     def action() -> int:
         fixed = dict(_parse_setting(text) for text in settings)
         with _time_limit(timeout), _progress("solving") as progress:
-            result = ops.suggest(_load_space(config, input), fixed, timeout=timeout, progress=progress)
+            result = ops.suggest(_load_space(config, input, max_config_bytes), fixed, timeout=timeout, progress=progress)
         _show(result, as_json)
         return 0 if result.valid else 1
 
@@ -458,7 +564,7 @@ def _repair_options(allow: Optional[str], freeze: Optional[str], weights: Option
 
 ALLOW_HELP = "Kinds that may change, comma-separated: kernel,stride,padding,dilation,output_padding (default: all)."
 FREEZE_HELP = "Layers that must not change, comma-separated."
-WEIGHTS_HELP = "Cost of changing a value of each kind (default 1 each), e.g. kernel=2,stride=3."
+WEIGHTS_HELP = "Cost of changing a value of each kind (default 1 each, at most 1,000,000), e.g. kernel=2,stride=3."
 CANDIDATES_HELP = "Values a kind may take instead of the default neighbourhood, e.g. kernel=1,3,5 (repeatable)."
 
 
@@ -466,15 +572,16 @@ CANDIDATES_HELP = "Values a kind may take instead of the default neighbourhood, 
 def repair(
     config: Path = typer.Argument(..., help="Network config (YAML or JSON) to repair."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the repaired config here (only changed values differ)."),
-    in_place: bool = typer.Option(False, "--in-place", help="Rewrite the input file itself, keeping a copy as <file>.bak."),
-    force: bool = typer.Option(False, "--force", help="Replace the output file (or the .bak copy) if it exists."),
+    in_place: bool = typer.Option(False, "--in-place", help="Rewrite the input file itself (through a symlink, the file it points to), keeping a copy beside it as <file>.bak."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file (or the .bak copy) if it exists; never an input, a device, FIFO, socket or folder."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     allow: Optional[str] = typer.Option(None, "--allow", help=ALLOW_HELP),
     freeze: Optional[str] = typer.Option(None, "--freeze", help=FREEZE_HELP),
     weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
     settings: list[str] = typer.Option([], "--set", "-s", help="With a search space: a parameter value of the assignment to repair, NAME=VALUE (repeatable)."),
     assignment: Optional[Path] = typer.Option(None, "--assignment", help="With a search space: the assignment to repair, a JSON or YAML mapping of parameter to value (e.g. a line of `enumerate --jsonl`, a NAS trial's parameters)."),
 ) -> None:
@@ -488,9 +595,9 @@ def repair(
     Example: convsolve repair configs/spaces/resnet_space.yaml --set stem.kernel=3 --set stem.stride=4
     """
     if settings or assignment is not None:
-        _repair_assignment(config, settings, assignment, output, in_place, force, input, weights, as_json, timeout)
+        _repair_assignment(config, settings, assignment, output, in_place, force, input, max_config_bytes, weights, as_json, timeout)
         return
-    from .io.config import read_config, write_edited, write_text
+    from .io.config import read_input, write_bytes, write_edited
     from .ops import _on_step
     from .ops.repair import repair as repair_network
 
@@ -499,17 +606,23 @@ def repair(
             raise UsageError("give either -o or --in-place, not both", field="--in-place")
         if output is not None and output.resolve() == config.resolve():
             raise UsageError(f"refusing to overwrite the input {config}; use --in-place to rewrite it with a backup", field="-o")
+        if output is not None:  # refused before the work
+            output_target(output, overwrite=force, inputs=[config])
+        if in_place:
+            edited = output_target(config, overwrite=True, option="--in-place")
+            output_target(edited.with_name(edited.name + ".bak"), overwrite=force, option="--in-place")
         options = _repair_options(allow, freeze, weights, candidates)
         with _time_limit(timeout), _progress("repairing") as progress:
-            data = read_config(config)
+            data = read_config(config, max_bytes=max_config_bytes)
             state["subject"] = str(config)
             ranges, tied = (None, True) if input is None else parse_input(input, Network.from_config(data, source=str(config)).ndim)
             result = repair_network(data, source=str(config), options=options, input_ranges=ranges, tied=tied,
                                     on_step=_on_step(timeout, progress))
         if result.status == "repaired" and (output is not None or in_place):
-            write_edited(config, result.edits, output if output is not None and not in_place else config, overwrite=force, backup=in_place)
+            write_edited(config, result.edits, output if output is not None and not in_place else config, overwrite=force, backup=in_place,
+                         max_bytes=max_config_bytes)
         elif result.status == "valid" and output is not None:
-            write_text(config.read_text(encoding="utf-8"), output, overwrite=force)
+            write_bytes(read_input(config, max_bytes=max_config_bytes), output, overwrite=force, inputs=[config])
         _show(result, as_json)
         return 1 if result.status == "unrepairable" else 0
 
@@ -518,10 +631,10 @@ def repair(
 
 def _repair_assignment(
     config: Path, settings: list[str], assignment: Optional[Path], output: Optional[Path], in_place: bool, force: bool,
-    input: Optional[str], weights: Optional[str], as_json: bool, timeout: Optional[float],
+    input: Optional[str], max_config_bytes: int, weights: Optional[str], as_json: bool, timeout: Optional[float],
 ) -> None:
     """``repair`` of an assignment of a search space (see :mod:`convsolve.ops.nearest`)."""
-    from .io.config import read_config, write_text
+    from .io.config import write_text
     from .ops import _on_step
     from .ops.nearest import nearest
     from .ops.repair import parse_weights
@@ -529,19 +642,27 @@ def _repair_assignment(
     def action() -> int:
         if in_place:
             raise UsageError("--in-place rewrites a network config; an assignment is written with -o", field="--in-place")
+        inputs = [config] if assignment is None else [config, assignment]
+        if output is not None:  # refused before the work
+            output_target(output, overwrite=force, inputs=inputs)
         trial: dict[str, Any] = {}
         if assignment is not None:
-            data = read_config(assignment)
+            data = read_config(assignment, max_bytes=max_config_bytes)
             if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, (int, bool)) for k, v in data.items()):
                 raise UsageError(f"{assignment}: expected a mapping of parameter name to integer or true/false", field="--assignment")
             trial.update(data)
         trial.update(_parse_setting(text) for text in settings)
         with _time_limit(timeout), _progress("repairing") as progress:
-            space = _load_space(config, input)
+            space = _load_space(config, input, max_config_bytes)
             state["subject"] = str(config)
+            if not space.params:
+                option = "--set" if settings else "--assignment"
+                raise UsageError(f"this is one network, with no parameter to set (no {{choice: ...}} or {{range: ...}}); {option} "
+                                 f"repairs an assignment of a search space: leave {option} out to repair the network itself",
+                                 file=str(config), field=option)
             result = nearest(space, trial, parse_weights(weights, kinds_only=False), on_step=_on_step(timeout, progress))
         if output is not None and result.assignment is not None:
-            write_text(json.dumps(result.assignment, indent=2) + "\n", output, overwrite=force)
+            write_text(json.dumps(result.assignment, indent=2) + "\n", output, overwrite=force, inputs=inputs)
         _show(result, as_json)
         return 1 if result.status == "unrepairable" else 0
 
@@ -552,32 +673,40 @@ def _repair_assignment(
 def batch_repair(
     inputs: list[str] = typer.Argument(..., help="Config files, folders (searched recursively) or globs such as 'runs/**/arch.yaml'."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder: each result goes to the input's relative path under it."),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, help="Local worker processes."),
+    workers: int = typer.Option(2, "--workers", "-w", min=1, max=MAX_WORKERS, help=f"Local worker processes (at most 4 per CPU core: {MAX_WORKERS} here)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="A Dask scheduler address (tcp://host:port) to run on instead (needs the dask extra)."),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     allow: Optional[str] = typer.Option(None, "--allow", help=ALLOW_HELP),
     freeze: Optional[str] = typer.Option(None, "--freeze", help=FREEZE_HELP),
     weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
-    report: Optional[Path] = typer.Option(None, "--report", help="Also write the JSON-lines report to this file."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write the JSON-lines report to this file (a new one, or with --force a regular file that is no input or output of the batch)."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON record per file on stdout (the summary goes to stderr)."),
-    force: bool = typer.Option(False, "--force", help="Replace output files that no earlier batch wrote."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds one file may take; slower files are reported as 'timeout'."),
+    force: bool = typer.Option(False, "--force", help="Replace output files that no earlier batch wrote, and an existing --report file; never a device, FIFO, socket, folder or symlink."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds one file may take; slower files are reported as 'timeout'.", callback=_checked_timeout),
 ) -> None:
     """Repair many configs: one record per file (valid / repaired / unrepairable / error), results written atomically.
 
     Inputs are never modified. A rerun skips files whose output is current, so an interrupted batch resumes.
     One batch at a time writes to an output folder (it holds <folder>/.convsolve-batch.lock); the folder must
-    be writable and outside the folders the inputs are searched in.
+    be writable and outside the folders the inputs are searched in. Two inputs with the same relative path
+    are refused before anything is written; below the output folder no symlink is followed.
     Exit code 0 when every file is valid or repaired, 1 when some are unrepairable, 2 when some could not be read.
 
     Example: convsolve batch-repair 'runs/**/arch.yaml' -o repaired/ --workers 2
     """
-    from .ops.batch import plan_jobs, run_batch
+    from .ops.batch import LOCK, MANIFEST, TEMPORARIES, plan_jobs, run_batch
     from .io.config import write_text
 
     def action() -> int:
-        jobs = plan_jobs(inputs, output, _repair_options(allow, freeze, weights, candidates), input, force, timeout)
+        jobs = plan_jobs(inputs, output, _repair_options(allow, freeze, weights, candidates), input, force, timeout, max_config_bytes)
+        sources = [job.source for job in jobs]
+        if report is not None:  # refused before the work
+            written = {Path(job.output).resolve() for job in jobs} | {(output / name).resolve() for name in (LOCK, MANIFEST, TEMPORARIES)}
+            if report.resolve() in written:
+                raise UsageError(f"{report} is a file this batch writes in {output}; write the report elsewhere", field="--report")
+            output_target(report, overwrite=force, inputs=sources, option="--report")
         lines: list[str] = []
         summary_console = err if jsonl else out
         with _progress("repairing files") as progress:
@@ -591,7 +720,7 @@ def batch_repair(
                 line = json.dumps({k: v for k, v in record.items() if k not in ("fingerprint", "output_sha256")})
                 lines.append(line)
                 if jsonl:
-                    sys.stdout.write(line + "\n")
+                    stdout.write(line + "\n")
                 if progress is not None:
                     progress(done, len(jobs))
 
@@ -604,7 +733,7 @@ def batch_repair(
                 raise typer.Exit(130) from None
             finally:
                 if report is not None and lines:
-                    write_text("\n".join(lines) + "\n", report, overwrite=True)
+                    write_text("\n".join(lines) + "\n", report, overwrite=force, inputs=sources, option="--report")
         table = Table(title=str(summary))
         for column in ("status", "files"):
             table.add_column(column)
@@ -632,16 +761,14 @@ RENDER_TIMEOUT_HELP = (
 )
 
 
-def _load_network_or_space(path: Path, input_text: Optional[str]) -> Any:
+def _load_network_or_space(path: Path, input_text: Optional[str], max_config_bytes: int) -> Any:
     """A search space when a config leaves a choice open (or has constraints or targets), else a network (config or model)."""
-    from .io.sources import is_torch_reference
-
     if is_torch_reference(path) or path.suffix.lower() == ".onnx":
-        return _load(path, input_text)
-    space = _load_space(path, input_text)
+        return _load(path, input_text, max_config_bytes)
+    space = _load_space(path, input_text, max_config_bytes)
     if space.params or space.constraints or space.targets:
         return space
-    return _load(path, input_text)
+    return _load(path, input_text, max_config_bytes)
 
 
 def _parse_at(text: Optional[str]) -> Optional[list[int]]:
@@ -662,8 +789,9 @@ def plot(
     output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP + " A single size is widened to 1..max(64, 4n)."),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP),
+    timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Every layer's output size against the input size: the invalid sizes shaded, the layer failing first named.
 
@@ -676,8 +804,9 @@ def plot(
     def action() -> int:
         require_matplotlib()
         check_output(output, overwrite=force, formats=FIGURE_FORMATS, source=config)
+        output_target(output, overwrite=force, inputs=_input_files(config))
         with _time_limit(timeout):
-            figure = size_plot(_load_network_or_space(config, input), timeout=timeout / 2)
+            figure = size_plot(_load_network_or_space(config, input, max_config_bytes), timeout=timeout / 2)
         written = figure.save(str(output), overwrite=force)
         _show(written, as_json)
         return 0
@@ -694,8 +823,9 @@ def draw(
     ),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP),
+    timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """The layer graph top to bottom, each node with its kind, hyperparameters and output size; invalid ones in red.
 
@@ -708,8 +838,9 @@ def draw(
     def action() -> int:
         require_matplotlib()
         check_output(output, overwrite=force, formats=FIGURE_FORMATS, source=config)
+        output_target(output, overwrite=force, inputs=_input_files(config))
         with _time_limit(timeout):
-            picture = drawing(_load_network_or_space(config, input), _parse_at(at), timeout=timeout / 2)
+            picture = drawing(_load_network_or_space(config, input, max_config_bytes), _parse_at(at), timeout=timeout / 2)
         written = picture.save(str(output), overwrite=force)
         _show(written, as_json)
         return 0
@@ -723,10 +854,12 @@ def report(
     output: Path = typer.Option(..., "-o", "--output", help="Write the HTML page here."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
-    samples: int = typer.Option(5, "-n", "--samples", min=0, help="Uniform samples of a search space to list."),
-    seed: int = typer.Option(0, "--seed", help="Random seed of the samples."),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
+    samples: int = typer.Option(5, "-n", "--samples", min=0, max=MAX_REPORT_SAMPLES,
+                                help=f"Uniform samples of a search space to list (at most {MAX_REPORT_SAMPLES:,})."),
+    seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Random seed of the samples, 0 to 2**63 - 1."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP),
+    timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """One self-contained HTML page: check, violations, valid sizes, the size plot and the drawing.
 
@@ -740,8 +873,9 @@ def report(
     def action() -> int:
         require_matplotlib()
         check_output(output, overwrite=force, source=config)
+        output_target(output, overwrite=force, inputs=_input_files(config))
         with _time_limit(timeout):
-            built = build_report(_load_network_or_space(config, input), samples=samples, seed=seed, timeout=timeout / 2)
+            built = build_report(_load_network_or_space(config, input, max_config_bytes), samples=samples, seed=seed, timeout=timeout / 2)
         written = built.save(str(output), overwrite=force)
         _show(written, as_json)
         return 0

@@ -93,8 +93,8 @@ def test_write_config_is_atomic_and_leaves_no_temporary_file(tmp_path):
     assert load_space(target).total == load_space(RESNET).total
     blocked = tmp_path / "a_directory.yaml"
     blocked.mkdir()
-    with pytest.raises(UsageError, match="cannot write"):
-        write_config({"a": 1}, blocked, overwrite=True)  # replacing a directory fails
+    with pytest.raises(UsageError, match="is a directory, not a regular file"):
+        write_config({"a": 1}, blocked, overwrite=True)  # a directory is never replaced
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_directory.yaml", "out.yaml"]
     with pytest.raises(UsageError, match="cannot write"):
         write_config({"a": 1}, tmp_path / "missing" / "out.yaml")

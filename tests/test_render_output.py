@@ -31,8 +31,8 @@ def test_written_file_has_the_umask_permissions_not_the_temporary_files(tmp_path
 def test_failed_write_leaves_nothing(tmp_path):
     target = tmp_path / "taken"
     target.mkdir()
-    with pytest.raises(UsageError, match="cannot write"):
-        write_output(target, b"x", overwrite=True)  # a folder cannot be replaced by a file
+    with pytest.raises(UsageError, match="is a directory, not a regular file"):
+        write_output(target, b"x", overwrite=True)  # a folder is never replaced by a file, with or without --force
     assert [p.name for p in tmp_path.iterdir()] == ["taken"]
     with pytest.raises(UsageError, match="cannot write .*No such file or directory"):
         write_output(tmp_path / "missing" / "a.png", b"x")

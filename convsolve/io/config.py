@@ -15,6 +15,7 @@ import io
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,11 +28,90 @@ from ..network import Network
 from .edit import apply_edits, edit_yaml
 from .quickyaml import LineList, LineMap, read_plain
 
-__all__ = ["load", "read_config", "format_config", "write_config", "write_edited", "edited_text", "write_text", "write_bytes"]
+__all__ = [
+    "MAX_CONFIG_BYTES", "load", "read_input", "read_config", "file_kind", "format_config", "output_target", "write_config",
+    "write_edited", "edited_text", "write_text", "write_bytes",
+]
+
+MAX_CONFIG_BYTES = 64 * 2**20
+"""The largest config file read, in bytes, unless the caller (``--max-config-bytes``) says otherwise."""
 
 
-def read_config(path: str | Path, *, round_trip: bool = True) -> Any:
+def read_input(path: str | Path, *, max_bytes: int | None = None) -> bytes:
+    """The bytes of the config file at ``path``: a regular file (or a symlink to one) of at most ``max_bytes``.
+
+    A device, FIFO, socket or folder is refused by its type before it is opened (``/dev/zero`` or a
+    FIFO would never end), and a file over the limit (default :data:`MAX_CONFIG_BYTES`) before it is
+    read; the file is then opened without blocking and read up to the limit, so a file that changes
+    in between is bounded too.
+
+    Example:
+        >>> read_input("configs/resnet18.yaml", max_bytes=100)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        convsolve.errors.ConfigError: configs/resnet18.yaml: is ... bytes, more than the 100 a config may have; ...
+    """
+    limit = MAX_CONFIG_BYTES if max_bytes is None else max_bytes
+    path = Path(path)
+    try:
+        _check_input_type(os.stat(path), path)
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise ConfigError("no such file", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot be read: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        info = os.fstat(handle)
+        _check_input_type(info, path)  # the name changed between the check and the opening
+        if info.st_size > limit:
+            raise _too_large(path, info.st_size, limit)
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(handle, min(limit + 1 - size, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ConfigError(f"cannot be read: {exc.strerror or exc}", file=str(path)) from None
+    finally:
+        os.close(handle)
+    if size > limit:  # it grew while being read
+        raise _too_large(path, size, limit)
+    return b"".join(chunks)
+
+
+def _check_input_type(info: os.stat_result, path: Path) -> None:
+    kind = file_kind(info.st_mode)
+    if kind == "directory":
+        raise ConfigError("is a directory, not a config file", file=str(path))
+    if kind != "regular file":
+        raise ConfigError(f"is a {kind}, not a regular file; a config is a YAML or JSON text file, and other kinds of "
+                          "file are not opened", file=str(path))
+
+
+def _too_large(path: Path, size: int, limit: int) -> ConfigError:
+    return ConfigError(f"is {size:,} bytes, more than the {limit:,} a config may have; pass --max-config-bytes to read "
+                       "larger files", file=str(path))
+
+
+def file_kind(mode: int) -> str:
+    """What a file is, from its ``st_mode``: ``regular file``, ``directory``, ``symlink``, ``FIFO``, ``socket``, ``character device``, ...
+
+    Example:
+        >>> file_kind(os.stat("configs").st_mode)
+        'directory'
+    """
+    kinds = ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "directory"), (stat.S_ISLNK, "symlink"), (stat.S_ISFIFO, "FIFO"),
+             (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"))
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def read_config(path: str | Path, *, round_trip: bool = True, max_bytes: int | None = None) -> Any:
     """The parsed contents of a YAML or JSON config; ConfigError when it cannot be read or parsed.
+
+    The file is read by :func:`read_input`: a regular file of at most ``max_bytes`` (default
+    :data:`MAX_CONFIG_BYTES`).
 
     With ``round_trip=False`` a plain YAML config is read by :func:`~convsolve.io.quickyaml.read_plain`
     (about 20x faster, same values and line numbers, but no comments to write back); anything else
@@ -41,17 +121,7 @@ def read_config(path: str | Path, *, round_trip: bool = True) -> Any:
     deeper than :data:`MAX_DEPTH` levels (a config needs a handful).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("no such file", file=str(path)) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a config file", file=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
-                          "a config is a YAML or JSON text file", file=str(path)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot be read: {exc.strerror or exc}", file=str(path)) from None
+    text = _decoded(read_input(path, max_bytes=max_bytes), path)
     data = _parse_json(text, path) if path.suffix.lower() == ".json" else _parse_yaml(text, path, round_trip)
     expanded, depth, deepest, bad_text = _measure(data)
     if expanded > MAX_VALUES:
@@ -67,6 +137,15 @@ def read_config(path: str | Path, *, round_trip: bool = True) -> Any:
         raise ConfigError(f"is nested {depth:,} levels deep; a config needs a handful, and at most {MAX_DEPTH} are read",
                           file=str(path), line=None if line is None else line + 1)
     return data
+
+
+def _decoded(content: bytes, path: Path) -> str:
+    """The text of a config, with line ends made ``\\n`` (as reading in text mode does)."""
+    try:
+        return content.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); "
+                          "a config is a YAML or JSON text file", file=str(path)) from None
 
 
 def _parse_json(text: str, path: Path) -> Any:
@@ -186,9 +265,9 @@ def _children(item: Any) -> list[Any]:
     return list(item.values()) if isinstance(item, dict) else item if isinstance(item, list) else []
 
 
-def load(path: str | Path) -> Network:
-    """The network described by the config file at ``path``."""
-    return Network.from_config(read_config(path), source=str(path))
+def load(path: str | Path, *, max_bytes: int | None = None) -> Network:
+    """The network described by the config file at ``path`` (of at most ``max_bytes``, see :func:`read_input`)."""
+    return Network.from_config(read_config(path, max_bytes=max_bytes), source=str(path))
 
 
 def format_config(data: Any, *, as_json: bool = False) -> str:
@@ -203,78 +282,139 @@ def format_config(data: Any, *, as_json: bool = False) -> str:
     return stream.getvalue()
 
 
-def write_config(data: Any, path: str | Path, *, overwrite: bool = False) -> None:
+def write_config(data: Any, path: str | Path, *, overwrite: bool = False, inputs: Sequence[str | Path] = ()) -> None:
     """Write ``data`` as YAML (round-trip: comments and key order kept) or JSON, atomically.
 
-    An existing file is replaced only with ``overwrite``; the file appears whole or not at all.
+    An existing file is replaced only with ``overwrite``, and never when it is one of ``inputs``;
+    the file appears whole or not at all (see :func:`write_bytes`).
     """
-    write_text(_dump(data, Path(path)), path, overwrite=overwrite)
+    write_text(_dump(data, Path(path)), path, overwrite=overwrite, inputs=inputs)
 
 
 def _dump(data: Any, path: Path) -> str:
     return format_config(data, as_json=path.suffix.lower() == ".json")
 
 
-def write_edited(source: str | Path, edits: Sequence[tuple[Any, Any]], path: str | Path, *, overwrite: bool = False, backup: bool = False) -> None:
+def write_edited(
+    source: str | Path, edits: Sequence[tuple[Any, Any]], path: str | Path, *, overwrite: bool = False, backup: bool = False,
+    max_bytes: int | None = None,
+) -> None:
     """Write the config at ``source`` with ``edits`` (path in the config, new value) applied, to ``path``.
 
     A YAML file changes only in the edited values (see :mod:`convsolve.io.edit`); JSON is rewritten
-    with its key order kept. With ``backup``, the file at ``path`` is first copied to ``<path>.bak``
-    (which must not exist unless ``overwrite``).
+    with its key order kept. With ``backup`` (``--in-place``: ``path`` is ``source``), the file
+    itself is rewritten, through a symlink to the file it points to, after a copy of it is written
+    beside it as ``<file>.bak`` (which must not exist unless ``overwrite``). Without it, ``path``
+    must not be ``source``. ``source`` is read as :func:`read_input` reads it, up to ``max_bytes``.
     """
-    path = Path(path)
-    edited = edited_text(source, edits)
-    if backup:
-        write_text(path.read_text(encoding="utf-8"), path.with_name(path.name + ".bak"), overwrite=overwrite)
-    write_text(edited, path, overwrite=overwrite or backup)
+    edited = edited_text(source, edits, max_bytes=max_bytes)
+    if not backup:
+        write_text(edited, path, overwrite=overwrite, inputs=[source])
+        return
+    target = output_target(path, overwrite=True, option="--in-place")
+    write_bytes(read_input(target, max_bytes=max_bytes), target.with_name(target.name + ".bak"), overwrite=overwrite, option="--in-place")
+    write_text(edited, target, overwrite=True, option="--in-place")
 
 
-def edited_text(source: str | Path, edits: Sequence[tuple[Any, Any]], parsed: Any = None) -> str:
-    """The text of the config at ``source`` with ``edits`` applied (see :func:`write_edited`).
+def edited_text(source: str | Path, edits: Sequence[tuple[Any, Any]], parsed: Any = None, *, max_bytes: int | None = None) -> str:
+    """The text of the config at ``source`` (of at most ``max_bytes``) with ``edits`` applied (see :func:`write_edited`).
 
     ``parsed``, what :func:`read_config` returned for ``source``, spares parsing it again (it is not changed).
     """
     source = Path(source)
-    text = source.read_text(encoding="utf-8")
+    text = _decoded(read_input(source, max_bytes=max_bytes), source)
     edited = None if source.suffix.lower() == ".json" else edit_yaml(text, edits, parsed)
     if edited is None:  # a round-trip dump, which needs ruamel.yaml's comments
         round_trip = parsed is not None and not isinstance(parsed, (LineMap, LineList))
-        data = copy.deepcopy(parsed) if round_trip else read_config(source)
+        data = copy.deepcopy(parsed) if round_trip else read_config(source, max_bytes=max_bytes)
         apply_edits(data, edits)
         edited = _dump(data, source)
     return edited
 
 
-def write_text(text: str, path: str | Path, *, overwrite: bool = False) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`write_bytes`."""
-    write_bytes(text.encode("utf-8"), path, overwrite=overwrite)
+def output_target(path: str | Path, *, overwrite: bool = False, inputs: Sequence[str | Path] = (), option: str = "-o") -> Path:
+    """The file to write for the output ``path`` of option ``option``, once what must not be written is refused.
 
-
-def write_bytes(content: bytes, path: str | Path, *, overwrite: bool = False) -> None:
-    """Write ``content`` to ``path`` atomically (a temporary file in the same folder, then a rename).
-
-    An existing file is replaced only with ``overwrite`` (and keeps its permissions); the file
-    appears whole or not at all, and no temporary file outlives a failed or interrupted write.
+    A new name is fine. An existing name must be a regular file (a symlink leads to the file it
+    points to, which is what gets replaced, as ``--in-place`` edits a linked config), and is
+    replaced only with ``overwrite``, and never when it is one of ``inputs`` (the same file,
+    under any name). A device, FIFO, socket or folder is refused with or without ``overwrite``:
+    ``--force`` replaces a file, never one of those.
 
     Raises:
-        UsageError: ``path`` exists and ``overwrite`` is false.
+        UsageError: any of the above, naming ``path`` and ``option``.
+
+    Example:
+        >>> output_target("configs/resnet18.yaml", overwrite=True, inputs=["configs/resnet18.yaml"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        convsolve.errors.UsageError: field '-o': refusing to overwrite the input configs/resnet18.yaml; write elsewhere
+    """
+    path = Path(path)
+    target = Path(os.path.realpath(path))
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise UsageError(f"{path} is a symlink to {target}, which does not exist; write to {target} itself, or remove the link",
+                             field=option) from None
+        return target
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", field=option, path=str(path),
+                          reason=errno.errorcode.get(exc.errno or 0)) from None
+    kind = file_kind(info.st_mode)
+    if kind != "regular file":
+        raise UsageError(f"{path} is a {kind}, not a regular file; {option} writes regular files only, and --force replaces a "
+                         f"file, never a {kind}; choose another output path", field=option)
+    for source in inputs:
+        if _same_file(info, source):
+            raise UsageError(f"refusing to overwrite the input {source}; write elsewhere", field=option)
+    if not overwrite:
+        raise UsageError(f"{path} exists; choose another output path or pass --force to replace it", field=option)
+    return target
+
+
+def _same_file(info: os.stat_result, other: str | Path) -> bool:
+    try:
+        theirs = os.stat(other)
+    except (OSError, ValueError):
+        return False
+    return (info.st_dev, info.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+
+def write_text(text: str, path: str | Path, *, overwrite: bool = False, inputs: Sequence[str | Path] = (), option: str = "-o") -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`write_bytes`."""
+    write_bytes(text.encode("utf-8"), path, overwrite=overwrite, inputs=inputs, option=option)
+
+
+def write_bytes(content: bytes, path: str | Path, *, overwrite: bool = False, inputs: Sequence[str | Path] = (), option: str = "-o") -> None:
+    """Write ``content`` to ``path`` atomically (a temporary file in the same folder, then a rename).
+
+    What may be written is decided by :func:`output_target`: a new name, or an existing regular
+    file (through a symlink, the file it points to) only with ``overwrite`` and when it is none of
+    ``inputs``; the replaced file keeps its permissions. The file appears whole or not at all, and
+    no temporary file outlives a failed or interrupted write.
+
+    Raises:
+        UsageError: ``path`` exists and ``overwrite`` is false, is one of ``inputs``, or is not a regular file.
         OutputError: the file cannot be written (its ``reason`` is the errno name, e.g. ``ENOSPC``).
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise UsageError(f"{path} exists; choose another output path or pass --force to replace it", field="-o")
+    target = output_target(path, overwrite=overwrite, inputs=inputs, option=option)
     temporary = None
     try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as handle:
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False) as handle:
             temporary = handle.name
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, _mode_for(path))  # a temporary file is private (0600); the result is not
-        os.replace(temporary, path)
+        os.chmod(temporary, _mode_for(target))  # a temporary file is private (0600); the result is not
+        if output_target(path, overwrite=overwrite, inputs=inputs, option=option) != target:  # the name changed meanwhile
+            raise UsageError(f"{path} changed while it was being written; nothing was written", field=option)
+        os.replace(temporary, target)
         temporary = None
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", field="-o", path=str(path),
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}", field=option, path=str(path),
                           reason=errno.errorcode.get(exc.errno or 0)) from None
     finally:
         if temporary is not None:  # not renamed (a failed write, a timeout, Ctrl-C): leave nothing behind

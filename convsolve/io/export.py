@@ -154,14 +154,15 @@ def export_text(network: Network, *, as_json: bool = False) -> str:
     return format_config(config if as_json else _commented(config, _header(network)), as_json=as_json)
 
 
-def write_network(network: Network, path: str | Path, *, overwrite: bool = False) -> None:
+def write_network(network: Network, path: str | Path, *, overwrite: bool = False, inputs: Sequence[str | Path] = ()) -> None:
     """Write ``network`` as a config file (YAML, or JSON for a ``.json`` path), atomically.
 
     Raises
     ------
     UsageError
-        When ``path`` exists and ``overwrite`` is false, or it cannot be written.
+        When ``path`` exists and ``overwrite`` is false, it is one of ``inputs`` or not a regular
+        file, or it cannot be written (see :func:`~convsolve.io.config.write_bytes`).
     """
     config = network_to_config(network)
     as_json = Path(path).suffix.lower() == ".json"
-    write_config(config if as_json else _commented(config, _header(network)), path, overwrite=overwrite)
+    write_config(config if as_json else _commented(config, _header(network)), path, overwrite=overwrite, inputs=inputs)

@@ -87,13 +87,16 @@ def is_torch_reference(reference: str | Path) -> bool:
     return bool(module) and bool(attribute) and "/" not in attribute
 
 
-def load(reference: str | Path) -> Network:
+def load(reference: str | Path, *, max_config_bytes: int | None = None) -> Network:
     """The network a config file, an ``.onnx`` file or a ``module:callable`` reference describes.
 
     Parameters
     ----------
     reference : str or Path
         ``configs/unet.yaml``, ``model.onnx``, ``torchvision.models:resnet50`` or ``my_models.py:build_net``.
+    max_config_bytes : int, optional
+        The largest config file read (default :data:`~convsolve.io.config.MAX_CONFIG_BYTES`); a config
+        must also be a regular file, not a device, FIFO or folder.
 
     Returns
     -------
@@ -119,4 +122,4 @@ def load(reference: str | Path) -> Network:
 
         model, name = load_callable(text)
         return from_torch(model, name=name, source=text)
-    return config.load(reference)
+    return config.load(reference, max_bytes=max_config_bytes)

@@ -1,11 +1,20 @@
 """Batch repair: many config files, on local processes or a Dask cluster, resumable and never destructive.
 
-Every input file maps to the same relative path under the output folder. Each result is written
-atomically (a temporary file, then a rename), so a killed batch leaves whole files or none; a
+Every input file maps to the same relative path under the output folder; two inputs with the same
+relative path (``a/arch.yaml`` and ``b/arch.yaml`` given as ``a b``) are refused before anything is
+written. Each result is written atomically (a temporary file, then a rename), so a killed batch
+leaves whole files or none; a
 manifest in the output folder (``.convsolve-batch.jsonl``, one line per finished file) records the
 input's and the result's content hashes, so a rerun skips files whose output is current and
 finishes the rest. Inputs are only ever read. A file that cannot be read or parsed is reported as
 ``error`` and the batch goes on.
+
+The output folder is not trusted: below it no symlink is followed (every folder is opened one name
+at a time with ``O_NOFOLLOW``, relative to its parent's descriptor), a result replaces only a
+regular file (never a device, FIFO, socket, folder or symlink, with or without ``--force``), the
+batch's own files (lock, manifest, the record of temporary files) are opened the same way and must
+be regular files with one name, and the clean-up of a killed run removes only the temporary files
+that run recorded creating (:data:`TEMPORARIES`), never a file that merely looks like one.
 
 One batch at a time writes to an output folder: it holds an advisory lock (``.convsolve-batch.lock``,
 ``flock``) and a second batch on the same folder is refused, naming the process that holds it. An
@@ -25,14 +34,15 @@ import glob
 import hashlib
 import json
 import os
-import re
+import secrets
+import stat
 import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Callable, Generator, Iterable, Iterator, Sequence
 
 from .. import __version__
@@ -51,10 +61,13 @@ __all__ = ["Job", "BatchSummary", "MANIFEST", "collect_inputs", "plan_jobs", "re
 MANIFEST = ".convsolve-batch.jsonl"
 LOCK = ".convsolve-batch.lock"
 """Held (``flock``) by the batch writing to the folder; it holds that process's id."""
+TEMPORARIES = ".convsolve-batch.temporaries"
+"""One JSON line per temporary file a batch created (folder, name, device and inode), so that the next
+batch removes exactly those a killed run left, and nothing else."""
 DISK_FULL = ("ENOSPC", "EDQUOT", "EROFS")
 """Write failures that every later file would hit too: the batch stops at the first."""
-LEFTOVER = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
-"""The name of a temporary file of :func:`~convsolve.io.config.write_bytes` (``.<name>.<random>.tmp``)."""
+MAX_TEMPORARIES_BYTES = 64 * 2**20
+"""The most of :data:`TEMPORARIES` read back (a run records about 150 bytes per file)."""
 SUFFIXES = (".yaml", ".yml", ".json")
 STATUSES = ("valid", "repaired", "unrepairable", "timeout", "error", "skipped")
 """What a file's record says, in the order the summary lists them."""
@@ -72,6 +85,10 @@ class Job:
     """Replace an existing output that no earlier batch wrote."""
     timeout: float | None = None
     """Seconds one file may take; past it the file is reported as ``timeout`` and the batch goes on."""
+    folder: str | None = None
+    """The output folder (default: the output's own folder): below it no symlink is followed."""
+    max_bytes: int | None = None
+    """The largest input read, in bytes (default :data:`~convsolve.io.config.MAX_CONFIG_BYTES`)."""
 
     def fingerprint(self, content: bytes) -> str:
         """A hash of the input's content and everything that decides its result."""
@@ -137,22 +154,32 @@ def _static_prefix(pattern: str) -> str:
 
 def plan_jobs(
     patterns: Sequence[str], output_dir: str | Path, options: RepairOptions | None = None,
-    input_text: str | None = None, overwrite: bool = False, timeout: float | None = None,
+    input_text: str | None = None, overwrite: bool = False, timeout: float | None = None, max_bytes: int | None = None,
 ) -> list[Job]:
     """One job per input file.
 
-    Raises UsageError when a result would land on an input, or when the output folder lies inside a
-    folder the inputs are searched in (a folder, or the fixed part of a glob): a rerun would read the
-    results as inputs. An output folder that merely contains the inputs is fine.
+    Raises UsageError when a result would land on an input, when two inputs would land on the same
+    result (the same path relative to the folders they were found under), or when the output folder
+    lies inside a folder the inputs are searched in (a folder, or the fixed part of a glob): a rerun
+    would read the results as inputs. An output folder that merely contains the inputs is fine.
     """
     output_dir = Path(output_dir)
     options = options or RepairOptions()
+    found = collect_inputs(patterns)
+    sources = {source.resolve() for source, _ in found}
     jobs = []
-    for source, root in collect_inputs(patterns):
+    claimed: dict[str, Path] = {}
+    for source, root in found:
         target = output_dir / source.relative_to(root)
-        if target.resolve() == source.resolve():
+        if target.resolve() in sources:
             raise UsageError(f"the output folder {output_dir} would overwrite the input {source}; choose another folder", field="-o")
-        jobs.append(Job(str(source), str(target), options, input_text, overwrite, timeout))
+        first = claimed.setdefault(os.path.normcase(os.path.normpath(target)), source)
+        if first != source:
+            raise UsageError(f"the inputs {first} and {source} would both be written to {target} (the same path under the folders "
+                             "they were found in), so one result would be lost; repair them in separate batches with different "
+                             "-o folders, or give their common parent folder so that each keeps its own path; nothing was written",
+                             field="inputs")
+        jobs.append(Job(str(source), str(target), options, input_text, overwrite, timeout, str(output_dir), max_bytes))
     for pattern in patterns:
         wildcard = any(c in pattern for c in "*?[")
         searched = Path(pattern) if Path(pattern).is_dir() else Path(_static_prefix(pattern)) if wildcard else None
@@ -164,11 +191,20 @@ def plan_jobs(
 
 def read_manifest(output_dir: str | Path) -> dict[str, dict[str, Any]]:
     """The latest record per output file from earlier runs (a torn last line is ignored)."""
-    path = Path(output_dir) / MANIFEST
     records: dict[str, dict[str, Any]] = {}
-    if not path.exists():
+    try:
+        folder = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
         return records
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    try:
+        handle = _open_own_file(folder, MANIFEST, os.O_RDONLY, Path(output_dir))
+    except FileNotFoundError:
+        return records
+    finally:
+        os.close(folder)
+    with os.fdopen(handle, "rb") as manifest:
+        text = manifest.read().decode("utf-8", errors="replace")
+    for line in text.splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
@@ -180,15 +216,17 @@ def read_manifest(output_dir: str | Path) -> dict[str, dict[str, Any]]:
 
 def _current(job: Job, earlier: dict[str, Any]) -> bool:
     """Is the result of an earlier run still current (same input and settings, output untouched)?"""
+    from ..io.config import read_input
+
     try:
-        content = Path(job.source).read_bytes()
-    except OSError:
+        content = read_input(job.source, max_bytes=job.max_bytes)
+    except ConvsolveError:
         return False
     if earlier.get("fingerprint") != job.fingerprint(content):
         return False
     if earlier.get("status") not in ("valid", "repaired"):
         return earlier.get("status") == "unrepairable"  # errors and timeouts are tried again
-    return _sha256(job.output) == earlier.get("output_sha256")
+    return _sha256(_result_content(job)) == earlier.get("output_sha256")
 
 
 def repair_file(job: Job) -> dict[str, Any]:
@@ -197,16 +235,16 @@ def repair_file(job: Job) -> dict[str, Any]:
     An existing output is replaced only when ``job.overwrite`` or when it already holds exactly the
     result (a run killed after writing it but before recording it).
     """
-    from ..io.config import edited_text, read_config, write_text
+    from ..io.config import edited_text, read_config, read_input
     from ..network import Network
     from .repair import repair
 
     started = time.perf_counter()
     record: dict[str, Any] = {"file": job.source, "output": job.output}
     try:
-        content = Path(job.source).read_bytes()
+        content = read_input(job.source, max_bytes=job.max_bytes)
         record["fingerprint"] = job.fingerprint(content)
-        data = read_config(job.source, round_trip=False)
+        data = read_config(job.source, round_trip=False, max_bytes=job.max_bytes)
         ranges, tied = None, True
         if job.input_text is not None:
             ranges, tied = parse_input(job.input_text, Network.from_config(data, source=job.source).ndim)
@@ -214,11 +252,8 @@ def repair_file(job: Job) -> dict[str, Any]:
                         on_step=None if job.timeout is None else _deadline(job.timeout))
         record.update({k: v for k, v in result.to_dict().items() if k in ("status", "cost", "shift", "changes", "conflict", "reason")})
         if result.status in ("valid", "repaired"):
-            text = edited_text(job.source, result.edits, data) if result.status == "repaired" else content.decode("utf-8")
-            output = Path(job.output)
-            output.parent.mkdir(parents=True, exist_ok=True)
-            if job.overwrite or not output.exists() or output.read_text(encoding="utf-8") != text:
-                write_text(text, output, overwrite=job.overwrite)
+            text = edited_text(job.source, result.edits, data, max_bytes=job.max_bytes) if result.status == "repaired" else content.decode("utf-8")
+            _write_result(job, text.encode("utf-8"))
             record["output_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
     except SolverTimeout:
         record.update(status="timeout", message=f"{job.source}: not solved within {job.timeout:g} s; rerun it alone with a longer --timeout")
@@ -262,9 +297,12 @@ def _run_locked(
     jobs: Sequence[Job], output_dir: Path, workers: int, scheduler: str | None, on_record: Callable[[dict[str, Any]], None] | None,
 ) -> BatchSummary:
     started = time.perf_counter()
-    for leftover in output_dir.rglob(".*.tmp"):  # a killed run's unfinished writes (see write_bytes); never results
-        if LEFTOVER.fullmatch(leftover.name):
-            leftover.unlink(missing_ok=True)
+    try:
+        _remove_temporaries(output_dir)  # a killed run's unfinished writes, as it recorded them
+    except OSError as exc:
+        raise OutputError(f"cannot clean up {output_dir / TEMPORARIES}: {exc.strerror or exc}; make {output_dir} writable or "
+                          "choose another folder with -o; nothing was written", path=str(output_dir),
+                          reason=errno.errorcode.get(exc.errno or 0)) from None
     summary = BatchSummary()
     earlier = read_manifest(output_dir)
     todo = []
@@ -276,14 +314,17 @@ def _run_locked(
             if on_record is not None:
                 on_record(record)
         else:
-            ours = before is not None and _sha256(job.output) == before.get("output_sha256")
+            ours = before is not None and _sha256(_result_content(job)) == before.get("output_sha256")
             todo.append(replace(job, overwrite=True) if ours else job)
     recorded = summary.total
     manifest_path = output_dir / MANIFEST
+    folder = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        manifest = os.open(manifest_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        manifest = _open_own_file(folder, MANIFEST, os.O_RDWR | os.O_APPEND | os.O_CREAT, output_dir)
     except OSError as exc:
         raise _stopped(output_dir, f"the manifest {manifest_path}", exc, recorded, len(jobs)) from None
+    finally:
+        os.close(folder)
 
     def append(line: bytes) -> None:
         try:
@@ -306,6 +347,10 @@ def _run_locked(
                 recorded += 1
     finally:
         os.close(manifest)
+    try:
+        _remove_temporaries(output_dir)  # all renamed or removed by now: start the next run's record empty
+    except OSError:
+        pass  # the next run cleans up
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -336,7 +381,11 @@ def _locked(output_dir: Path) -> Iterator[None]:
     """Hold the folder's :data:`LOCK` (an advisory ``flock``, released when the process ends, however it ends)."""
     path = output_dir / LOCK
     try:
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        folder = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            handle = _open_own_file(folder, LOCK, os.O_RDWR | os.O_CREAT, output_dir)
+        finally:
+            os.close(folder)
     except OSError as exc:
         raise OutputError(f"cannot create the lock {path}: {exc.strerror or exc}; make {output_dir} writable or choose "
                           "another folder with -o", path=str(path), reason=errno.errorcode.get(exc.errno or 0)) from None
@@ -400,11 +449,232 @@ def _deadline(seconds: float) -> Callable[[int, int], None]:
     return on_step
 
 
-def _sha256(path: str) -> str | None:
+def _sha256(content: bytes | None) -> str | None:
+    return None if content is None else hashlib.sha256(content).hexdigest()
+
+
+# --- the output folder, not trusted ---------------------------------------------------------------
+
+
+def _open_own_file(folder: int, name: str, flags: int, shown: Path) -> int:
+    """Open one of the batch's own files, ``name`` in the folder descriptor ``folder``, without following a symlink.
+
+    It must be a regular file with no other name (a hard link to a file elsewhere would be truncated
+    or appended to). Checked before opening (a device is never opened) and again after.
+
+    Raises:
+        FileNotFoundError: it does not exist and ``flags`` has no ``O_CREAT``.
+        OutputError: it is a symlink, a device, FIFO, socket or folder, or has other names.
+    """
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        _check_own_file(os.stat(name, dir_fd=folder, follow_symlinks=False), shown / name)
+    except FileNotFoundError:
+        if not flags & os.O_CREAT:
+            raise
+    handle = os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644, dir_fd=folder)
+    try:
+        _check_own_file(os.fstat(handle), shown / name)
+    except BaseException:
+        os.close(handle)
+        raise
+    return handle
+
+
+def _check_own_file(info: os.stat_result, path: Path) -> None:
+    from ..io.config import file_kind
+
+    kind = file_kind(info.st_mode)
+    if kind != "regular file":
+        raise OutputError(f"{path} is a {kind}, not the regular file this batch keeps there; remove it (a batch never follows "
+                          "or writes into anything else) or choose another output folder with -o; nothing was written",
+                          path=str(path), field="-o")
+    if info.st_nlink > 1:
+        raise OutputError(f"{path} has {info.st_nlink} names (hard links), so writing it would change another file; remove it "
+                          "or choose another output folder with -o; nothing was written", path=str(path), field="-o")
+
+
+def _open_folder(root: Path, relative: PurePath, *, create: bool) -> int:
+    """A descriptor of the folder ``relative`` below ``root``, opened one name at a time without following a symlink.
+
+    Raises:
+        FileNotFoundError: a folder is missing and not ``create``.
+        UsageError: a name on the way is a symlink or not a folder.
+    """
+    handle = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for depth, part in enumerate(relative.parts):
+            if create:
+                try:
+                    os.mkdir(part, 0o777, dir_fd=handle)
+                except FileExistsError:
+                    pass
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=handle)
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                from ..io.config import file_kind
+
+                shown = root.joinpath(*relative.parts[: depth + 1])
+                kind = file_kind(os.stat(part, dir_fd=handle, follow_symlinks=False).st_mode)
+                raise UsageError(f"{shown} is a {kind}, not a folder: results are written only inside the output folder "
+                                 f"{root}, and no symlink below it is followed; remove it or choose another output folder",
+                                 field="-o") from None
+            os.close(handle)
+            handle = inner
+    except BaseException:
+        os.close(handle)
+        raise
+    return handle
+
+
+def _output_place(job: Job) -> tuple[Path, PurePath, str]:
+    """The output folder of ``job``, the result's folder relative to it, and the result's file name."""
+    root = Path(job.folder) if job.folder is not None else Path(job.output).parent
+    relative = Path(job.output).relative_to(root)
+    return root, relative.parent, relative.name
+
+
+def _result_content(job: Job) -> bytes | None:
+    """What ``job``'s result file holds now; None when it is missing, not a regular file (no symlink is followed,
+    no device opened), or larger than any result of an input of at most ``job.max_bytes``."""
+    from ..io.config import MAX_CONFIG_BYTES
+
+    root, relative, name = _output_place(job)
+    try:
+        folder = _open_folder(root, relative, create=False)
+    except (OSError, ConvsolveError):
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
+            return None
+        handle = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
     except OSError:
         return None
+    finally:
+        os.close(folder)
+    with os.fdopen(handle, "rb") as result:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 2 * (job.max_bytes or MAX_CONFIG_BYTES):
+            return None
+        return result.read()
+
+
+def _write_result(job: Job, content: bytes) -> None:
+    """Write ``job``'s result atomically inside its output folder, never through a symlink and never over a non-regular file.
+
+    An existing result is replaced only when ``job.overwrite``, and left alone when it already holds
+    ``content`` (a run killed after writing it but before recording it). The temporary file is
+    recorded in :data:`TEMPORARIES` as soon as it exists, so a killed run's is removed by the next.
+
+    Raises:
+        UsageError: the result's name is taken by something that is not a regular file, or by a
+            file (without ``job.overwrite``); a folder on the way is a symlink.
+        OutputError: the file cannot be written (``reason`` is the errno name, e.g. ``ENOSPC``).
+    """
+    from ..io.config import file_kind
+
+    root, relative, name = _output_place(job)
+    shown = Path(job.output)
+    try:
+        folder = _open_folder(root, relative, create=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write {shown}: {exc.strerror or exc}", field="-o", path=str(shown),
+                          reason=errno.errorcode.get(exc.errno or 0)) from None
+    temporary = None
+    try:
+        try:
+            existing = os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None:
+            kind = file_kind(existing.st_mode)
+            if kind != "regular file":
+                raise UsageError(f"{shown} is a {kind}, not a regular file; a batch replaces regular files only, with or without "
+                                 "--force; remove it or choose another output folder", field="-o")
+            if existing.st_size == len(content) and _result_content(job) == content:
+                return
+            if not job.overwrite:
+                raise UsageError(f"{shown} exists and no earlier batch wrote it; pass --force to replace it, or choose another "
+                                 "output folder", field="-o")
+        temporary = f".{name}.{secrets.token_hex(4)}.tmp"
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
+        try:
+            _record_temporary(root, relative, temporary, os.fstat(handle))
+            view = memoryview(content)
+            while view:
+                view = view[os.write(handle, view):]
+            os.fsync(handle)
+            os.fchmod(handle, existing.st_mode & 0o777 if existing is not None else _new_file_mode())
+        finally:
+            os.close(handle)
+        os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)  # a rename replaces a name, never follows it
+        temporary = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {shown}: {exc.strerror or exc}", field="-o", path=str(shown),
+                          reason=errno.errorcode.get(exc.errno or 0)) from None
+    finally:
+        if temporary is not None:  # not renamed (a failed write, a timeout): leave nothing behind
+            try:
+                os.unlink(temporary, dir_fd=folder)
+            except OSError:
+                pass
+        os.close(folder)
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _record_temporary(root: Path, relative: PurePath, name: str, info: os.stat_result) -> None:
+    """Append one line naming a temporary file just created to the folder's :data:`TEMPORARIES` (one whole ``write``)."""
+    folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        record = _open_own_file(folder, TEMPORARIES, os.O_WRONLY | os.O_APPEND | os.O_CREAT, root)
+    finally:
+        os.close(folder)
+    try:
+        line = json.dumps({"folder": relative.as_posix(), "name": name, "device": info.st_dev, "inode": info.st_ino}) + "\n"
+        _append(record, line.encode())
+    finally:
+        os.close(record)
+
+
+def _remove_temporaries(output_dir: Path) -> None:
+    """Remove the temporary files recorded in :data:`TEMPORARIES` that are still there, the same files
+    (device and inode), then empty the record. Nothing else is removed, whatever its name."""
+    folder = os.open(output_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        record = _open_own_file(folder, TEMPORARIES, os.O_RDWR | os.O_CREAT, output_dir)
+    finally:
+        os.close(folder)
+    try:
+        lines = os.pread(record, MAX_TEMPORARIES_BYTES, 0).decode("utf-8", errors="replace").splitlines()
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                relative, name, device, inode = PurePath(entry["folder"]), entry["name"], entry["device"], entry["inode"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn line
+            if not isinstance(name, str) or "/" in name or not name.endswith(".tmp") or relative.is_absolute() or ".." in relative.parts:
+                continue
+            try:
+                inner = _open_folder(output_dir, relative, create=False)
+            except (OSError, ConvsolveError):
+                continue
+            try:
+                info = os.stat(name, dir_fd=inner, follow_symlinks=False)
+                if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) == (device, inode):
+                    os.unlink(name, dir_fd=inner)
+            except OSError:
+                pass
+            finally:
+                os.close(inner)
+        os.ftruncate(record, 0)
+    finally:
+        os.close(record)
 
 
 def _dask_results(jobs: Sequence[Job], scheduler: str) -> Iterator[dict[str, Any]]:

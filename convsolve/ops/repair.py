@@ -76,6 +76,9 @@ class RepairOptions:
             2
         """
         kinds = set(KINDS) if allow is None else {k.strip() for k in allow.split(",") if k.strip()}
+        if not kinds:
+            raise UsageError(f"--allow {allow!r} names no kind; give one or more of {', '.join(KINDS)}, or leave --allow out "
+                             "to allow every kind", field="--allow")
         unknown = kinds - set(KINDS)
         if unknown:
             raise UsageError(f"unknown kind {sorted(unknown)[0]!r}; the kinds are {', '.join(KINDS)}", field="--allow")
@@ -111,8 +114,18 @@ def parse_weights(text: str | None, kinds_only: bool = True) -> dict[str, int]:
             name, _, value = (part.strip() for part in item.partition("="))
         if not name or not value.isascii() or not value.isdigit():
             raise UsageError(f"{item.strip()!r}: expected NAME=WEIGHT with a non-negative integer weight, like kernel=2", field="--weights")
+        if len(value.lstrip("0")) > len(str(MAX_WEIGHT)) or int(value) > MAX_WEIGHT:
+            raise UsageError(f"{name}={_shortened(value)}: a weight is at most {MAX_WEIGHT:,}", field="--weights")
         weights[name] = int(value)
     return weights
+
+
+MAX_WEIGHT = 1_000_000
+"""The largest cost of changing one value (``--weights``): a repair's total cost stays well inside 64 bits."""
+
+
+def _shortened(text: str, keep: int = 20) -> str:
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text):,} digits)"
 
 
 def _kind_and_text(item: str, option: str) -> tuple[str, str]:
