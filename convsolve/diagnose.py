@@ -28,7 +28,7 @@ from .conventions import Padding
 from .inference import Inference, NodeSizes, ValidSizes, infer
 from .layers import Layer
 from .network import INPUT, Network
-from .sizesets import SizeRange, SizeSet
+from .sizesets import MAX_SIZES, SizeRange, SizeSet
 
 __all__ = ["Violation", "Report", "diagnose", "input_fix"]
 
@@ -38,7 +38,8 @@ MAX_STEP = 8
 MAX_UPSTREAM = 6
 """Layers upstream of a failure tried for fixes, nearest first."""
 SEARCH_LIMIT = 4096
-"""When no size in the range is valid, sizes up to this are searched for the nearest valid one."""
+"""When no size in the range is valid, sizes up to this (or up to the range's end, at most
+:data:`~convsolve.sizesets.MAX_SIZES`) are searched for the nearest valid one."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def input_fix(network: Network, valid: ValidSizes) -> str:
         return f"input in {valid}" if network.input.tied else f"input {valid}"
     if not network.input.tied:
         return ""
-    hi = max(SEARCH_LIMIT, network.input.ranges[0].hi)
+    hi = min(max(SEARCH_LIMIT, network.input.ranges[0].hi), MAX_SIZES)  # one range holds at most MAX_SIZES sizes
     found = infer(network.with_input([SizeRange(1, hi)] * network.ndim, tied=True)).valid_sizes()
     if found.empty:
         return ""

@@ -51,14 +51,43 @@ class ExpressionError(ConfigError):
     """A constraint or derived value that does not parse, or uses something outside the safe subset.
 
     Carries the ``expression`` text and, when known, the 1-based ``column`` of the offending construct.
+    An expression longer than :attr:`SHOWN` characters is not quoted whole: the message shows the part
+    around the column, with a caret under it.
+
+    Example:
+        >>> text = "a + " * 20 + "a ** 2" + " + a" * 10
+        >>> print(ExpressionError("'**' is not allowed", expression=text, column=83).message)
+        expression of 126 characters, column 83: '**' is not allowed
+          ...+ a + a + a + a + a + a + a + a + a + a ** 2 + a + a + a + a + a + a + a + a + a...
+                                                     ^
     """
+
+    SHOWN = 80
 
     def __init__(self, problem: str, *, expression: str, column: int | None = None, **facts: Any) -> None:
         self.problem = problem
         self.expression = expression
         self.column = column
         at = f", column {column}" if column is not None else ""
-        super().__init__(f"expression {expression!r}{at}: {problem}", expression=expression, column=column, **facts)
+        if len(expression) <= self.SHOWN:
+            message = f"expression {expression!r}{at}: {problem}"
+        else:
+            message = f"expression of {len(expression):,} characters{at}: {problem}\n{_excerpt(expression, column, self.SHOWN)}"
+        super().__init__(message, expression=expression, column=column, **facts)
+
+
+def _excerpt(text: str, column: int | None, width: int) -> str:
+    """At most ``width`` characters of ``text`` around ``column`` (1-based) on one line, "..." where cut,
+    and a caret under the column on the next line; without a column, the text's start and no caret."""
+    index = 0 if column is None else min(max(column - 1, 0), len(text) - 1)
+    start = max(0, min(index - width // 2, len(text) - width))
+    shown = "".join(char if char.isprintable() else " " for char in text[start : start + width])
+    before = "..." if start > 0 else ""
+    after = "..." if start + width < len(text) else ""
+    line = f"  {before}{shown}{after}"
+    if column is None:
+        return line
+    return f"{line}\n  {' ' * (len(before) + index - start)}^"
 
 
 class ModelImportError(ConfigError):

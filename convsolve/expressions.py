@@ -9,6 +9,12 @@ accepted tree is compiled once into nested closures; nothing is ever passed to `
 above, with Python's semantics (floor division, ``%`` with the sign of the divisor, short-circuit
 ``and``/``or`` returning an operand).
 
+Division by zero: a ``//`` or ``%`` whose right side reads no names and is 0 (``1 // 0``,
+``a % (2 - 2)``) is refused when parsed, since it would fail for every assignment; one whose right side
+is 0 only for some values raises :class:`ZeroDivisionError` for those, and a solver treats them as
+invalid assignments (a constraint is then false). Parts that read no names are computed once, when
+parsed.
+
 Example:
     >>> padding = parse_expression("stem.kernel // 2", {"stem.kernel", "width"})
     >>> padding.names
@@ -26,6 +32,8 @@ from __future__ import annotations
 import ast
 import difflib
 import operator
+import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
@@ -147,17 +155,31 @@ def parse_expression(text: str, known_names: Collection[str]) -> Expression:
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
+        if exc.msg.startswith("Exceeds the limit"):  # Python reads at most sys.get_int_max_str_digits() digits
+            raise _long_integer_error(text) from None
+        if "null bytes" in exc.msg:
+            raise ExpressionError("contains a null character", expression=text, column=text.index("\0") + 1) from None
         # offset 0: the text ended too early
         column = None if exc.offset is None or (exc.lineno or 1) > 1 else indent + (exc.offset or len(source) + 1)
         raise ExpressionError(f"is not a valid expression ({exc.msg})", expression=text, column=column) from None
-    except (RecursionError, MemoryError, ValueError) as exc:
-        raise ExpressionError(f"cannot be parsed ({type(exc).__name__}: {exc})", expression=text) from None
+    except (RecursionError, MemoryError):  # the parser's own stack, well past MAX_DEPTH
+        raise ExpressionError(f"is nested more than {MAX_DEPTH} levels deep", expression=text) from None
     compiler = _Compiler(text, source, indent, frozenset(known_names))
     evaluator = compiler.compile(tree.body, 0)
     if len(_PARSED) >= 10_000:
         _PARSED.clear()
     parsed = _PARSED[text] = Expression(text, frozenset(compiler.names), evaluator)
     return parsed
+
+
+def _long_integer_error(text: str) -> ExpressionError:
+    """The error for an integer literal with more digits than Python reads, at its column when found."""
+    limit = sys.get_int_max_str_digits()
+    for match in re.finditer(r"(?<![\w.])\d[\d_]*", text):
+        digits = len(match.group().replace("_", ""))
+        if digits > limit:
+            return ExpressionError(f"an integer has {digits:,} digits; at most {limit:,} are read", expression=text, column=match.start() + 1)
+    return ExpressionError(f"an integer has more than {limit:,} digits, the most that are read", expression=text)
 
 
 _PARSED: dict[str, Expression] = {}
@@ -174,6 +196,7 @@ class _Compiler:
         self.indent = indent
         self.known_names = known_names
         self.names: set[str] = set()
+        self.name_reads = 0
 
     def column(self, node: ast.AST) -> int | None:
         """1-based character column of ``node`` in the whole text (ast gives UTF-8 byte offsets per line)."""
@@ -204,6 +227,14 @@ class _Compiler:
         return ExpressionError(problem, expression=self.text, column=column or self.column(node))
 
     def compile(self, node: ast.AST, depth: int) -> Evaluator:
+        """The evaluator of ``node``; a :class:`_Constant` when the part reads no names."""
+        reads = self.name_reads
+        evaluator = self.compile_part(node, depth)
+        if self.name_reads == reads and not isinstance(evaluator, _Constant):
+            return _Constant(evaluator({}))
+        return evaluator
+
+    def compile_part(self, node: ast.AST, depth: int) -> Evaluator:
         if depth > MAX_DEPTH:
             raise self.refuse(node, f"is nested more than {MAX_DEPTH} levels deep")
         depth += 1
@@ -217,6 +248,10 @@ class _Compiler:
                 column = self.operator_column(node.left, node.right)
                 raise self.refuse(node, f"{_spell(node.op)} is not allowed{_operator_hint(node.op)}", column)
             left, right = self.compile(node.left, depth), self.compile(node.right, depth)
+            if binary in (operator.floordiv, operator.mod) and isinstance(right, _Constant) and right.value == 0:
+                column = self.operator_column(node.left, node.right)
+                spelling = "//" if binary is operator.floordiv else "%"
+                raise self.refuse(node, f"'{spelling}' divides by zero for every value: its right side {ast.unparse(node.right)!r} is always 0", column)
             return lambda values: binary(left(values), right(values))
         if isinstance(node, ast.UnaryOp):
             unary = _UNARY.get(type(node.op))
@@ -240,7 +275,7 @@ class _Compiler:
     def constant(self, node: ast.Constant) -> Evaluator:
         value = node.value
         if isinstance(value, int):  # bool is an int too: True and False are accepted
-            return lambda values: value
+            return _Constant(value)
         kind = {str: "the string ", bytes: "the bytes ", float: "the float ", complex: "the complex number ", type(...): "the ellipsis "}.get(type(value), "")
         hint = " (integers only; use // for floor division)" if isinstance(value, (float, complex)) else _ALLOWED
         raise self.refuse(node, f"{kind}{ast.unparse(node)} is not allowed{hint}")
@@ -260,6 +295,7 @@ class _Compiler:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise self.refuse(node, f"unknown name {dotted!r}{hint}")
         self.names.add(dotted)
+        self.name_reads += 1
         return lambda values: values[dotted]
 
     def compare(self, node: ast.Compare, depth: int) -> Evaluator:
@@ -302,6 +338,16 @@ class _Compiler:
         arguments = tuple(self.compile(argument, depth) for argument in node.args)
         chosen = _FUNCTIONS[function]
         return lambda values: chosen(*(argument(values) for argument in arguments))
+
+
+@dataclass(frozen=True)
+class _Constant:
+    """The evaluator of a part that reads no names: its value, computed once when parsed."""
+
+    value: int | bool
+
+    def __call__(self, values: Mapping[str, Any]) -> int | bool:
+        return self.value
 
 
 _ALLOWED = " (allowed: integers, names, + - * // %, comparisons, and/or/not, if/else, min(), max())"

@@ -119,3 +119,14 @@ def test_formula_filled_in_for_ceil_mode_last_window_rule():
         {"name": "p", "type": "max_pool1d", "kernel": 1, "stride": 3, "ceil_mode": True}]}).layer("p")
     formula, _ = layer.explain(0, 5)
     assert formula == "ceil((5 + 0 - 1) / 3) + 1 = 3, minus 1 as the last window would start at 6 >= 5 + 0: 2"
+
+
+def test_input_fix_search_stops_at_the_largest_size_range_past_a_huge_input():
+    """`check vgg16.yaml --input 1000000:1000010` raised a ValueError traceback: the search for a valid input
+    size built a range 1..1000010, more sizes than one range may hold."""
+    report = net([
+        {"name": "f", "type": "flatten"},
+        {"name": "fc", "type": "linear", "in_features": 9, "out_features": 2},
+    ], size=(1_000_000, 1_000_010)).check()
+    (violation,) = report.violations
+    assert violation.fixes[0] == "input in 3 (none of 1000000..1000010 is valid; searched 1..1000000)"

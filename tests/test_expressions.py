@@ -116,6 +116,14 @@ def reference(node: ast.expr, values: dict[str, int]) -> Any:
     raise AssertionError(f"unexpected node {ast.dump(node)}")
 
 
+def divides_by_constant_zero(tree: ast.expr) -> bool:
+    """Whether some ``//`` or ``%`` of ``tree`` has a right side that reads no names and is 0 (or itself divides so)."""
+    divisors = [node.right for node in ast.walk(tree) if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.FloorDiv, ast.Mod))]
+    constant = [right for right in divisors if not any(isinstance(part, (ast.Name, ast.Attribute)) for part in ast.walk(right))]
+    zero = (("ZeroDivisionError", None), ("int", 0), ("bool", False))
+    return any(outcome(lambda right=right: reference(right, {})) in zero for right in constant)
+
+
 def outcome(function: Any) -> tuple[str, Any]:
     try:
         value = function()
@@ -129,6 +137,10 @@ def outcome(function: Any) -> tuple[str, Any]:
 def test_random_expressions_evaluate_as_python_does(tree, values):
     text = ast.unparse(tree)
     assert ast.dump(ast.parse(text, mode="eval").body) == ast.dump(tree), "unparse must keep the generated structure"
+    if divides_by_constant_zero(tree):
+        with pytest.raises(ExpressionError, match="divides by zero for every value"):
+            parse_expression(text, NAMES)
+        return
     expression = parse_expression(text, NAMES)
     assert outcome(lambda: expression.evaluate(values)) == outcome(lambda: reference(tree, values))
     written = {ast.unparse(node) for node in ast.walk(tree) if isinstance(node, (ast.Name, ast.Attribute))}
@@ -161,6 +173,78 @@ def test_division_by_zero_raises_zero_division_error():
         expression.evaluate({"a": 3, "b": 0})
     # short-circuit guards a division, as in Python
     assert parse_expression("b != 0 and a // b > 1", {"a", "b"}).evaluate({"a": 3, "b": 0}) is False
+
+
+@pytest.mark.parametrize(
+    "text, column, divisor",
+    [("1 // 0 >= 0", 3, "'0'"), ("a % (2 - 2) == 1", 3, "'2 - 2'"), ("a // min(0, 1)", 3, "'min(0, 1)'"),
+     ("a > 0 or 1 // 0", 12, "'0'"), ("a // -(b - b + 0)", None, None)],
+)
+def test_division_by_a_constant_zero_is_refused_when_parsed(text, column, divisor):
+    """`1 // 0 >= 0` in a constraint made every assignment invalid (count 0) without a word."""
+    if column is None:  # zero only for the values it reads: an invalid assignment, per assignment
+        with pytest.raises(ZeroDivisionError):
+            parse_expression(text, {"a", "b"}).evaluate({"a": 1, "b": 2})
+        return
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(text, {"a", "b"})
+    assert info.value.column == column
+    assert info.value.problem.endswith(f"divides by zero for every value: its right side {divisor} is always 0")
+
+
+def test_a_constraint_dividing_by_zero_is_a_config_error_naming_it():
+    from convsolve.space import Space
+
+    data = {"name": "t", "input": {"channels": 3, "size": 8},
+            "layers": [{"name": "c", "type": "conv2d", "out_channels": 8, "kernel": {"choice": [1, 3]}}],
+            "constraints": ["c.kernel >= 1", "1 // 0 >= 0"]}
+    with pytest.raises(ExpressionError) as info:
+        Space.from_config(data, source="space.yaml")
+    assert str(info.value) == ("space.yaml: field 'constraints': expression '1 // 0 >= 0', column 3: "
+                               "'//' divides by zero for every value: its right side '0' is always 0")
+
+
+def test_a_constant_part_is_computed_once_when_parsed():
+    expression = parse_expression("a * (2 * 3 + 1) if 1 < 2 else 0", {"a"})
+    assert expression.evaluate({"a": 2}) == 14
+
+
+def test_a_long_expression_is_cut_around_the_column_with_a_caret():
+    """Errors quoted the whole expression, up to 10 KB on one line."""
+    known = [f"b{i}.kernel" for i in range(50)]
+    text = f"max({', '.join(known)}) ** 2"
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(text, known)
+    head, excerpt, caret = info.value.message.split("\n")
+    assert head.startswith(f"expression of {len(text)} characters, column {len(text) - 3}: '**' is not allowed")
+    assert len(excerpt) <= 2 + 3 + ExpressionError.SHOWN + 3
+    assert excerpt.startswith("  ...") and excerpt.endswith("b49.kernel) ** 2")
+    assert excerpt[len(caret) - 1 : len(caret) + 1] == "**" and set(caret[:-1]) == {" "}
+    assert info.value.facts["expression"].startswith("max(b0.kernel, ")  # --json keeps it whole
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("-" * 9999 + "1", f"is nested more than {MAX_DEPTH} levels deep"),
+        ("1+" * 4900 + "1", f"is nested more than {MAX_DEPTH} levels deep"),
+        ("(1," * 3000, f"is nested more than {MAX_DEPTH} levels deep"),
+        ("a." * 4999 + "a", f"is nested more than {MAX_DEPTH} levels deep"),
+        ("a + " + "1" * 5000, "an integer has 5,000 digits; at most 4,300 are read"),
+        ("a\x00", "contains a null character"),
+    ],
+    ids=["unary", "sum", "tuples", "dotted", "digits", "null"],
+)
+def test_parser_failures_name_no_python_internals(text, problem):
+    """Parser failures printed `(RecursionError: ...)`, `(MemoryError: )` or `use sys.set_int_max_str_digits()`."""
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(text, {"a"})
+    assert info.value.problem == problem
+    message = str(info.value)
+    assert not any(word in message for word in ("Error", "sys.", "null bytes"))
+    assert max(map(len, message.splitlines())) < 100
+    if text.startswith("a + 1"):
+        assert info.value.column == 5
 
 
 def test_expressions_are_frozen_values():

@@ -229,3 +229,60 @@ def test_torchvision_exported_to_onnx_imports_with_the_sizes_pytorch_accepts(tmp
     traced = from_torch(model, range(1, 301))
     assert (imported.valid_sizes().mask == traced.valid_sizes().mask).all()
     assert imported.shapes([97, 97])[-1].shape == traced.shapes([97, 97])[-1].shape == (1000,)
+
+
+def strings(name: str, values) -> onnx.TensorProto:
+    return helper.make_tensor(name, TensorProto.STRING, [len(values)], [v.encode() for v in values])
+
+
+def resize(*inputs: str) -> onnx.NodeProto:
+    return helper.make_node("Resize", ["c", *inputs], ["up"], name="up")
+
+
+WRONG_TYPES = {
+    "resize scales of strings": ([resize("", "scales")], [strings("scales", ["1", "1", "two", "2"])], 19, "scales", "a string tensor; scales must be a float tensor"),
+    "resize sizes of strings": ([resize("", "", "sizes")], [strings("sizes", ["1", "4", "two", "2"])], 19, "sizes", "a string tensor; sizes must be an integer tensor"),
+    "upsample scales of strings": ([helper.make_node("Upsample", ["c", "scales"], ["up"], name="up")], [strings("scales", ["1", "1", "2", "2"])], 9, "scales", "a string tensor; scales must be a float tensor"),
+    "reshape shape of strings": ([helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat")], [strings("shape", ["1", "-1"])], 19, "shape", "a string tensor; shape must be an integer tensor"),
+    "reshape shape of floats": ([helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat")], [init("shape", None, np.float32, [1.5, -1])], 19, "shape", "a float tensor; shape must be an integer tensor"),
+    "complex scales": ([resize("", "scales")], [init("scales", None, np.complex64, [1, 1, 2 + 1j, 2])], 19, "scales", "a complex tensor; scales must be a float tensor"),
+    "bool scales": ([resize("", "scales")], [init("scales", None, bool, [1, 1, 1, 1])], 19, "scales", "a bool tensor; scales must be a float tensor"),
+    "float sizes": ([resize("", "", "sizes")], [init("sizes", None, np.float32, [1, 4, 2.5, 2])], 19, "sizes", "a float tensor; sizes must be an integer tensor"),
+    "constant shape of strings": ([helper.make_node("Constant", [], ["shape"], name="k", value=strings("v", ["1", "-1"])),
+                                   helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat")], [], 19, "shape", "a string tensor"),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_TYPES)
+def test_constants_of_the_wrong_type_are_refused_by_type_naming_node_and_input(case):
+    """String scales, sizes and shapes ended in a ValueError traceback, complex scales printed numpy's ComplexWarning,
+    and a float Reshape shape [1.5, -1] was read as [1, -1]."""
+    nodes, constants, opset, role, problem = WRONG_TYPES[case]
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], name="c")
+    model = make_model([conv, *nodes], [init("w", (4, 3, 3, 3)), *constants], opset=opset)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ModelImportError) as info:
+            from_onnx(model, 32)
+    err = info.value
+    op = nodes[-1].op_type
+    assert (err.facts["node"], err.facts["field"]) == (nodes[-1].name, role)
+    assert err.message.startswith(f"{op}: the {role} input {role!r} is ") and problem in err.message
+
+
+@pytest.mark.parametrize("holder", ["initializer", "Constant node"])
+def test_external_data_is_never_read(tmp_path, monkeypatch, holder):
+    """A Constant node's tensor stored in an external file was read (relative to the working directory)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shape.bin").write_bytes(np.array([1, -1], np.int64).tobytes())
+    tensor = onnx.TensorProto(name="shape", data_type=TensorProto.INT64, dims=[2], data_location=TensorProto.EXTERNAL)
+    tensor.external_data.add(key="location", value="shape.bin")
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], name="c")
+    reshape = helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat")
+    if holder == "initializer":
+        model = make_model([conv, reshape], [init("w", (4, 3, 3, 3)), tensor])
+    else:
+        constant = helper.make_node("Constant", [], ["shape"], name="k", value=tensor)
+        model = make_model([conv, constant, reshape], [init("w", (4, 3, 3, 3))])
+    with pytest.raises(ModelImportError, match="'shape' is stored in an external data file, which convsolve does not read"):
+        from_onnx(model, 32)

@@ -395,6 +395,47 @@ def test_load_callable_from_a_file_and_a_module(tmp_path):
             load_callable(ref)
 
 
+SYS_EXIT_MODELS = """
+import sys
+import torch.nn as nn
+
+def quits():
+    sys.exit(0)
+
+class Exits(nn.Module):
+    def forward(self, x):
+        sys.exit(0)
+
+class Inner(nn.Module):
+    def forward(self, x):
+        raise SystemExit(5)
+
+class Outer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = Inner()
+
+    def forward(self, x):
+        return self.inner(x)
+"""
+
+
+@pytest.mark.parametrize("callable_name, message", [
+    ("quits", "calling quits() failed: it called sys.exit(0) (it must return a torch.nn.Module)"),
+    ("Exits", "torch.fx cannot trace the forward of"),
+    ("Outer", ".Inner: it called sys.exit(5)"),
+    ("on_import", "exits_on_import.py failed: it called sys.exit(4)"),
+])
+def test_a_model_calling_sys_exit_is_an_import_error_naming_it(tmp_path, callable_name, message):
+    """A callable calling sys.exit(0) made convsolve exit 0 without a word, as if the model were valid."""
+    (tmp_path / "exiting_models.py").write_text(SYS_EXIT_MODELS)
+    (tmp_path / "exits_on_import.py").write_text("import sys\nsys.exit(4)\n")
+    file = "exits_on_import.py" if callable_name == "on_import" else "exiting_models.py"
+    with pytest.raises(ModelImportError) as info:
+        convsolve.load(f"{tmp_path}/{file}:{callable_name}")
+    assert message in str(info.value) and str(tmp_path) in str(info.value)
+
+
 def test_importing_never_changes_the_config_of_a_layer_it_cannot_express():
     """Every imported layer is a config layer: the network's config is exactly what from_torch built."""
     network = from_torch(UNet(), input=range(16, 65))

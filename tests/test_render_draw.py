@@ -1,5 +1,6 @@
 """The drawing: layout by topological generation, labels, red for what is invalid, pruned domains of a space."""
 
+import json
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -118,3 +119,21 @@ def test_cli_draws_a_space_and_refuses_to_overwrite(tmp_path):
     assert runner.invoke(app, args + ["--force", "--at", "64"]).exit_code == 0
     bad = runner.invoke(app, ["draw", str(ROOT / "configs" / "vgg16.yaml"), "--at", "big", "-o", str(tmp_path / "x.png")])
     assert bad.exit_code == 2 and "--at 'big'" in bad.output
+
+
+@needs_matplotlib
+@pytest.mark.parametrize("name", ["cost$$", "$\\foo$", "a$b$c"])
+def test_names_are_drawn_as_written_not_as_math(tmp_path, name):
+    """A layer named cost$$ or $\\foo$ made draw, plot and report fail with a mathtext traceback; a$b$c was typeset as math."""
+    from convsolve.render import size_plot
+
+    config = {"name": name, "input": {"channels": 1, "size": {"range": [1, 16]}},
+              "layers": [{"name": name, "type": "conv2d", "out_channels": 1, "kernel": 3}]}
+    network = load_config(config)
+    for figure in (drawing(network).figure(), size_plot(network).figure()):
+        svg = figure_bytes(figure, "svg").decode()
+        assert f">{name}" in svg  # in a <text> element: not typeset as math
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(config))
+    result = runner.invoke(app, ["report", str(path), "-o", str(tmp_path / "report.html")])
+    assert result.exit_code == 0 and name in (tmp_path / "report.html").read_text(), result.output

@@ -51,6 +51,25 @@ __all__ = ["ONNX_TRANSLATORS", "SHAPE_PRESERVING_OPS", "from_onnx", "layer_from_
 
 Shape = Sequence[int]
 
+FLOAT_TENSOR = "f"
+"""numpy dtype kinds of a float tensor: Resize and Upsample scales."""
+INTEGER_TENSOR = "iu"
+"""numpy dtype kinds of an integer tensor: Resize sizes, Reshape shapes, Gather indices, shape values."""
+_KIND_WORDS = {"f": "a float", "i": "an integer", "u": "an integer", "b": "a bool", "c": "a complex", "O": "a string", "S": "a string", "U": "a string"}
+
+
+def tensor_type_problem(value: Any, kinds: str) -> str | None:
+    """None when the numpy array ``value`` has one of the dtype ``kinds``; else what it is, e.g. ``"a string tensor"``.
+
+    Example:
+        >>> tensor_type_problem(np.array([1.5, -1.0]), INTEGER_TENSOR)
+        'a float tensor'
+    """
+    kind = np.asarray(value).dtype.kind
+    if kind in kinds:
+        return None
+    return f"{_KIND_WORDS.get(kind, 'a ' + str(np.asarray(value).dtype))} tensor"
+
 
 def _import_onnx() -> ModuleType:
     try:
@@ -124,8 +143,9 @@ class OnnxNode:
             raise self.error(f"the shape of the {role} input {name!r} is needed to translate it; pass it in weight_shapes", role)
         return self.weight_shapes[name]
 
-    def constant(self, index: int, role: str) -> Any:
-        """The value of constant input ``index`` as a numpy array, or None when the input is absent or empty."""
+    def constant(self, index: int, role: str, kinds: str) -> Any:
+        """The value of constant input ``index`` as a numpy array of one of the dtype ``kinds`` (a ConfigError
+        naming the input otherwise), or None when the input is absent or empty."""
         name = self.node.input[index] if index < len(self.node.input) else ""
         if not name:
             return None
@@ -136,6 +156,9 @@ class OnnxNode:
                 role,
             )
         value = self.constants[name]
+        problem = tensor_type_problem(value, kinds)
+        if problem is not None:
+            raise self.error(f"the {role} input {name!r} is {problem}; {role} must be {_KIND_WORDS[kinds[0]]} tensor", role)
         return None if getattr(value, "size", 1) == 0 else value
 
     def check_attributes(self, allowed: set[str]) -> None:
@@ -304,12 +327,12 @@ def translate_resize(node: OnnxNode) -> Layer:
         if "height_scale" in node.attributes or "width_scale" in node.attributes:
             raise node.error("height_scale/width_scale (opset 1) are not supported; use scales", "scales")
         scales = node.attributes.get("scales")
-        scales = node.constant(1, "scales") if scales is None else scales
+        scales = node.constant(1, "scales", FLOAT_TENSOR) if scales is None else scales
         sizes = None
     elif len(node.node.input) == 2:  # opset 10: X, scales
-        scales, sizes = node.constant(1, "scales"), None
+        scales, sizes = node.constant(1, "scales", FLOAT_TENSOR), None
     else:
-        scales, sizes = node.constant(2, "scales"), node.constant(3, "sizes")
+        scales, sizes = node.constant(2, "scales", FLOAT_TENSOR), node.constant(3, "sizes", INTEGER_TENSOR)
     if (scales is None) == (sizes is None):
         raise node.error("exactly one of scales and sizes must be given", "scales")
     axes = [a % rank for a in node.attributes.get("axes", range(rank))]
@@ -562,14 +585,15 @@ class _ModelImporter:
         init = self.initializers.get(name)
         if init is None:
             return None
-        if init.data_location == self.onnx.TensorProto.EXTERNAL:
-            raise self.error(f"the value of {name!r} is stored in an external data file, which convsolve does not read")
         array = self.tensor_value(init, name)
         self.values[name] = array
         return array
 
     def tensor_value(self, tensor: Any, name: str) -> Any:
-        """The numpy value of a TensorProto; ModelImportError when its data does not match its type and shape."""
+        """The numpy value of a TensorProto; ModelImportError when its data does not match its type and shape,
+        or lies in an external data file (never read: its path comes from the model)."""
+        if tensor.data_location == self.onnx.TensorProto.EXTERNAL:
+            raise self.error(f"the value of {name!r} is stored in an external data file, which convsolve does not read")
         data_type = getattr(tensor, "data_type", None)
         if data_type is not None and data_type not in self.onnx.TensorProto.DataType.values():
             raise self.error(f"the tensor {name!r} has the unknown data type {data_type}; is the model damaged?")
@@ -720,6 +744,8 @@ class _ModelImporter:
     def reshape(self, source: _Activation, target: Any) -> _Activation:
         if isinstance(target, _Activation) or target is None:
             raise self.error("Reshape to a shape computed from activations is not supported", "shape")
+        if not isinstance(target, list):
+            self.check_integers(target, "shape", self.node.input[1])
         shape = list(target) if isinstance(target, list) else [int(v) for v in target.reshape(-1)]
         batch = len(shape) == 2 and (isinstance(shape[0], _Symbol) and shape[0].is_batch or shape[0] == 0
                                      or (isinstance(shape[0], int) and shape[0] == self.batch and self.batch >= 1))
@@ -732,6 +758,12 @@ class _ModelImporter:
         shown = ", ".join(v.what if isinstance(v, _Symbol) else str(v) for v in shape)
         raise self.error(f"Reshape to ({shown}): convsolve translates reshapes to (batch, -1) or (batch, features)", "shape")
 
+    def check_integers(self, value: Any, role: str, name: str) -> None:
+        """Refuse a constant ``value`` (input ``name`` of the current node) that is not an integer tensor."""
+        problem = tensor_type_problem(value, INTEGER_TENSOR)
+        if problem is not None:
+            raise self.error(f"{self.node.op_type}: the {role} input {name!r} is {problem}; {role} must be an integer tensor", role)
+
     def constant_node(self, node: Any) -> Any:
         helper = self.onnx.helper
         for attribute in node.attribute:
@@ -739,7 +771,7 @@ class _ModelImporter:
             if attribute.name == "value":
                 if attribute.type != self.onnx.AttributeProto.TENSOR:
                     raise self.error("Constant: attribute 'value' must be of type TENSOR", "value")
-                return self.tensor_value(value, "value")
+                return self.tensor_value(value, str(node.output[0]))
             if attribute.name in ("value_float", "value_int"):
                 return np.array(value)
             if attribute.name in ("value_floats", "value_ints"):
@@ -753,6 +785,7 @@ class _ModelImporter:
         if op in ("Identity", "Cast") and inputs:
             return inputs[0]
         if op == "Gather" and isinstance(inputs[0], list) and inputs[1] is not None and not isinstance(inputs[1], (list, _Symbol)):
+            self.check_integers(inputs[1], "indices", node.input[1])
             index = np.asarray(inputs[1])
             if index.ndim == 0:
                 return inputs[0][int(index)]
@@ -761,7 +794,11 @@ class _ModelImporter:
             return inputs[0] if isinstance(inputs[0], list) else [inputs[0]]
         if op == "Concat" and symbolic:
             joined: list[Any] = []
-            for value in inputs:
+            for name, value in zip(node.input, inputs):
+                if value is None:
+                    raise self.error("Concat: an input name is empty", "input")
+                if not isinstance(value, (list, _Symbol)):
+                    self.check_integers(value, "shape value", name)
                 joined.extend(value if isinstance(value, list) else [int(v) for v in np.asarray(value).reshape(-1)] if not isinstance(value, _Symbol) else [value])
             return joined
         if symbolic:

@@ -148,6 +148,11 @@ class _Refusal(Exception):
 # --- the tracer -----------------------------------------------------------------------------------
 
 
+_USER_CODE_FAILURES = (Exception, SystemExit)
+"""What user code (a model's module, factory, forward or rule) may raise that becomes a ModelImportError: anything
+but KeyboardInterrupt; a SystemExit too, which would otherwise end convsolve with the model's exit code and no word."""
+
+
 class _TraceFailure(Exception):
     def __init__(self, path: str, module_type: type, cause: BaseException) -> None:
         super().__init__(path)
@@ -170,7 +175,7 @@ def _make_tracer(torch: ModuleType) -> Any:
                 return super().call_module(module, forward, args, kwargs)
             except _TraceFailure:
                 raise
-            except Exception as exc:
+            except _USER_CODE_FAILURES as exc:
                 raise _TraceFailure(self.path_of_module(module), type(module), exc) from exc
 
     return Tracer()
@@ -190,6 +195,8 @@ def _qualname(obj: Any) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -220,7 +227,7 @@ def _trace(torch: ModuleType, model: Any, source: str | None) -> Any:
             "where rule gives its config layers (see help(convsolve.io.torch.register_module))",
             file=source, module=failure.path or type(model).__name__,
         ) from None
-    except Exception as exc:  # noqa: BLE001 - user code (the model, its rule, its factory) may raise anything
+    except _USER_CODE_FAILURES as exc:
         raise ModelImportError(
             f"torch.fx cannot trace the forward of {_qualname(type(model))}: {_first_line(exc)}",
             file=source, module=type(model).__name__,
@@ -567,7 +574,7 @@ class _Translator:
             produced = rule(module) if callable(rule) else rule
         except _Refusal as refusal:
             raise self.error(f"{type(module).__name__}: {refusal}") from None
-        except Exception as exc:  # noqa: BLE001 - user code (the model, its rule, its factory) may raise anything
+        except _USER_CODE_FAILURES as exc:
             raise self.error(f"the convsolve rule for {type(module).__name__} failed: {_first_line(exc)}") from None
         specs = self.specs(produced, type(module).__name__)
         if builtin and isinstance(module, (self.nn.ConvTranspose1d, self.nn.ConvTranspose2d, self.nn.ConvTranspose3d)):
@@ -654,7 +661,7 @@ class _Translator:
                 result = getattr(meta(args[0]), node.target)(*meta(args[1:]), **meta(kwargs))
             else:
                 result = node.target(*meta(args), **meta(kwargs))
-        except Exception as exc:  # noqa: BLE001 - user code (the model, its rule, its factory) may raise anything
+        except _USER_CODE_FAILURES as exc:
             raise self.error(f"computing with parameters failed: {_first_line(exc)}") from None
         if isinstance(result, torch.Tensor):
             return _Constant(tuple(int(d) for d in result.shape))
@@ -1001,7 +1008,7 @@ def _spatial_rank_and_channels(torch: ModuleType, model: Any, graph_module: Any)
             if rule is not None and ndim is None:
                 try:
                     produced = rule(module) if callable(rule) else rule
-                except Exception:  # noqa: BLE001 - reported with its module when the call is translated
+                except _USER_CODE_FAILURES:  # reported with its module when the call is translated
                     produced = []
                 for spec in produced if isinstance(produced, (list, tuple)) else [produced]:
                     type_name = spec if isinstance(spec, str) else spec.get("type") if isinstance(spec, Mapping) else None
@@ -1171,11 +1178,10 @@ def load_callable(reference: str) -> tuple[Any, str]:
         raise ModelImportError(f"{attribute} is a {type(target).__name__}, neither a torch.nn.Module nor callable", file=reference)
     try:
         model = target()
-    except Exception as exc:  # noqa: BLE001 - user code (the model, its rule, its factory) may raise anything
-        raise ModelImportError(
-            f"calling {attribute}() failed: {_first_line(exc)} (convsolve calls it without arguments; "
-            "wrap it in a function that passes them)", file=reference,
-        ) from None
+    except _USER_CODE_FAILURES as exc:
+        hint = ("it must return a torch.nn.Module" if isinstance(exc, SystemExit)
+                else "convsolve calls it without arguments; wrap it in a function that passes them")
+        raise ModelImportError(f"calling {attribute}() failed: {_first_line(exc)} ({hint})", file=reference) from None
     if not isinstance(model, torch.nn.Module):
         raise ModelImportError(f"{attribute}() returned a {type(model).__name__}, not a torch.nn.Module", file=reference)
     return model, attribute.split(".")[-1]
@@ -1188,7 +1194,7 @@ def _import_module(name: str, reference: str) -> ModuleType:
         if exc.name and name.startswith(exc.name):
             raise ModelImportError(f"no module named {exc.name!r} (is it installed, or is it a file? write FILE.py:CALLABLE)", file=reference) from None
         raise ModelImportError(f"importing {name} failed: {_first_line(exc)}", file=reference) from None
-    except Exception as exc:  # noqa: BLE001 - user code (the model, its rule, its factory) may raise anything
+    except _USER_CODE_FAILURES as exc:
         raise ModelImportError(f"importing {name} failed: {_first_line(exc)}", file=reference) from None
 
 
@@ -1206,7 +1212,7 @@ def _import_file(path_text: str, reference: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - user code (the model, its rule, its factory) may raise anything
+    except _USER_CODE_FAILURES as exc:
         sys.modules.pop(module_name, None)
         raise ModelImportError(f"importing {path_text} failed: {_first_line(exc)}", file=reference) from None
     finally:

@@ -39,7 +39,7 @@ from ..inference import Inference, NodeSizes, infer
 from ..network import INPUT, Network
 from ..sizesets import SizeRange, SizeSet
 from ..space import Space
-from .figures import FIGURE_FORMATS, figure_bytes, new_figure
+from .figures import FIGURE_FORMATS, figure_bytes, new_figure, plain_text
 from .output import Written, check_output, write_output
 from .subject import Pictured, Subject, subject_of
 
@@ -414,7 +414,7 @@ class _Painter:
             self._edge(ax, u, v, bad)
         for node in self.drawn.nodes:
             self._node(ax, node)
-        return figure
+        return plain_text(figure)
 
     def _header_lines(self) -> list[tuple[str, float]]:
         """The title and the note under it (which space and domains), with their font sizes."""

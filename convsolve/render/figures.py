@@ -3,7 +3,8 @@
 Figures are ``matplotlib.figure.Figure`` objects on the Agg canvas, never made through pyplot, so no
 global backend is switched and no window opens. SVG keeps its text as ``<text>`` (``svg.fonttype:
 none``: names in a picture can be searched) and its ids and metadata are stable, so the same
-network gives the same file.
+network gives the same file. Text is drawn as written (:func:`plain_text`): a layer named ``a$b$c``
+is not typeset as math, and one named ``cost$$`` does not fail.
 
 Example:
     >>> figure = new_figure(2, 1)
@@ -22,7 +23,7 @@ from ..errors import MissingExtraError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["FIGURE_FORMATS", "figure_bytes", "inline_svg", "new_figure", "require_matplotlib"]
+__all__ = ["FIGURE_FORMATS", "figure_bytes", "inline_svg", "new_figure", "plain_text", "require_matplotlib"]
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 """The picture formats ``plot`` and ``draw`` write, chosen by the output file's suffix."""
@@ -63,13 +64,35 @@ def new_figure(width: float, height: float) -> Figure:
     return figure
 
 
+def plain_text(figure: Figure) -> Figure:
+    """``figure`` with every text in it drawn as written, neither as mathtext nor through TeX.
+
+    Layer and network names may hold ``$`` and ``\\``, which matplotlib would otherwise typeset as
+    math (``a$b$c``) or fail on with a parse error (``cost$$``, ``$\\foo$``). Call it once the texts
+    are placed.
+
+    Example:
+        >>> figure = new_figure(2, 1)
+        >>> text = figure.text(0, 0, "cost$$")
+        >>> plain_text(figure).texts[0].get_parse_math()
+        False
+    """
+    from matplotlib.text import Text
+
+    for text in figure.findobj(Text):
+        text.set_parse_math(False)
+        text.set_usetex(False)
+    return figure
+
+
 def figure_bytes(figure: Figure, fmt: str) -> bytes:
     """The figure encoded as ``fmt`` (one of :data:`FIGURE_FORMATS`)."""
     import matplotlib
 
     buffer = io.BytesIO()
     # text stays text in SVG and PDF; SVG ids do not change from run to run
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "convsolve", "pdf.fonttype": 42}):
+    # tick labels made while drawing are not put through TeX either
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "convsolve", "pdf.fonttype": 42, "text.usetex": False}):
         figure.savefig(buffer, format=fmt, dpi=DPI, metadata=_NO_METADATA[fmt])
     return buffer.getvalue()
 

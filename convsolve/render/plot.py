@@ -31,7 +31,7 @@ from ..errors import InvalidAssignment
 from ..inference import infer
 from ..network import INPUT, Network
 from ..sizesets import MAX_SIZE, MAX_SIZES, SizeRange, SizeSet
-from .figures import FIGURE_FORMATS, figure_bytes, new_figure
+from .figures import FIGURE_FORMATS, figure_bytes, new_figure, plain_text
 from .output import Written, check_output, write_output
 from .subject import Pictured, Subject, subject_of
 
@@ -170,7 +170,7 @@ class SizePlot:
         figure.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
         title = f"{self.network}: output size of every layer against the input size (valid at {self.valid_sizes})"
         figure.suptitle(title + (f"\n{self.subject}" if self.subject else ""), fontsize=11)
-        return figure
+        return plain_text(figure)
 
     def save(self, path: str, *, overwrite: bool = False) -> Written:
         """Write the figure to ``path`` (.png, .svg or .pdf, by its suffix)."""
