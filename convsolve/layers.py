@@ -545,6 +545,10 @@ class AdaptivePool(Monotone):
         return self.output_size[axis] + 0 * n, n >= 1
 
 
+LARGEST_SCALED = 2**62
+"""A scaled size past this is computed as this (far beyond any tensor), so that int64 arithmetic downstream never overflows."""
+
+
 @dataclass(frozen=True)
 class Interpolate(Monotone):
     """``interpolate``/``upsample``: a fixed ``size``, or ``floor(n * scale_factor)`` in double precision."""
@@ -560,7 +564,8 @@ class Interpolate(Monotone):
         if self.size is not None:
             return self.size[axis] + 0 * n, n >= 1
         assert self.scale_factor is not None
-        scaled = np.floor(np.asarray(n, dtype=np.float64) * self.scale_factor[axis]).astype(np.int64)
+        product = np.floor(np.asarray(n, dtype=np.float64) * self.scale_factor[axis])
+        scaled = np.minimum(product, float(LARGEST_SCALED)).astype(np.int64)  # saturates: stays non-decreasing, no overflow
         out = int(scaled) if np.ndim(scaled) == 0 else scaled
         return out, _as_bool((out >= 1) & (n >= 1))
 
@@ -576,7 +581,7 @@ class Interpolate(Monotone):
         if self.size is not None:
             return f"size {out}", ""
         assert self.scale_factor is not None
-        formula = f"floor({n} * {self.scale_factor[axis]}) = {out}"
+        formula = f"floor({n} * {self.scale_factor[axis]}) = {out}" + (" (the largest size computed with)" if out == LARGEST_SCALED else "")
         return formula, "" if ok else f"scaling {n} by {self.scale_factor[axis]} leaves no pixel"
 
 

@@ -258,3 +258,12 @@ def test_broadcast_add_agreeing_at_the_smallest_size_only():
     assert ops.count(space).valid == 2
     assert sorted(json.dumps(a, sort_keys=True) for a in ops.enumerate_assignments(space)) == valid
 
+
+
+def test_a_scaled_size_past_int64_saturates_without_a_warning(recwarn):
+    """Regression: two interpolates scaling 2**31 - 1 by 2**31 - 1 overflowed int64 (numpy's cast warning, a negative size)."""
+    network = load_config({"input": {"channels": 3, "size": 2**31 - 1}, "layers": [
+        {"name": "a", "type": "interpolate", "scale_factor": 2**31 - 1}, {"name": "b", "type": "interpolate", "scale_factor": 2**31 - 1}]})
+    assert network.check().ok
+    assert network.shapes([2**31 - 1])[-1].shape == (3, 2**62)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
