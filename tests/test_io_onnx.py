@@ -39,11 +39,21 @@ def test_conv_transpose_output_shape_derives_the_pads():
 
 
 def test_unsupported_op_names_node_and_op_type():
-    node = helper.make_node("LpPool", ["x"], ["y"], name="pool1", kernel_shape=[2, 2])
+    node = helper.make_node("MaxRoiPool", ["x", "rois"], ["y"], name="pool1", pooled_shape=[2, 2])
     with pytest.raises(ConfigError) as info:
         layer_from_onnx_node(node, (1, 3, 8, 8))
     assert info.value.facts == {"node": "pool1", "field": "op_type"}
-    assert "lp_pool" in str(info.value)
+    assert "supported ops" in str(info.value)
+
+
+def test_lp_pool_translates_as_lp_pool_and_refuses_pads_it_cannot_write():
+    node = helper.make_node("LpPool", ["x"], ["y"], name="pool1", kernel_shape=[3, 3], strides=[2, 2], p=3)
+    layer = layer_from_onnx_node(node, (1, 3, 8, 8))
+    assert layer.type == "lp_pool2d" and layer.axis_size(0, 8) == (3, True)
+    padded = helper.make_node("LpPool", ["x"], ["y"], name="pool2", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    with pytest.raises(ConfigError) as info:
+        layer_from_onnx_node(padded, (1, 3, 8, 8))
+    assert info.value.facts == {"node": "pool2", "field": "pads"}
 
 
 def test_resize_needs_the_value_of_its_scales():

@@ -440,3 +440,22 @@ def test_importing_never_changes_the_config_of_a_layer_it_cannot_express():
     """Every imported layer is a config layer: the network's config is exactly what from_torch built."""
     network = from_torch(UNet(), input=range(16, 65))
     assert convsolve.load_config(network_to_config(network)).valid_sizes().sets[0].values == (16, 32, 48, 64)
+
+
+class LpPools(nn.Module):
+    """An nn.LPPool2d module and F.lp_pool2d, as PyTorch users write them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.LPPool2d(2, 3, stride=2, ceil_mode=True)
+
+    def forward(self, x):
+        return F.lp_pool2d(self.pool(self.conv(x)), 1.5, 2)
+
+
+def test_lp_pool_modules_and_functions_are_valid_exactly_where_pytorch_runs():
+    model = LpPools().eval()
+    network = from_torch(model, input=range(1, 40), channels=3)
+    assert [network.layer(node).type for node in network.order[1:]] == ["conv2d", "lp_pool2d", "lp_pool2d"]
+    assert set(network.valid_sizes().sets[0].values) == torch_valid(model, range(1, 40))

@@ -22,7 +22,7 @@ from onnx import TensorProto, helper, shape_inference  # noqa: E402
 from onnx.backend.test.case.node import collect_testcases  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 
-from convsolve.errors import ConfigError  # noqa: E402
+from convsolve.errors import ChannelMismatch, ConfigError  # noqa: E402
 from convsolve.io.onnx import ONNX_TRANSLATORS, layer_from_onnx_node  # noqa: E402
 from convsolve.layers import Layer, Linear  # noqa: E402
 
@@ -39,6 +39,8 @@ OUT_OF_SCOPE = {
     "axis": "flatten/concat along an axis other than the channels",
     "transA": "Gemm with a transposed input (transA = 1)",
     "keep_aspect_ratio_policy": "Resize to sizes keeping the aspect ratio (each output size depends on every axis's input)",
+    "pads": "LpPool with pads (PyTorch's lp_pool, and so convsolve's, has none)",
+    "dilations": "LpPool with dilations (PyTorch's lp_pool, and so convsolve's, has none)",
 }
 """ConfigError field -> the feature that is out of convsolve's scope, for the skip reason."""
 
@@ -75,8 +77,8 @@ def convsolve_shape(layer: Layer, shapes: list[tuple[int, ...]]) -> tuple[int, .
                 return f"in_features is {layer.in_features}, got {first[1]}"
             return (first[0], layer.out_features)
         channels = layer.out_channels_for(first[1])
-    except ValueError as exc:
-        return f"{exc.args[0]}: {exc.args[1]}"
+    except ChannelMismatch as exc:
+        return f"{exc.field}: {exc.message}"
     sizes = []
     for axis, n in enumerate(first[2:]):
         out, ok = layer.axis_size(axis, n)

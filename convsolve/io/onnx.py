@@ -252,9 +252,26 @@ def translate_pool(node: OnnxNode) -> Layer:
     )
 
 
+def translate_lp_pool(node: OnnxNode) -> Layer:
+    """``LpPool``: an ``lp_pool`` (the pool rule; ``p`` changes no size), without pads or dilations as PyTorch's."""
+    node.check_attributes({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "p", "pads", "strides"})
+    ndim = node.spatial_rank()
+    if "kernel_shape" not in node.attributes:
+        raise node.error("kernel_shape is required", "kernel_shape")
+    kernel = node.ints("kernel_shape", 0, minimum=1)
+    stride, dilation = node.ints("strides", 1, minimum=1), node.ints("dilations", 1, minimum=1)
+    padding = _padding(node, kernel, stride, dilation)
+    if padding.dynamic or any(before or after for before, after in padding.pairs):
+        raise node.error("convsolve's lp_pool has no padding, as PyTorch's: an LpPool with pads or auto_pad SAME is refused", "pads")
+    if set(dilation) != {1}:
+        raise node.error(f"convsolve's lp_pool has no dilation, as PyTorch's: dilations {list(dilation)} are refused", "dilations")
+    return Pool(type=f"lp_pool{ndim}d", ndim=ndim, kernel=kernel, stride=stride, padding=padding, ceil_mode=bool(node.integer("ceil_mode", 0)))
+
+
 def translate_global_pool(node: OnnxNode) -> Layer:
-    """``GlobalAveragePool``/``GlobalMaxPool``: an adaptive pool to 1 on every spatial axis."""
-    node.check_attributes(set())
+    """``GlobalAveragePool``/``GlobalMaxPool``/``GlobalLpPool``: an adaptive pool to 1 on every spatial axis (an
+    average one for GlobalLpPool: the same sizes)."""
+    node.check_attributes({"p"} if node.op_type == "GlobalLpPool" else set())
     ndim = node.spatial_rank()
     kind = "max" if node.op_type == "GlobalMaxPool" else "avg"
     return AdaptivePool(type=f"adaptive_{kind}_pool{ndim}d", ndim=ndim, output_size=(1,) * ndim)
@@ -415,6 +432,8 @@ ONNX_TRANSLATORS: dict[str, Callable[[OnnxNode], Layer]] = {
     "AveragePool": translate_pool,
     "GlobalAveragePool": translate_global_pool,
     "GlobalMaxPool": translate_global_pool,
+    "LpPool": translate_lp_pool,
+    "GlobalLpPool": translate_global_pool,
     "Flatten": translate_flatten,
     "Gemm": translate_gemm,
     "Add": translate_merge,
@@ -425,12 +444,6 @@ ONNX_TRANSLATORS: dict[str, Callable[[OnnxNode], Layer]] = {
     **{op: translate_shape_preserving for op in SHAPE_PRESERVING_OPS},
 }
 """ONNX op type -> translator; an op missing here is refused with a ConfigError."""
-
-UNSUPPORTED_REASONS = {
-    "LpPool": "convsolve has no lp_pool layer type yet",
-    "GlobalLpPool": "convsolve has no lp_pool layer type yet",
-}
-
 
 def layer_from_onnx_node(
     node: NodeProto, input_shape: Shape, weight_shapes: Mapping[str, Shape] | None = None,
@@ -484,8 +497,7 @@ def layer_from_onnx_node(
         raise view.error(f"ops of domain {node.domain!r} are not supported (only the default ONNX domain)", "domain")
     translator = ONNX_TRANSLATORS.get(node.op_type)
     if translator is None:
-        reason = UNSUPPORTED_REASONS.get(node.op_type, f"supported ops: {', '.join(sorted(ONNX_TRANSLATORS))}")
-        raise view.error(f"op {node.op_type!r} is not supported: {reason}", "op_type")
+        raise view.error(f"op {node.op_type!r} is not supported: supported ops: {', '.join(sorted(ONNX_TRANSLATORS))}", "op_type")
     return translator(view)
 
 
@@ -709,8 +721,7 @@ class _ModelImporter:
         elif op in ONNX_TRANSLATORS:
             self.values[node.output[0]] = self.layer(node, inputs, activations)
         else:
-            reason = UNSUPPORTED_REASONS.get(op, "convsolve has no translation for it")
-            raise self.error(f"op {op!r} is not supported: {reason}", "op_type")
+            raise self.error(f"op {op!r} is not supported: convsolve has no translation for it", "op_type")
         for extra in node.output[1:]:
             if extra:
                 self.values[extra] = _Symbol(f"the output {extra!r} of {op} (only the first output is translated)")

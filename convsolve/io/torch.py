@@ -286,6 +286,14 @@ def _pool_rule(kind: str, nd: int) -> Callable[[Any], dict[str, Any]]:
     return rule
 
 
+def _lp_pool_rule(nd: int) -> Callable[[Any], dict[str, Any]]:
+    def rule(module: Any) -> dict[str, Any]:
+        return {"type": f"lp_pool{nd}d", "kernel": _per_axis(module.kernel_size),
+                "stride": _per_axis(module.stride if module.stride is not None else module.kernel_size), "ceil_mode": bool(module.ceil_mode)}
+
+    return rule
+
+
 def _adaptive_rule(kind: str, nd: int) -> Callable[[Any], dict[str, Any]]:
     def rule(module: Any) -> dict[str, Any]:
         if getattr(module, "return_indices", False):
@@ -357,6 +365,7 @@ def _builtin_module_rules(torch: ModuleType) -> dict[type, ModuleRule]:
         rules[getattr(nn, f"ConvTranspose{nd}d")] = _conv_rule
         rules[getattr(nn, f"MaxPool{nd}d")] = _pool_rule("max", nd)
         rules[getattr(nn, f"AvgPool{nd}d")] = _pool_rule("avg", nd)
+        rules[getattr(nn, f"LPPool{nd}d")] = _lp_pool_rule(nd)
         rules[getattr(nn, f"AdaptiveAvgPool{nd}d")] = _adaptive_rule("avg", nd)
         rules[getattr(nn, f"AdaptiveMaxPool{nd}d")] = _adaptive_rule("max", nd)
         rules[getattr(nn, f"BatchNorm{nd}d")] = f"batch_norm{nd}d"
@@ -697,6 +706,7 @@ class _Translator:
             add([f"max_pool{nd}d", f"_max_pool{nd}d"], self.pool_function("max", nd))
             add([f"max_pool{nd}d_with_indices"], self.refuse("max pooling with return_indices returns a tuple"))
             add([f"avg_pool{nd}d"], self.pool_function("avg", nd), F, torch, torch._C._nn)
+            add([f"lp_pool{nd}d"], self.lp_pool_function(nd), F)
             for kind in ("avg", "max"):
                 add([f"adaptive_{kind}_pool{nd}d", f"_adaptive_{kind}_pool{nd}d"], self.adaptive_function(kind, nd))
         add(["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"], self.interpolate, F)
@@ -814,6 +824,16 @@ class _Translator:
                     "padding": _per_axis(bound["padding"]), "ceil_mode": bool(bound["ceil_mode"])}
             if kind == "max":
                 spec["dilation"] = _per_axis(bound["dilation"])
+            return self.emit([spec], [self.tensor(bound["input"])])
+
+        return handler
+
+    def lp_pool_function(self, nd: int) -> Callable[[Any, Any], Any]:
+        def handler(args: Any, kwargs: Any) -> Any:
+            bound = _bind(args, kwargs, ["input", "norm_type", "kernel_size", "stride", "ceil_mode"], {"stride": None, "ceil_mode": False})
+            stride = bound["kernel_size"] if bound["stride"] is None else bound["stride"]
+            spec = {"type": f"lp_pool{nd}d", "kernel": _per_axis(bound["kernel_size"]), "stride": _per_axis(stride),
+                    "ceil_mode": bool(bound["ceil_mode"])}
             return self.emit([spec], [self.tensor(bound["input"])])
 
         return handler
@@ -995,6 +1015,7 @@ def _spatial_rank_and_channels(torch: ModuleType, model: Any, graph_module: Any)
     spatial_modules = {
         nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3, nn.ConvTranspose1d: 1, nn.ConvTranspose2d: 2, nn.ConvTranspose3d: 3,
         nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3, nn.AvgPool1d: 1, nn.AvgPool2d: 2, nn.AvgPool3d: 3,
+        nn.LPPool1d: 1, nn.LPPool2d: 2, nn.LPPool3d: 3,
         nn.AdaptiveAvgPool1d: 1, nn.AdaptiveAvgPool2d: 2, nn.AdaptiveAvgPool3d: 3, nn.AdaptiveMaxPool1d: 1,
         nn.AdaptiveMaxPool2d: 2, nn.AdaptiveMaxPool3d: 3, nn.BatchNorm2d: 2, nn.BatchNorm3d: 3,
         nn.InstanceNorm1d: 1, nn.InstanceNorm2d: 2, nn.InstanceNorm3d: 3, nn.PixelShuffle: 2, nn.PixelUnshuffle: 2,
