@@ -374,3 +374,6 @@ def _probe_points(space: Any, sweep: Sweep) -> tuple[np.ndarray, ...]:
                     "widen the range (--input) or move the target", file=space.source, node=target.node, field="targets")
             points[axis].add(index)
     return tuple(np.array(sorted(p), dtype=np.int64) for p in points)
+
+
+local_name = _local  # public alias of _local, for the layer catalogue
