@@ -515,7 +515,7 @@ class Merge(Layer):
         checks = [(s == out) | (s == 1) if self.broadcast else s == out for s in sizes]
         return _as_bool(reduce(np.logical_and, checks))
 
-    def merged_channel_counts(self, channels: Sequence[Size]) -> tuple[Size, Any]:
+    def merged_channel_counts(self, channels: Sequence[Any]) -> tuple[Any, Any]:
         """:meth:`merged_channels` over arrays of channel counts: the result's channels and whether the inputs'
         fit (an add/mul needs them equal, or 1 where broadcasting).
 
@@ -529,7 +529,7 @@ class Merge(Layer):
         out = reduce(np.maximum, channels)
         return out, self.agree(channels, out)
 
-    def merged_features(self, features: Sequence[Size]) -> tuple[Size, Any]:
+    def merged_features(self, features: Sequence[Any]) -> tuple[Any, Any]:
         """The feature count of flattened inputs merged, and whether they agree: a concat adds them up, an
         add/mul needs them equal (flattened vectors are merged as they are, without broadcasting)."""
         if self.type == "concat":

@@ -453,9 +453,9 @@ class LeadBound:
                 ok &= ok_table[:, sizes]
         if unit.merge is not None and unit.merge.inputs[0] not in programme.plan.flat:
             layer = programme.catalogue.merge_layer(unit.merge)
-            merged, agree = layer.merged_size([made.get(name, column.get(name)) for name in unit.merge.inputs])
+            fused, agree = layer.merged_size([made.get(name, column.get(name)) for name in unit.merge.inputs])  # type: ignore[misc]
             ok &= agree
-            made[unit.merge.node] = np.broadcast_to(merged, shape)
+            made[unit.merge.node] = np.broadcast_to(fused, shape)
         return cost, ok, [made[name] if name in made else column[name] for name in after]
 
     def _choices(self, step: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -425,7 +425,8 @@ class Programme:
         if isinstance(layer, Merge):
             inputs = [self._split(name, payload, want) for name, (_, payload) in zip(step.inputs, sources)]
             for axis in range(len(want)):
-                merged, agree = layer.merged_size([sizes[axis] for sizes in inputs])
+                size, agree = layer.merged_size([sizes[axis] for sizes in inputs])
+                merged = np.asarray(size)
                 ok &= np.broadcast_to(agree, merged.shape).all(axis=1)
                 outs.append(merged)
             return channels, *self._finish(step, layer, sources, outs, ok)
