@@ -508,3 +508,34 @@ def test_pushed_counts_equal_a_plain_loop_over_the_moves(data):
     for s, d, w in moves:
         expected[d] += counts[s] * (w if weighted else 1)
     assert pushed.tolist() == expected
+
+
+def test_the_solver_cache_stays_within_its_bound_and_never_reuses_a_number():
+    from convsolve.layers import Conv
+    from convsolve.solve.cache import SolverCache
+
+    cache = SolverCache(max_layers=100, max_sizes=1000)
+    layers = [Conv(type="conv2d", ndim=2, out_channels=c, kernel=3) for c in range(1, 251)]
+    numbers = [cache.serial(layer) for layer in layers]
+    assert len(set(numbers)) == 250 and len(cache) <= 100  # a full shelf is emptied, numbers go on
+    assert cache.serial(layers[-1]) == numbers[-1]  # an equal layer kept has its number
+    for layer in layers[:30]:
+        cache.axis_rows(layer, 0, np.arange(40))  # 40 sizes each: at most 1000 sizes are kept
+    assert len(cache) <= 100 + 1000 // 40
+    out, ok = cache.axis_rows(layers[0], 0, np.arange(40))
+    assert (out == np.arange(40) - 2).all() and (ok == (np.arange(40) >= 3)).all()
+    cache.clear()
+    assert len(cache) == 0 and cache.serial(layers[0]) not in numbers
+
+
+def test_a_table_with_its_own_cache_counts_alike_and_leaves_the_default_alone():
+    from convsolve.solve.cache import DEFAULT_CACHE, SolverCache
+    from convsolve.solve.plan import make_plan
+    from convsolve.solve.table import Table
+
+    space = SPACES["stacked_residual"]()
+    DEFAULT_CACHE.clear()
+    own = SolverCache()
+    assert Table(make_plan(space), space, cache=own).count() == len(brute_force(space))
+    assert len(own) > 0 and len(DEFAULT_CACHE) == 0
+    assert Table(make_plan(space), space).count() == len(brute_force(space)) and len(DEFAULT_CACHE) > 0
