@@ -19,8 +19,8 @@ from convsolve.solve.cheapest import (
     UNREACHABLE,
     CheapestSearch,
     LeadBound,
-    _combo_costs,
     cheapest,
+    combo_costs,
 )
 from convsolve.solve.plan import make_plan
 from convsolve.solve.programme import Programme
@@ -111,7 +111,7 @@ def exhaustive(space, costs):
     """Per unit boundary of the whole table, the least cost of completing each state (UNREACHABLE: none)."""
     plan = make_plan(space)
     table = Table(plan, space)
-    unit_costs = [_combo_costs(unit.step, plan.domains, costs) for unit in table.units]
+    unit_costs = [combo_costs(unit.step, plan.domains, costs) for unit in table.units]
     to_go = [np.zeros(len(table.states[-1]), dtype=np.int64)]
     for index in range(len(table.units) - 1, -1, -1):
         moves = table.moves[index]
@@ -194,7 +194,7 @@ def test_repeated_blocks_share_one_enumeration_of_the_relaxation():
     costs = random_costs(space, random.Random(6))
     plan = make_plan(space)
     programme = Programme(plan, space)
-    bound = LeadBound(programme, [_combo_costs(unit.step, plan.domains, costs) for unit in programme.units])
+    bound = LeadBound(programme, [combo_costs(unit.step, plan.domains, costs) for unit in programme.units])
     assert bound.values is not None
     assert len(bound._segments) <= 2  # the blocks, and the last one (its add is read by nothing)
 

@@ -48,7 +48,7 @@ from .plan import make_plan
 from .programme import Programme
 from .rows import INVALID, unique_rows
 
-__all__ = ["Cheapest", "CheapestSearch", "LeadBound", "cheapest"]
+__all__ = ["Cheapest", "CheapestSearch", "LeadBound", "cheapest", "combo_costs"]
 
 UNREACHABLE = np.iinfo(np.int64).max // 4
 """The cost of what cannot be completed (small enough that adding costs to it cannot overflow)."""
@@ -113,7 +113,7 @@ class CheapestSearch:
         or none of cost at most ``at_most``: then the search stops at that limit (``at_most=0`` asks
         only whether the costly values can all be avoided)."""
         programme, on_step = self.programme, self.on_step
-        unit_costs = [_combo_costs(unit.step, self.plan.domains, costs) for unit in programme.units]
+        unit_costs = [combo_costs(unit.step, self.plan.domains, costs) for unit in programme.units]
         bound = self._bound = LeadBound(programme, unit_costs, on_step) if self._bound is None else self._bound.recosted(unit_costs)
         start = int(bound.of(0, programme.initial_row())[0])
         most = UNREACHABLE - 1 if at_most is None else at_most
@@ -521,8 +521,8 @@ def _pack(rows: np.ndarray, radix: int) -> np.ndarray:
     return key
 
 
-def _combo_costs(step: Any, domains: Mapping[str, tuple[Any, ...]], costs: Mapping[str, Mapping[Any, int]]) -> np.ndarray:
-    """The cost of every combination of the step's new parameters."""
+def combo_costs(step: Any, domains: Mapping[str, tuple[Any, ...]], costs: Mapping[str, Mapping[Any, int]]) -> np.ndarray:
+    """The cost of every combination of the step's new parameters: a unit's costs, as :class:`LeadBound` takes them."""
     total = np.zeros(len(step.combos), dtype=np.int64)
     for column, name in enumerate(step.new_params):
         by_value = costs.get(name, {})

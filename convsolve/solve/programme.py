@@ -272,8 +272,9 @@ class Programme:
         return ok, channels, ids
 
     def _spatial_outputs(self, step: Step, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """:meth:`_outputs` of a plain spatial step: sizes read from :meth:`axis_tables`, no loop over combos;
-        None when an input not seen before holds a size too large to tabulate (:data:`TABLE_SIZES`).
+        """:meth:`_outputs` of a plain spatial step: sizes read from the catalogue's
+        :meth:`~convsolve.solve.catalogue.LayerCatalogue.axis_tables`, no loop over combos; None when an input
+        not seen before holds a size too large to tabulate (:data:`TABLE_SIZES`).
 
         Results are remembered per input (channels and sizes id) for the step's layers, so twin steps -
         the repeated blocks of a deep network, which mostly see the inputs the block before saw - look
