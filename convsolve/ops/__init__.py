@@ -23,8 +23,8 @@ import numpy as np
 from ..errors import SolverTimeout, UsageError
 from ..solve.engine import (
     Progress,
+    assignment_blocks,
     count_valid,
-    first_assignments,
     sample_assignments,
     table_of,
 )
@@ -78,7 +78,7 @@ def enumerate_blocks(
 
     Memory stays constant: each block is unranked from its position, with no dead end entered.
     """
-    yield from first_assignments(space, block, limit, _on_step(timeout, progress))
+    yield from assignment_blocks(space, block, limit, _on_step(timeout, progress))
 
 
 def enumerate_assignments(

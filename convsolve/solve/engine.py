@@ -31,8 +31,8 @@ from .programme import Programme
 from .ranking import Ranking, assignment_rows, columns_of
 from .table import Table
 
-__all__ = ["DEPTH_FIRST", "DEPTH_FIRST_EXPANSIONS_PER_UNIT", "Progress", "count_valid", "first_assignments", "sample_assignments",
-           "fewer_collections", "table_of"]
+__all__ = ["DEPTH_FIRST", "DEPTH_FIRST_EXPANSIONS_PER_UNIT", "Progress", "assignment_blocks", "count_valid", "fewer_collections",
+           "sample_assignments", "table_of"]
 
 DEPTH_FIRST = 1000
 """Up to this many assignments are first sought depth first, without building the whole table."""
@@ -138,9 +138,9 @@ def _interval_sample(space: Any, plan: Plan, n: int, seed: int, replace: bool, o
     return assignment_rows(plan.domains, columns_of(programme, chosen, False))
 
 
-def first_assignments(space: Any, block: int, limit: int | None, on_step: Progress) -> Iterator[dict[str, np.ndarray]]:
+def assignment_blocks(space: Any, block: int, limit: int | None, on_step: Progress) -> Iterator[dict[str, np.ndarray]]:
     """Valid assignments in rank order, as columnar blocks of at most ``block`` (parameter -> array of values), up
-    to ``limit``: depth first when few are asked for and that search stays cheap, else unranked from the table."""
+    to ``limit``: the first few depth first when that search stays cheap, else unranked from the table."""
     if limit is not None and limit <= DEPTH_FIRST:
         found = _depth_first(space, limit, on_step)
         if found is not None:
