@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import ChannelMismatch
-from .layers import Layer, Linear
+from .layers import Layer, Linear, Merge
 from .network import INPUT, Network
 from .sizesets import SizeRange, SizeSet
 
@@ -196,8 +196,8 @@ def _channels(layer: Layer, sources: list[NodeSizes], name: str, static: list[St
         # flattened tensors carry their size in ``features``; linear on a spatial tensor keeps channels
         return sources[0].channels if layer.family == "linear" else None
     try:
-        if layer.family == "merge":
-            return int(layer.merged_channels([s.channels for s in sources if s.channels is not None]))  # type: ignore[attr-defined]
+        if isinstance(layer, Merge):
+            return int(layer.merged_channels([s.channels for s in sources if s.channels is not None]))
         return layer.out_channels_for(sources[0].channels)  # type: ignore[arg-type]
     except ChannelMismatch as exc:
         static.append(StaticProblem(name, exc.field, exc.message))
@@ -207,17 +207,15 @@ def _channels(layer: Layer, sources: list[NodeSizes], name: str, static: list[St
 def _node_sizes(layer: Layer, sources: list[NodeSizes], channels: int | None, sweep: Sweep, nothing: tuple[np.ndarray, ...]) -> NodeSizes:
     first = sources[0]
     joint_in = _joint_and([s.joint_ok for s in sources])
-    if layer.family == "merge":
+    if isinstance(layer, Merge):
         ok_in = tuple(np.logical_and.reduce([s.ok[a] for s in sources]) for a in range(len(sweep.axes)))
         if first.sizes is None:
-            counts: list[Any] = [s.features for s in sources]
-            agree = np.logical_and.reduce([f == counts[0] for f in counts]) if layer.type != "concat" else sweep.full(True)
-            merged = counts[0] if layer.type != "concat" else reduce(np.add, counts)
-            return _joint_result(first, ok_in, merged, joint_in, agree, sweep)
+            merged, agree = layer.merged_features([s.features for s in sources])
+            return _joint_result(first, ok_in, merged, joint_in, sweep.full(True) & agree, sweep)
         sizes, ok, fails = [], [], []
         for axis in range(len(sweep.axes)):
-            merged, agree = layer.merged_size([s.sizes[axis] for s in sources])  # type: ignore[attr-defined, index]
-            sizes.append(merged)
+            merged, agree = layer.merged_size([s.sizes[axis] for s in sources])  # type: ignore[index]
+            sizes.append(np.asarray(merged))
             ok.append(ok_in[axis] & agree)
             fails.append(ok_in[axis] & ~agree)
         return NodeSizes(channels, tuple(sizes), tuple(ok), tuple(fails), None, joint_in, None)
@@ -237,9 +235,7 @@ def _node_sizes(layer: Layer, sources: list[NodeSizes], channels: int | None, sw
     sizes, ok, fails = [], [], []
     for axis in range(len(sweep.axes)):
         n = np.where(first.ok[axis], first.sizes[axis], 1)  # type: ignore[index]
-        out, own_ok = layer.axis_size(axis, n)
-        out = np.broadcast_to(np.asarray(out, dtype=np.int64), n.shape)
-        own_ok = np.broadcast_to(np.asarray(own_ok, dtype=bool), n.shape)
+        out, own_ok = layer.apply_sizes(axis, n)
         sizes.append(np.where(own_ok, out, 0))
         ok.append(first.ok[axis] & own_ok)
         fails.append(first.ok[axis] & ~own_ok)

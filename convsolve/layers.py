@@ -757,6 +757,45 @@ class Merge(Layer):
         checks = [(s == out) | (s == 1) if self.broadcast else s == out for s in sizes]
         return _as_bool(reduce(np.logical_and, checks))
 
+    def merged_channel_counts(self, channels: Sequence[Any]) -> tuple[Any, Any]:
+        """:meth:`merged_channels` over arrays of channel counts: the result's channels and whether the inputs'
+        fit (an add/mul needs them equal, or 1 where broadcasting).
+
+        Example:
+            >>> out, fit = Merge(type="add", ndim=2).merged_channel_counts([np.array([4, 4]), np.array([4, 8])])
+            >>> out.tolist(), fit.tolist()
+            ([4, 8], [True, False])
+        """
+        if self.type == "concat":
+            return reduce(np.add, channels), True
+        out = reduce(np.maximum, channels)
+        return out, self.agree(channels, out)
+
+    def merged_features(self, features: Sequence[Any]) -> tuple[Any, Any]:
+        """The feature count of flattened inputs merged, and whether they agree: a concat adds them up, an
+        add/mul needs them equal (flattened vectors are merged as they are, without broadcasting)."""
+        if self.type == "concat":
+            return reduce(np.add, features), True
+        return features[0], _as_bool(reduce(np.logical_and, [f == features[0] for f in features]))
+
+    def merged_receptive(
+        self, jumps: Sequence[tuple[Any, Any]], fields: Sequence[tuple[Any, Any]],
+    ) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        """The jump and receptive field of the result from each input's, as ``(numerator, denominator)``
+        fractions: the inputs agree in size, so the jump is the first input's; the field is the widest.
+
+        Example:
+            >>> Merge(type="add", ndim=2).merged_receptive([(2, 1), (2, 1)], [(5, 1), (7, 1)])
+            ((2, 1), (7, 1))
+        """
+        field = fields[0]
+        for other in fields[1:]:
+            wider = other[0] * field[1] > field[0] * other[1]
+            field = (np.where(wider, other[0], field[0]), np.where(wider, other[1], field[1]))
+        if all(np.ndim(part) == 0 for part in field):
+            field = (int(field[0]), int(field[1]))
+        return jumps[0], field
+
 
 def _family_types() -> dict[str, tuple[type[Layer], int | None]]:
     table: dict[str, tuple[type[Layer], int | None]] = {}

@@ -166,12 +166,12 @@ def test_a_file_over_its_time_limit_is_reported_and_the_batch_goes_on(tmp_path):
 
 def test_a_file_past_the_solver_limit_is_an_error_naming_the_file(tmp_path, monkeypatch):
     """Found by the fuzz campaign: a solver limit named the layer but not the file it was in."""
-    import convsolve.solve.table as table_module
+    import convsolve.solve.programme as programme_module
 
     inputs = tmp_path / "runs"
     inputs.mkdir()
     shutil.copy(REPO / "configs" / "broken" / "vgg_on_32px.yaml", inputs / "big.yaml")
-    monkeypatch.setattr(table_module, "MAX_ELEMENTS", 10)  # every table is too large
+    monkeypatch.setattr(programme_module, "MAX_ELEMENTS", 10)  # every table is too large
     out = tmp_path / "out"
     records = []
     run_batch(plan_jobs([str(inputs)], out), out, workers=1, on_record=records.append)

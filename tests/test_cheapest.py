@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 from test_solve import SPACES, brute_force, conv, space_of
 
 import convsolve.solve.cheapest as cheapest_module
-from convsolve.solve.cheapest import UNREACHABLE, CheapestSearch, LeadBound, _combo_costs, cheapest
+from convsolve.solve.cheapest import (
+    UNREACHABLE,
+    CheapestSearch,
+    LeadBound,
+    cheapest,
+    combo_costs,
+)
 from convsolve.solve.plan import make_plan
+from convsolve.solve.programme import Programme
 from convsolve.solve.table import Table
 from convsolve.space import Space, load_space
 
@@ -104,7 +111,7 @@ def exhaustive(space, costs):
     """Per unit boundary of the whole table, the least cost of completing each state (UNREACHABLE: none)."""
     plan = make_plan(space)
     table = Table(plan, space)
-    unit_costs = [_combo_costs(unit.step, plan.domains, costs) for unit in table.units]
+    unit_costs = [combo_costs(unit.step, plan.domains, costs) for unit in table.units]
     to_go = [np.zeros(len(table.states[-1]), dtype=np.int64)]
     for index in range(len(table.units) - 1, -1, -1):
         moves = table.moves[index]
@@ -158,7 +165,7 @@ def test_the_bound_never_exceeds_the_cheapest_completion(case):
     space, _ = case
     for seed in range(3):
         table, unit_costs, to_go = exhaustive(space, random_costs(space, random.Random(seed)))
-        bound = LeadBound(table, unit_costs)
+        bound = LeadBound(table.programme, unit_costs)
         for boundary, states in enumerate(table.states):
             assert (bound.of(boundary, states) <= to_go[boundary]).all(), boundary
 
@@ -170,7 +177,7 @@ def test_random_residual_spaces_cheapest_equals_the_whole_table_minimum(seed, bl
     space = random_residual_space(rng, blocks)
     costs = random_costs(space, rng)
     table, unit_costs, to_go = exhaustive(space, costs)
-    bound = LeadBound(table, unit_costs)
+    bound = LeadBound(table.programme, unit_costs)
     for boundary, states in enumerate(table.states):
         assert (bound.of(boundary, states) <= to_go[boundary]).all(), boundary
     found = cheapest(space, costs)
@@ -186,8 +193,8 @@ def test_repeated_blocks_share_one_enumeration_of_the_relaxation():
     space = random_residual_space(random.Random(5), blocks=4)
     costs = random_costs(space, random.Random(6))
     plan = make_plan(space)
-    table = Table(plan, space, keep_transitions=False, run=False)
-    bound = LeadBound(table, [_combo_costs(unit.step, plan.domains, costs) for unit in table.units])
+    programme = Programme(plan, space)
+    bound = LeadBound(programme, [combo_costs(unit.step, plan.domains, costs) for unit in programme.units])
     assert bound.values is not None
     assert len(bound._segments) <= 2  # the blocks, and the last one (its add is read by nothing)
 
@@ -257,7 +264,7 @@ def test_dropping_dominated_states_keeps_the_optimum_with_fewer_states(monkeypat
     costs = random_costs(space, random.Random(3))
     monkeypatch.setattr(LeadBound, "MOST_MOVES", 0)  # no bound: dominance alone
     pruned = cheapest(space, costs)
-    monkeypatch.setattr(cheapest_module, "_prunable_boundaries", lambda table: [False] * len(table.units))
+    monkeypatch.setattr(cheapest_module, "_prunable_boundaries", lambda programme: [False] * len(programme.units))
     full = cheapest(space, costs)
     assert pruned.cost == full.cost
     assert pruned.states < full.states

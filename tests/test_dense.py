@@ -4,15 +4,16 @@ import random
 from pathlib import Path
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_solve import SPACES, brute_force, conv, pool, space_of
 
 from convsolve import ops
 from convsolve.solve.dense import _convolved, _factored, dense_count
 from convsolve.solve.plan import make_plan
+from convsolve.solve.programme import Programme
 from convsolve.solve.table import Table
 from convsolve.space import load_space
-
-from test_solve import SPACES, brute_force, conv, pool, space_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def counted_both_ways(space):
     """(dense count, table count) of ``space``."""
     plan = make_plan(space)
-    return dense_count(Table(plan, space, keep_transitions=False, run=False)), Table(plan, space, keep_transitions=False).count()
+    return dense_count(Programme(plan, space)), Table(plan, space, keep_transitions=False).count()
 
 
 def random_layer(rng, i, channels):
@@ -80,7 +81,7 @@ def test_large_input_sizes_count_densely_as_the_table_does():
 def test_networks_that_are_not_chains_go_to_the_table():
     for name in ("residual", "transposed_concat", "constraints_and_ties", "target", "flatten_linear"):
         space = SPACES[name]()
-        assert dense_count(Table(make_plan(space), space, keep_transitions=False, run=False)) is None
+        assert dense_count(Programme(make_plan(space), space)) is None
         assert ops.count(space).valid == len(brute_force(space))
 
 

@@ -200,9 +200,9 @@ def test_prune_with_no_valid_assignment_names_the_file(tmp_path):
 
 
 def test_a_solver_limit_names_the_file(tmp_path, monkeypatch):
-    from convsolve.solve import table
+    from convsolve.solve import programme
 
-    monkeypatch.setattr(table, "MAX_ELEMENTS", 10_000)
+    monkeypatch.setattr(programme, "MAX_ELEMENTS", 10_000)
     result = runner.invoke(app, ["count", "configs/bench/res-12.yaml"])
     assert result.exit_code == 2 and result.output.startswith("error: configs/bench/res-12.yaml: layer ")
 

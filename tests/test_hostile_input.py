@@ -42,10 +42,10 @@ def test_yaml_tags_construct_nothing(tmp_path):
 def test_a_space_whose_state_outgrows_the_limit_stops_with_a_clear_error(monkeypatch):
     from convsolve import ops
     from convsolve.errors import SolverLimit
-    from convsolve.solve import table
+    from convsolve.solve import programme
     from convsolve.space import load_space
 
-    monkeypatch.setattr(table, "MAX_ELEMENTS", 10_000)
+    monkeypatch.setattr(programme, "MAX_ELEMENTS", 10_000)
     with pytest.raises(SolverLimit) as caught:
         ops.count(load_space("configs/bench/res-12.yaml"))
     assert caught.value.facts["node"] and "narrow the input range" in str(caught.value)

@@ -7,16 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_solve import SPACES, brute_force, canonical, conv, is_valid, pool, space_of
 
 from convsolve import ops
 from convsolve.solve import intervals
 from convsolve.solve.intervals import interval_programme
 from convsolve.solve.plan import make_plan
+from convsolve.solve.programme import Programme
 from convsolve.solve.table import Table
 from convsolve.space import Space, load_space
-
-from test_solve import SPACES, brute_force, canonical, conv, is_valid, pool, space_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,7 +29,7 @@ def valid_of(name):
 
 
 def programme_of(space):
-    return interval_programme(Table(make_plan(space), space, keep_transitions=False, run=False))
+    return interval_programme(Programme(make_plan(space), space))
 
 
 def table_count(space):

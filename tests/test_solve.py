@@ -8,12 +8,13 @@ from collections import Counter
 import numpy as np
 import pytest
 from constraint import BacktrackingSolver
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convsolve import ops
 from convsolve.errors import ConfigError, InvalidAssignment, UsageError
 from convsolve.sizesets import SizeRange
-from convsolve.solve import compile_problem
+from convsolve.solve import compile_problem, engine
 from convsolve.space import Space
 
 
@@ -305,27 +306,28 @@ def test_receptive_field_through_a_residual_merge_takes_the_wider_branch():
 def test_first_solutions_depth_first_or_from_the_table_are_the_same(monkeypatch):
     space = SPACES["transposed_concat"]()
     depth_first = list(ops.enumerate_assignments(space, limit=5))
-    monkeypatch.setattr(ops, "DEPTH_FIRST_EXPANSIONS_PER_UNIT", 0)  # no budget: the table answers
+    monkeypatch.setattr(engine, "DEPTH_FIRST_EXPANSIONS_PER_UNIT", 0)  # no budget: the table answers
     assert list(ops.enumerate_assignments(space, limit=5)) == depth_first
-    monkeypatch.setattr(ops, "DEPTH_FIRST", 0)
+    monkeypatch.setattr(engine, "DEPTH_FIRST", 0)
     assert list(ops.enumerate_assignments(space, limit=5)) == depth_first
 
 
 def test_depth_first_reuses_moves_only_between_links_that_act_alike(monkeypatch):
     """Kernel 1 keeps the size, so every link sees the first state again; c2 and c3 differ only in their names
     (their constraints too), c1 has no constraint and c4 another one: only c2 and c3 may share moves."""
+    from convsolve.solve.depth_first import chain_signature
     from convsolve.solve.plan import make_plan
-    from convsolve.solve.table import Table, _chain_signature
+    from convsolve.solve.programme import Programme
 
     link = {"kernel": (1, 3), "stride": (1,), "padding": (0, 1)}
     space = space_of([conv(f"c{i}", **link) for i in range(1, 5)] + [pool("p1")], lo=5, hi=9,
                      constraints=["c2.padding <= c2.kernel // 2", "c3.padding <= c3.kernel // 2", "c4.kernel >= 3"])
-    table = Table(make_plan(space), space, run=False)
-    signatures = [_chain_signature(table, index) for index in range(4)]
+    programme = Programme(make_plan(space), space)
+    signatures = [chain_signature(programme, index) for index in range(4)]
     assert signatures[1] == signatures[2] and len({signatures[0], signatures[1], signatures[3]}) == 3
     depth_first = list(ops.enumerate_assignments(space, limit=200))
     assert depth_first[0]["c4.kernel"] == 3 and depth_first[0]["c3.kernel"] == 1
-    monkeypatch.setattr(ops, "DEPTH_FIRST", 0)  # the table answers
+    monkeypatch.setattr(engine, "DEPTH_FIRST", 0)  # the table answers
     assert list(ops.enumerate_assignments(space, limit=200)) == depth_first
 
 
@@ -369,13 +371,13 @@ def test_a_size_target_at_an_input_size_outside_the_sweep_is_a_clear_error(at):
 
 def test_a_table_keeping_too_much_over_all_its_steps_stops_naming_the_layer(monkeypatch):
     from convsolve.errors import SolverLimit
-    from convsolve.solve import table
+    from convsolve.solve import programme
 
     space = space_of([conv(f"c{i}") for i in range(6)], lo=5, hi=40)
-    monkeypatch.setattr(table, "MAX_KEPT", 100)
+    monkeypatch.setattr(programme, "MAX_KEPT", 100)
     with pytest.raises(SolverLimit, match=r"layer 'c\d': the solver would hold [\d,]+ states and moves over the layers up to here"):
         ops.sample(space, 3)
-    monkeypatch.setattr(table, "MAX_KEPT", 10**9)
+    monkeypatch.setattr(programme, "MAX_KEPT", 10**9)
     assert len(ops.sample(space, 3)) == 3
 
 
@@ -397,7 +399,7 @@ def test_inputs_too_large_to_tabulate_are_computed_from_the_sizes_themselves():
 def test_sizes_past_two_to_the_31_keep_one_id_per_content():
     """Found by the fuzz campaign: once one row of one or two sizes went to the table, the packed ids of the
     others were read as table rows (IndexError), and a row could get two ids."""
-    from convsolve.solve.table import Sizes
+    from convsolve.solve.rows import Sizes
 
     sizes = Sizes()
     small = np.array([[3, 4], [5, 6]])
@@ -417,7 +419,7 @@ def test_a_padding_of_two_to_the_31_with_untied_axes_counts_like_brute_force():
 def test_wide_size_rows_get_one_id_per_content_whether_interned_few_or_many_at_a_time():
     """Up to SMALL_BATCH rows are interned one by one, more are made distinct with numpy first: both ways must
     give a content the same id, and ``get`` must give the content back."""
-    from convsolve.solve.table import SMALL_BATCH, Sizes
+    from convsolve.solve.rows import SMALL_BATCH, Sizes
 
     rng = np.random.default_rng(0)
     rows = rng.integers(1, 5, size=(4 * SMALL_BATCH, 7))  # many repeats: 4**7 contents at most
@@ -432,22 +434,47 @@ def test_wide_size_rows_get_one_id_per_content_whether_interned_few_or_many_at_a
 
 
 def test_canonical_sizes_are_remembered_exactly_as_computed():
-    """Table._canonical keeps each sizes id's canonical id once computed: the remembered answer must be the one
-    computing it again gives, on a residual space whose merged outputs are tracked at every size."""
+    """Programme.canonical keeps each sizes id's canonical id once computed: asked again (in another order) it must
+    give what computing it gave, and both must be the sizes with every input size that repeats the one before it
+    (on every tied axis) dropped, padded with the last; on a residual space whose merged outputs are tracked at
+    every size, for the outputs the programme keeps as sets."""
     from convsolve.solve.plan import make_plan
     from convsolve.solve.table import Table
 
+    def canonical_rows(payload, blocks, tied):
+        out = payload.copy()
+        for group in [blocks] if tied else [[block] for block in blocks]:
+            length = group[0][1] - group[0][0]
+            for r in range(len(payload)):
+                keep = [0] + [i for i in range(1, length) if any(payload[r, a + i] != payload[r, a + i - 1] for a, _ in group)]
+                for a, b in group:
+                    values = [payload[r, a + i] for i in keep]
+                    out[r, a:b] = values + [values[-1]] * (b - a - len(values))
+        return out
+
     space = SPACES["stacked_residual"]()
     table = Table(make_plan(space), space)
+    programme, plan = table.programme, table.plan
+    rng = np.random.default_rng(0)
     checked = 0
     for index in range(len(table.units)):
-        name = table._alone(index)
-        if name is None or name not in table._canonical_ids:
+        name = programme.alone(index)
+        if name is None:
             continue
-        remembered = table._canonical_ids[name]
-        ids = np.array(sorted(remembered), dtype=np.int64)
-        assert table._canonical_payload_ids(name, ids).tolist() == [remembered[i] for i in ids.tolist()]
-        assert table._canonical(name, ids[::-1]).tolist() == [remembered[i] for i in ids[::-1].tolist()]
+        column = table.layouts[index + 1].tensors[name] + 1
+        reached = np.unique(table.states[index + 1][:, column])
+        assert programme.canonical(name, reached).tolist() == reached.tolist()  # the states hold canonical sizes already
+        blocks, start = [], 0
+        for points in plan.points(name):
+            blocks.append((start, start + len(points)))
+            start += len(points)
+        width = programme.catalogue.width(name)
+        payload = rng.integers(1, 4, size=(40, width))
+        ids = programme.sizes.intern(payload)
+        computed = programme.canonical(name, ids)
+        remembered = programme.canonical(name, ids[::-1])
+        assert remembered.tolist() == computed[::-1].tolist()
+        assert (programme.sizes.get(width, computed) == canonical_rows(payload, blocks, plan.sweep.tied)).all()
         checked += 1
     assert checked
 
@@ -455,7 +482,7 @@ def test_canonical_sizes_are_remembered_exactly_as_computed():
 def test_fewer_collections_puts_the_thresholds_back_even_after_an_error():
     import gc
 
-    from convsolve.solve.table import fewer_collections
+    from convsolve.solve.engine import fewer_collections
 
     before = gc.get_threshold()
     with pytest.raises(ZeroDivisionError), fewer_collections():
@@ -468,7 +495,7 @@ def test_fewer_collections_puts_the_thresholds_back_even_after_an_error():
 @given(st.data())
 def test_pushed_counts_equal_a_plain_loop_over_the_moves(data):
     """Big counts are summed per (state, weight) first and multiplied once: the sums must be the plain ones."""
-    from convsolve.solve.table import Transitions, pushed_counts
+    from convsolve.solve.rows import Transitions, pushed_counts
 
     sources, states = data.draw(st.integers(1, 30)), data.draw(st.integers(1, 12))
     bits = data.draw(st.sampled_from([4, 40, 200]))  # small ones sum in int64, big ones as Python integers
@@ -481,3 +508,34 @@ def test_pushed_counts_equal_a_plain_loop_over_the_moves(data):
     for s, d, w in moves:
         expected[d] += counts[s] * (w if weighted else 1)
     assert pushed.tolist() == expected
+
+
+def test_the_solver_cache_stays_within_its_bound_and_never_reuses_a_number():
+    from convsolve.layers import Conv
+    from convsolve.solve.cache import SolverCache
+
+    cache = SolverCache(max_layers=100, max_sizes=1000)
+    layers = [Conv(type="conv2d", ndim=2, out_channels=c, kernel=3) for c in range(1, 251)]
+    numbers = [cache.serial(layer) for layer in layers]
+    assert len(set(numbers)) == 250 and len(cache) <= 100  # a full shelf is emptied, numbers go on
+    assert cache.serial(layers[-1]) == numbers[-1]  # an equal layer kept has its number
+    for layer in layers[:30]:
+        cache.axis_rows(layer, 0, np.arange(40))  # 40 sizes each: at most 1000 sizes are kept
+    assert len(cache) <= 100 + 1000 // 40
+    out, ok = cache.axis_rows(layers[0], 0, np.arange(40))
+    assert (out == np.arange(40) - 2).all() and (ok == (np.arange(40) >= 3)).all()
+    cache.clear()
+    assert len(cache) == 0 and cache.serial(layers[0]) not in numbers
+
+
+def test_a_table_with_its_own_cache_counts_alike_and_leaves_the_default_alone():
+    from convsolve.solve.cache import DEFAULT_CACHE, SolverCache
+    from convsolve.solve.plan import make_plan
+    from convsolve.solve.table import Table
+
+    space = SPACES["stacked_residual"]()
+    DEFAULT_CACHE.clear()
+    own = SolverCache()
+    assert Table(make_plan(space), space, cache=own).count() == len(brute_force(space))
+    assert len(own) > 0 and len(DEFAULT_CACHE) == 0
+    assert Table(make_plan(space), space).count() == len(brute_force(space)) and len(DEFAULT_CACHE) > 0

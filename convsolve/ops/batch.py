@@ -48,7 +48,7 @@ from typing import Any, Callable, Generator, Iterable, Iterator, Sequence
 from .. import __version__
 from ..errors import ConvsolveError, MissingExtraError, OutputError, SolverTimeout, UsageError
 from ..sizesets import parse_input
-from ..solve.table import fewer_collections
+from ..solve.engine import fewer_collections
 from .repair import RepairOptions
 
 try:

@@ -43,10 +43,12 @@ from typing import Any
 import numpy as np
 
 from ..sizesets import SizeRange
+from .engine import fewer_collections
 from .plan import make_plan
-from .table import INVALID, Table, unique_rows, fewer_collections
+from .programme import Programme
+from .rows import INVALID, unique_rows
 
-__all__ = ["Cheapest", "CheapestSearch", "LeadBound", "cheapest"]
+__all__ = ["Cheapest", "CheapestSearch", "LeadBound", "cheapest", "combo_costs"]
 
 UNREACHABLE = np.iinfo(np.int64).max // 4
 """The cost of what cannot be completed (small enough that adding costs to it cannot overflow)."""
@@ -84,8 +86,8 @@ def cheapest(
 
 
 class CheapestSearch:
-    """The cheapest valid assignments of one space under several cost maps: the plan, the table (its
-    layers, size tables and memos) and the relaxed states of the bound are built once for all of them.
+    """The cheapest valid assignments of one space under several cost maps: the plan, the programme (its
+    layer catalogue, size tables and memos) and the relaxed states of the bound are built once for all of them.
 
     Example:
         >>> from convsolve.space import Space
@@ -99,10 +101,10 @@ class CheapestSearch:
     def __init__(self, space: Any, on_step: Callable[[int, int], None] | None = None) -> None:
         """Prepare the programme of ``space``; ``on_step`` is called per unit of every pass (progress, and the place a timeout interrupts)."""
         self.plan = make_plan(space)
-        self.table = Table(self.plan, space, keep_transitions=False, run=False)
+        self.programme = Programme(self.plan, space)
         self.on_step = on_step
         self.space = space
-        self._prunable = _prunable_boundaries(self.table)
+        self._prunable = _prunable_boundaries(self.programme)
         self._bound: LeadBound | None = None
         self._valid_at_ends: bool | None = None
 
@@ -110,23 +112,23 @@ class CheapestSearch:
         """The cheapest valid assignment under ``costs`` (see :func:`cheapest`), or None when there is none,
         or none of cost at most ``at_most``: then the search stops at that limit (``at_most=0`` asks
         only whether the costly values can all be avoided)."""
-        table, on_step = self.table, self.on_step
-        unit_costs = [_combo_costs(unit.step, self.plan.domains, costs) for unit in table.units]
-        bound = self._bound = LeadBound(table, unit_costs, on_step) if self._bound is None else self._bound.recosted(unit_costs)
-        start = int(bound.of(0, table.states[0])[0])
+        programme, on_step = self.programme, self.on_step
+        unit_costs = [combo_costs(unit.step, self.plan.domains, costs) for unit in programme.units]
+        bound = self._bound = LeadBound(programme, unit_costs, on_step) if self._bound is None else self._bound.recosted(unit_costs)
+        start = int(bound.of(0, programme.initial_row())[0])
         most = UNREACHABLE - 1 if at_most is None else at_most
         if start > most:  # not even the relaxation has a valid assignment (cheap enough)
             return None
         limit, searches = start if bound.values is not None else most, 1  # no bound: one search, as far as allowed
         failed_last = 0
         while True:
-            found, dropped, reached = _search(table, unit_costs, bound, self._prunable, limit, on_step)
+            found, dropped, reached = _search(programme, unit_costs, bound, self._prunable, limit, on_step)
             if found is not None:
                 assignment, best, kept = found
                 return Cheapest(assignment, best, kept, searches)
             if dropped > most:  # nothing was left out for the limit (or nothing cheap enough): nothing is valid
                 return None
-            failed_last += reached == len(table.units) - 1
+            failed_last += reached == len(programme.units) - 1
             if failed_last == ENDS_CHECK_AFTER and not self.valid_at_ends():
                 return None
             # at least the least estimate left out, and half as much slack again: few searches however far the bound is
@@ -148,9 +150,9 @@ class CheapestSearch:
             if space.targets or ends == list(space.input.ranges):
                 self._valid_at_ends = True
             else:
-                table = Table(make_plan(space.with_input(ends, space.input.tied)), space, keep_transitions=False, run=False)
-                free = [np.zeros(len(unit.step.combos), dtype=np.int64) for unit in table.units]
-                found, _, _ = _search(table, free, _NoBound(), _prunable_boundaries(table), 0, self.on_step)
+                programme = Programme(make_plan(space.with_input(ends, space.input.tied)), space)
+                free = [np.zeros(len(unit.step.combos), dtype=np.int64) for unit in programme.units]
+                found, _, _ = _search(programme, free, _NoBound(), _prunable_boundaries(programme), 0, self.on_step)
                 self._valid_at_ends = found is not None
         return self._valid_at_ends
 
@@ -163,19 +165,19 @@ class _NoBound:
 
 
 def _search(
-    table: Table, unit_costs: list[np.ndarray], bound: LeadBound | _NoBound, prunable: list[bool], limit: int,
+    programme: Programme, unit_costs: list[np.ndarray], bound: LeadBound | _NoBound, prunable: list[bool], limit: int,
     on_step: Callable[[int, int], None] | None,
 ) -> tuple[tuple[dict[str, Any], int, int] | None, int, int]:
     """The cheapest assignment whose states all have cost plus bound within ``limit`` (assignment, cost,
     states kept), or None; the least estimate dropped for exceeding ``limit``; and the unit at which no
     state was left (the number of units when the search reached the end)."""
-    rows, cost = table.states[0], np.zeros(1, dtype=np.int64)
+    rows, cost = programme.initial_row(), np.zeros(1, dtype=np.int64)
     back: list[tuple[np.ndarray, np.ndarray]] = []
     kept, dropped = 1, UNREACHABLE
-    for index in range(len(table.units)):
+    for index in range(len(programme.units)):
         if on_step is not None:
-            on_step(index, len(table.units))
-        moves, next_rows = table.apply(index, rows)
+            on_step(index, len(programme.units))
+        moves, next_rows = programme.apply(index, rows)
         if not len(moves.src):
             return None, dropped, index
         total = cost[moves.src] + unit_costs[index][moves.combo]
@@ -192,22 +194,22 @@ def _search(
         if not len(next_rows):
             return None, dropped, index
         if prunable[index]:
-            keep = _undominated(table, index + 1, next_rows, next_cost)
+            keep = _undominated(programme, index + 1, next_rows, next_cost)
             next_rows, next_cost, src, combo = next_rows[keep], next_cost[keep], src[keep], combo[keep]
         back.append((src, combo))
         rows, cost = next_rows, next_cost
         kept += len(rows)
     state = int(np.argmin(cost))
     best = int(cost[state])
-    plan = table.plan
+    plan = programme.plan
     assignment: dict[str, Any] = {}
-    for index in range(len(table.units) - 1, -1, -1):
+    for index in range(len(programme.units) - 1, -1, -1):
         src, combo = back[index]
-        step = table.units[index].step
+        step = programme.units[index].step
         for name, value in zip(step.new_params, step.combos[combo[state]]):
             assignment[name] = plan.domains[name][int(value)]
         state = int(src[state])
-    return ({name: assignment[name] for name in plan.params}, best, kept), dropped, len(table.units)
+    return ({name: assignment[name] for name in plan.params}, best, kept), dropped, len(programme.units)
 
 
 class LeadBound:
@@ -234,16 +236,16 @@ class LeadBound:
     MOST_OLD_VALUES = 4096
     """The most combinations of earlier parameters a layer may read before the bound is given up."""
 
-    def __init__(self, table: Table, unit_costs: list[np.ndarray], on_step: Callable[[int, int], None] | None = None) -> None:
+    def __init__(self, programme: Programme, unit_costs: list[np.ndarray], on_step: Callable[[int, int], None] | None = None) -> None:
         """The bounds for ``unit_costs`` (per unit, the cost of each combo); ``on_step`` is called per unit
         of each pass (progress, and the place a timeout interrupts)."""
-        plan = table.plan
-        self.table = table
+        plan = programme.plan
+        self.programme = programme
         self.unit_costs = unit_costs
         self.on_step = on_step
-        self.leads = [tuple(name for name in layout.tensors if name not in plan.flat) for layout in table.layouts]
-        self.keys: list[np.ndarray | None] = [None] * len(table.layouts)
-        self.radix = [0] * len(table.layouts)
+        self.leads = [tuple(name for name in layout.tensors if name not in plan.flat) for layout in programme.layouts]
+        self.keys: list[np.ndarray | None] = [None] * len(programme.layouts)
+        self.radix = [0] * len(programme.layouts)
         self._segments: dict[tuple[Any, ...], _Segment] = {}
         self._choice_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._top_sizes: list[int] | None = None
@@ -269,11 +271,11 @@ class LeadBound:
         """The bound of each frontier state ``rows`` at ``boundary`` (UNREACHABLE: no relaxed completion)."""
         if self.values is None:
             return np.zeros(len(rows), dtype=np.int64)
-        table = self.table
-        layout = table.layouts[boundary]
+        programme = self.programme
+        layout = programme.layouts[boundary]
         names = self.leads[boundary]
         leads = np.stack(
-            [table.sizes.get(table._width(name), rows[:, layout.tensors[name] + 1])[:, 0] for name in names], axis=1,
+            [programme.sizes.get(programme.catalogue.width(name), rows[:, layout.tensors[name] + 1])[:, 0] for name in names], axis=1,
         ) if names else np.zeros((len(rows), 0), dtype=np.int64)
         bounds: np.ndarray = self.values[boundary][self._index(boundary, leads)]
         return bounds
@@ -285,7 +287,7 @@ class LeadBound:
         if self._top_sizes is None:
             self._top_sizes = self._tops()
         tops = self._top_sizes
-        last = len(self.table.units)
+        last = len(self.programme.units)
         cuts = [b for b in range(last + 1) if len(self.leads[b]) <= 1]
         values: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * (last + 1)
         values[last] = np.zeros(len(self._cut_states(last, tops[last])), dtype=np.int64)
@@ -313,22 +315,22 @@ class LeadBound:
 
     def _tops(self) -> list[int]:
         """Per cut, the largest lead size reachable (-1: none); 0 at the other boundaries."""
-        table, plan = self.table, self.table.plan
+        programme, plan = self.programme, self.programme.plan
         top = {name: int(plan.sweep.axes[0][0]) for name in self.leads[0]}
         tops = [top[self.leads[0][0]] if self.leads[0] else 0]
-        for index, unit in enumerate(table.units):
+        for index, unit in enumerate(programme.units):
             if self.on_step is not None:
-                self.on_step(index, len(table.units))
+                self.on_step(index, len(programme.units))
             step = unit.step
             _, layer_ids = self._choices(step)
             family = self._family(step, layer_ids)
             if family == "none":
                 top[step.node] = -1
             elif family == "merge":
-                top[step.node] = max(int(table.layers[i].merged_size([top[n] for n in step.inputs])[0]) for i in layer_ids.tolist())
+                top[step.node] = max(int(programme.catalogue.layers[i].merged_size([top[n] for n in step.inputs])[0]) for i in layer_ids.tolist())
             elif family == "spatial":
                 reach = top[step.inputs[0]] + 1
-                out, ok = table.axis_tables(layer_ids, 0, reach)
+                out, ok = programme.catalogue.axis_tables(layer_ids, 0, reach)
                 top[step.node] = int(np.where(ok[:, :reach], out[:, :reach], -1).max(initial=-1))
             if unit.merge is not None and unit.merge.inputs[0] not in plan.flat:
                 top[unit.merge.node] = min(top[name] for name in unit.merge.inputs)  # a merge's inputs agree
@@ -352,7 +354,7 @@ class LeadBound:
 
     def _signature(self, index: int) -> tuple[Any, ...]:
         """What the relaxed moves of unit ``index`` depend on, apart from the states they start from."""
-        unit = self.table.units[index]
+        unit = self.programme.units[index]
         step, leads, after = unit.step, self.leads[index], self.leads[index + 1]
         combos, layer_ids = self._choices(step)
         inputs = tuple(leads.index(name) if name in leads else -1 for name in step.inputs)
@@ -390,7 +392,7 @@ class LeadBound:
     def _move_list(self, index: int, states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The valid relaxed moves of unit ``index`` as (state, combo, next lead sizes), grouped by state."""
         _, ok, following = self._moves(index, states)
-        combos, _ = self._choices(self.table.units[index].step)
+        combos, _ = self._choices(self.programme.units[index].step)
         src, choice = np.nonzero(ok.T)
         rows = [values[choice, src] if values.ndim == 2 else values[src] for values in following]
         return src, combos[choice], np.stack(rows, axis=1) if rows else np.zeros((len(src), 0), dtype=np.int64)
@@ -400,9 +402,9 @@ class LeadBound:
         'merge' or 'spatial' (a size rule)."""
         if not len(layer_ids):
             return "none"
-        if step.inputs[0] in self.table.plan.flat:
+        if step.inputs[0] in self.programme.plan.flat:
             return "flat"
-        family = self.table.layers[layer_ids[0]].family
+        family = self.programme.catalogue.layers[layer_ids[0]].family
         return "flat" if family == "flatten" else "merge" if family == "merge" else "spatial"
 
     def _index(self, boundary: int, leads: np.ndarray) -> np.ndarray:
@@ -419,8 +421,8 @@ class LeadBound:
         """Every relaxed move of unit ``index`` from ``states``: cost (a column, one row per choice), validity
         (a row per choice, a column per state) and per next lead size, its value (the same shape, or one
         per state where the unit carries it over)."""
-        table = self.table
-        unit = table.units[index]
+        programme = self.programme
+        unit = programme.units[index]
         step = unit.step
         leads, after = self.leads[index], self.leads[index + 1]
         combos, layer_ids = self._choices(step)
@@ -437,24 +439,23 @@ class LeadBound:
         if family == "merge":
             merged = np.zeros(shape, dtype=np.int64)
             for row, layer_id in enumerate(layer_ids.tolist()):
-                merged[row], agree = table.layers[layer_id].merged_size([column[name] for name in step.inputs])
+                merged[row], agree = programme.catalogue.layers[layer_id].merged_size([column[name] for name in step.inputs])
                 ok[row] &= agree
             made[step.node] = merged
         elif family == "spatial":
             sizes = column[step.inputs[0]]
             if len(leads) == 1:  # a cut's states are the sizes 0, 1, 2, ...: read the tables' first columns
-                out_table, ok_table = table.axis_tables(layer_ids, 0, len(states))
+                out_table, ok_table = programme.catalogue.axis_tables(layer_ids, 0, len(states))
                 made[step.node], ok = out_table[:, : len(states)], ok_table[:, : len(states)] & ok
             else:
-                out_table, ok_table = table.axis_tables(layer_ids, 0, int(sizes.max(initial=0)) + 1)
+                out_table, ok_table = programme.catalogue.axis_tables(layer_ids, 0, int(sizes.max(initial=0)) + 1)
                 made[step.node] = out_table[:, sizes]
                 ok &= ok_table[:, sizes]
-        if unit.merge is not None and unit.merge.inputs[0] not in table.plan.flat:
-            layer = table._layer(unit.merge, {})
-            assert layer is not None
-            merged, agree = layer.merged_size([made.get(name, column.get(name)) for name in unit.merge.inputs])  # type: ignore[attr-defined]
+        if unit.merge is not None and unit.merge.inputs[0] not in programme.plan.flat:
+            layer = programme.catalogue.merge_layer(unit.merge)
+            fused, agree = layer.merged_size([made.get(name, column.get(name)) for name in unit.merge.inputs])  # type: ignore[misc]
             ok &= agree
-            made[unit.merge.node] = np.broadcast_to(merged, shape)
+            made[unit.merge.node] = np.broadcast_to(fused, shape)
         return cost, ok, [made[name] if name in made else column[name] for name in after]
 
     def _choices(self, step: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -462,11 +463,11 @@ class LeadBound:
         value of the parameters decided before it (the relaxation lets the layer read any of them)."""
         found = self._choice_cache.get(step.index)
         if found is None:
-            plan, table = self.table.plan, self.table
+            plan, programme = self.programme.plan, self.programme
             if math.prod(len(plan.domains[name]) for name in step.old_params) > self.MOST_OLD_VALUES:
                 raise _TooLarge
             olds = itertools.product(*[range(len(plan.domains[name])) for name in step.old_params])
-            per_combo = np.concatenate([table.combo_layers(step, old) for old in olds])
+            per_combo = np.concatenate([programme.catalogue.combo_layers(step, old) for old in olds])
             valid = np.flatnonzero(per_combo != INVALID)
             found = self._choice_cache[step.index] = (valid % len(step.combos), per_combo[valid])
         return found
@@ -520,8 +521,8 @@ def _pack(rows: np.ndarray, radix: int) -> np.ndarray:
     return key
 
 
-def _combo_costs(step: Any, domains: Mapping[str, tuple[Any, ...]], costs: Mapping[str, Mapping[Any, int]]) -> np.ndarray:
-    """The cost of every combination of the step's new parameters."""
+def combo_costs(step: Any, domains: Mapping[str, tuple[Any, ...]], costs: Mapping[str, Mapping[Any, int]]) -> np.ndarray:
+    """The cost of every combination of the step's new parameters: a unit's costs, as :class:`LeadBound` takes them."""
     total = np.zeros(len(step.combos), dtype=np.int64)
     for column, name in enumerate(step.new_params):
         by_value = costs.get(name, {})
@@ -532,26 +533,26 @@ def _combo_costs(step: Any, domains: Mapping[str, tuple[Any, ...]], costs: Mappi
     return total
 
 
-def _prunable_boundaries(table: Table) -> list[bool]:
+def _prunable_boundaries(programme: Programme) -> list[bool]:
     """After which units may dominated states be dropped: only probed outputs live, no target ahead."""
-    plan = table.plan
+    plan = programme.plan
     exact = plan.full | plan.receptive
     prunable = []
-    targets_ahead = [bool(unit.step.targets) or bool(unit.merge and unit.merge.targets) for unit in table.units]
-    for index in range(len(table.units)):
-        layout = table.layouts[index + 1]
+    targets_ahead = [bool(unit.step.targets) or bool(unit.merge and unit.merge.targets) for unit in programme.units]
+    for index in range(len(programme.units)):
+        layout = programme.layouts[index + 1]
         ahead = any(targets_ahead[index + 1 :])
         prunable.append(not ahead and not any(name in exact for name in layout.tensors))
     return prunable
 
 
-def _undominated(table: Table, boundary: int, rows: np.ndarray, cost: np.ndarray) -> np.ndarray:
+def _undominated(programme: Programme, boundary: int, rows: np.ndarray, cost: np.ndarray) -> np.ndarray:
     """Indices of the states no other state dominates (same exact columns, sizes >=, cost <=), in order."""
-    layout = table.layouts[boundary]
+    layout = programme.layouts[boundary]
     size_columns = [column + 1 for column in layout.tensors.values()]
     exact_columns = [c for c in range(layout.width) if c not in size_columns]
     sizes = np.concatenate(
-        [table.sizes.get(table._width(name), rows[:, column + 1]) for name, column in layout.tensors.items()], axis=1,
+        [programme.sizes.get(programme.catalogue.width(name), rows[:, column + 1]) for name, column in layout.tensors.items()], axis=1,
     ) if size_columns else np.zeros((len(rows), 0), dtype=np.int64)
     distinct = [c for c in range(sizes.shape[1]) if not any((sizes[:, c] == sizes[:, d]).all() for d in range(c))]
     sizes = sizes[:, distinct]  # tied axes track equal sizes: compare each once

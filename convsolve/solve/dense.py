@@ -1,7 +1,7 @@
 """Counting a chain over dense vectors of sizes: the count of a deep chain without its states' rows.
 
 When every unit of the programme is a chain link (one layer reading the one output before it, with no
-merge, target or parameter carried on: :func:`~convsolve.solve.table.is_chain_link`) and every output
+merge, target or parameter carried on: :meth:`~convsolve.solve.programme.Programme.is_chain_link`) and every output
 is tracked at one size per axis, alike on every axis (a chain of monotone rules is decided at its
 smallest input size), a state is a channel count and one size. The forward counts are then, per channel
 count, one vector over consecutive sizes (from the smallest reached), and a layer adds into the next vectors, for every class of its
@@ -18,8 +18,10 @@ offset is a sum over its parameters (``2 * padding - kernel``): it is factored i
 8 additions per size instead of 16 multiply-adds. Other classes are added alone, over their valid sizes.
 
 Example:
-    >>> table = Table(make_plan(space), space, keep_transitions=False, run=False)  # doctest: +SKIP
-    >>> dense_count(table)                                                        # doctest: +SKIP
+    >>> from convsolve import load_space
+    >>> from convsolve.solve.plan import make_plan
+    >>> space = load_space("configs/bench/chain-6.yaml")
+    >>> dense_count(Programme(make_plan(space), space))
     11417906
 """
 
@@ -33,7 +35,9 @@ from typing import Callable
 import numpy as np
 
 from ..network import INPUT
-from .table import INVALID, TABLE_SIZES, Table, is_chain_link
+from .catalogue import LayerCatalogue
+from .programme import TABLE_SIZES, Programme
+from .rows import INVALID
 
 __all__ = ["dense_count"]
 
@@ -41,17 +45,17 @@ Counts = tuple[int, np.ndarray]
 """The counts of sizes ``low``, ``low + 1``, ... (``low`` is at least 1: no state has size 0), as (low, counts)."""
 
 
-def dense_count(table: Table, on_step: Callable[[int, int], None] | None = None) -> int | None:
-    """The number of valid assignments of ``table``'s space (a :class:`Table` built with ``run=False``),
-    or None when it is no chain tracked at one size alike on every axis (the table counts it then)."""
-    vectors = _start(table)  # per channel count
+def dense_count(programme: Programme, on_step: Callable[[int, int], None] | None = None) -> int | None:
+    """The number of valid assignments of ``programme``'s space, or None when it is no chain tracked at one size
+    alike on every axis (the table counts it then)."""
+    vectors = _start(programme)  # per channel count
     if vectors is None:
         return None
     moves: dict[tuple[bytes, tuple[int, ...]], _Moves] = {}  # by the layers and channel counts: twins share them
-    for index in range(len(table.units)):
+    for index in range(len(programme.units)):
         if on_step is not None:  # progress, and the place a timeout interrupts
-            on_step(index, len(table.units))
-        vectors = _pushed(table, index, vectors, moves)
+            on_step(index, len(programme.units))
+        vectors = _pushed(programme, index, vectors, moves)
         if vectors is None:
             return None
         if not vectors:
@@ -59,19 +63,19 @@ def dense_count(table: Table, on_step: Callable[[int, int], None] | None = None)
     return int(sum(int(counts.sum()) for _, counts in vectors.values()))
 
 
-def _start(table: Table) -> dict[int, Counts] | None:
+def _start(programme: Programme) -> dict[int, Counts] | None:
     """The counts before the first layer (1 at the input's channel count and size), or None when the
     programme is not a chain tracked at one size alike on every axis."""
-    plan = table.plan
-    names = [INPUT] + [unit.step.node for unit in table.units]
-    if (not table.units or INPUT not in plan.initial_live
+    plan = programme.plan
+    names = [INPUT] + [unit.step.node for unit in programme.units]
+    if (not programme.units or INPUT not in plan.initial_live
             or any(name in plan.full or name in plan.flat or name in plan.receptive for name in names)
             or any(len(points) != 1 for name in names for points in plan.points(name))):
         return None
-    if not all(is_chain_link(table, index) and table._plain_spatial(unit.step) for index, unit in enumerate(table.units)):
+    if not all(programme.is_chain_link(index) and programme.catalogue.plain_spatial(unit.step) for index, unit in enumerate(programme.units)):
         return None
-    row = table._initial_row()[0]
-    sizes = table.sizes.get(len(plan.sweep.axes), row[1:2])[0]
+    row = programme.initial_row()[0]
+    sizes = programme.sizes.get(len(plan.sweep.axes), row[1:2])[0]
     if (sizes != sizes[0]).any() or not 1 <= sizes[0] < TABLE_SIZES:
         return None
     return {int(row[0]): (int(sizes[0]), np.ones(1, dtype=object))}
@@ -89,21 +93,22 @@ class _Moves:
 
 
 def _pushed(
-    table: Table, index: int, vectors: dict[int, Counts], cache: dict[tuple[bytes, tuple[int, ...]], _Moves],
+    programme: Programme, index: int, vectors: dict[int, Counts], cache: dict[tuple[bytes, tuple[int, ...]], _Moves],
 ) -> dict[int, Counts] | None:
     """The counts after unit ``index`` from those before it (per channel count); None when the layer acts
     differently on the axes, sizes grow past what is tabulated or a size rule decreases."""
-    layer_ids = table.combo_layers(table.units[index].step)
+    catalogue = programme.catalogue
+    layer_ids = catalogue.combo_layers(programme.units[index].step)
     layer_ids = layer_ids[layer_ids != INVALID]
     if not len(layer_ids):
         return {}
     limit = max(low + len(counts) for low, counts in vectors.values())
     if limit > TABLE_SIZES:
         return None
-    key = (table._serials_of(layer_ids).tobytes(), tuple(sorted(vectors)))
+    key = (catalogue.serials(layer_ids).tobytes(), tuple(sorted(vectors)))
     moves = cache.get(key)
     if moves is None or moves.width < limit:
-        moves = _moves(table, layer_ids, key[1], limit)
+        moves = _moves(catalogue, layer_ids, key[1], limit)
         if moves is None:
             return None
         cache[key] = moves
@@ -130,18 +135,18 @@ def _pushed(
     return _summed(parts)
 
 
-def _moves(table: Table, layer_ids: np.ndarray, channels: tuple[int, ...], limit: int) -> _Moves | None:
+def _moves(catalogue: LayerCatalogue, layer_ids: np.ndarray, channels: tuple[int, ...], limit: int) -> _Moves | None:
     """:class:`_Moves` of the layers ``layer_ids`` from the input channel counts ``channels``, worked out
     from their tables (at least ``limit`` sizes wide); None when they act differently on the axes."""
     wide = min(2 * limit, TABLE_SIZES)  # sizes grow layer by layer: room for the next ones
-    tables = [table.axis_tables(layer_ids, axis, wide) for axis in range(len(table.plan.sweep.axes))]
+    tables = [catalogue.axis_tables(layer_ids, axis, wide) for axis in range(len(catalogue.plan.sweep.axes))]
     out, ok = tables[0]
     width = out.shape[1]
     if any(not (np.array_equal(o[:, :width], out) and np.array_equal(k[:, :width], ok)) for o, k in tables[1:]):
         return None
     channels_in = np.array(channels, dtype=np.int64)
-    channels_out, _ = table._channel_table(layer_ids, channels_in)
-    first_of, class_of = table._alike(layer_ids, [(out, ok)], channels_out)
+    channels_out, _ = catalogue.channel_table(layer_ids, channels_in)
+    first_of, class_of = catalogue.classes(layer_ids, [(out, ok)], channels_out)
     weights = np.bincount(class_of, minlength=len(first_of))
     kernels: dict[tuple[int, int, tuple[int, ...]], dict[int, int]] = {}
     alone: list[tuple[int, int, int, np.ndarray, np.ndarray]] = []

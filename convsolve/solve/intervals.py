@@ -6,12 +6,12 @@ is a sequence of *segments*: stretches of units between boundaries where the fro
 (or none) and no parameter. Inside a segment every layer is a size rule on one input, alike on every axis,
 and every merge is a plain one fused into its unit, so every size inside is a function of the segment's
 input size ``v`` alone, and every combination of the segment's classes of combos (combos acting alike,
-:meth:`~convsolve.solve.table.Table._alike`) is one row: its output size at every ``v``, and the ``v``
+:meth:`~convsolve.solve.catalogue.LayerCatalogue.classes`) is one row: its output size at every ``v``, and the ``v``
 where every layer is valid and every merge agrees (:func:`segment_rows`, once per segment written alike).
 
 A state is then the segment input's channel count and the *interval* of its sizes: every rule here steps
 by 0 or 1 as its input grows by 1, so the sizes an output takes over a range of input sizes are
-consecutive (the table keeps the same set, :meth:`~convsolve.solve.table.Table._canonical`). A row is
+consecutive (the table keeps the same set, :meth:`~convsolve.solve.programme.Programme.canonical`). A row is
 valid from an interval exactly when it is valid at every size of it, and maps it to the interval of its
 outputs at both ends. An output tracked only at the smallest input size keeps an interval of one size.
 Anything else (a rule stepping by more, such as a transposed conv; targets; parameters carried across
@@ -26,7 +26,7 @@ Example:
     >>> from convsolve import load_space
     >>> from convsolve.solve.plan import make_plan
     >>> space = load_space("configs/bench/res-6.yaml")
-    >>> programme = interval_programme(Table(make_plan(space), space, run=False))
+    >>> programme = interval_programme(Programme(make_plan(space), space))
     >>> programme.count(), programme.sample(3, np.random.default_rng(0)).shape   # 3 draws, 9 units
     (29932619, (3, 9))
 """
@@ -40,8 +40,10 @@ import numpy as np
 
 from ..errors import SolverLimit
 from ..network import INPUT
-from . import table as table_module
-from .table import INVALID, TABLE_SIZES, Table, Transitions, pushed_counts, unique_rows
+from . import programme as programme_module
+from .catalogue import LayerCatalogue
+from .programme import TABLE_SIZES, Programme, Unit
+from .rows import INVALID, Transitions, pushed_counts, unique_rows
 
 __all__ = ["IntervalProgramme", "Segment", "SegmentRows", "interval_programme", "segment_rows"]
 
@@ -100,25 +102,25 @@ class SegmentRows:
     """Per unit, how its rows were made: what sampling walks back through."""
 
 
-def interval_programme(table: Table, on_step: Callable[[int, int], None] | None = None) -> "IntervalProgramme | None":
-    """The forward counts of ``table``'s space over interval states (a :class:`Table` built with ``run=False``),
-    or None when the space is not one this module covers (the table handles it then)."""
-    segments = _segments(table)
+def interval_programme(programme: Programme, on_step: Callable[[int, int], None] | None = None) -> "IntervalProgramme | None":
+    """The forward counts of ``programme``'s space over interval states, or None when the space is not one this
+    module covers (the table handles it then)."""
+    segments = _segments(programme)
     if segments is None:
         return None
-    start = _start(table)
+    start = _start(programme)
     if start is None:
         return None
-    programme = IntervalProgramme(table, segments, start)
-    return programme if programme.run(on_step) else None
+    intervals = IntervalProgramme(programme, segments, start)
+    return intervals if intervals.run(on_step) else None
 
 
-def _segments(table: Table) -> list[Segment] | None:
+def _segments(programme: Programme) -> list[Segment] | None:
     """The programme cut where the frontier holds at most one output and no parameter, or None when a unit
     is not a plain size rule on one input (with the plain merge fused into it), or the axes or targets ask for more."""
-    plan, layouts, units = table.plan, table.layouts, table.units
+    plan, layouts, units = programme.plan, programme.layouts, programme.units
     axes = plan.sweep.axes
-    if (not units or INPUT not in plan.initial_live or plan.flat or plan.receptive or table.space.targets
+    if (not units or INPUT not in plan.initial_live or plan.flat or plan.receptive or programme.space.targets
             or any(layout.params for layout in layouts) or any(not np.array_equal(a, axes[0]) for a in axes[1:])
             or any(len(points) != 1 or int(points[0]) != int(np.argmin(axes[0])) for points in plan.probes)):
         return None
@@ -129,33 +131,33 @@ def _segments(table: Table) -> list[Segment] | None:
     for first, end in zip(cuts, cuts[1:]):
         if not layouts[first].tensors:
             return None
-        if not all(table._plain_spatial(table.units[index].step) for index in range(first, end)):
-            return None  # (a fused merge is a plain add, mul or concat: see table._fusable)
+        if not all(programme.catalogue.plain_spatial(units[index].step) for index in range(first, end)):
+            return None  # (a fused merge is a plain add, mul or concat: see units_of)
         sink = next(iter(layouts[end].tensors), None)
         segments.append(Segment(first, end, next(iter(layouts[first].tensors)), sink))
     return segments
 
 
-def _start(table: Table) -> tuple[int, int, int] | None:
+def _start(programme: Programme) -> tuple[int, int, int] | None:
     """The first state: the input's channel count and the interval of its sizes; None when the input is
     tracked at every size and its sizes are not consecutive."""
-    sizes = np.sort(table.plan.sweep.axes[0])
+    sizes = np.sort(programme.plan.sweep.axes[0])
     low, high = int(sizes[0]), int(sizes[-1])
     if low < 1 or high >= TABLE_SIZES:
         return None
-    if INPUT not in table.plan.full:
+    if INPUT not in programme.plan.full:
         high = low
     elif (np.diff(sizes) != 1).any():
         return None
-    return table.space.input.channels, low, high
+    return programme.space.input.channels, low, high
 
 
 class IntervalProgramme:
     """Forward counts per segment boundary over (channels, lowest size, highest size) states, and the moves
     between them, for counting and uniform sampling."""
 
-    def __init__(self, table: Table, segments: list[Segment], start: tuple[int, int, int]) -> None:
-        self.table = table
+    def __init__(self, programme: Programme, segments: list[Segment], start: tuple[int, int, int]) -> None:
+        self.programme = programme
         self.segments = segments
         self.states: list[np.ndarray] = [np.array([start], dtype=np.int64)]
         """Per boundary, one row per state: channels, lowest size, highest size."""
@@ -168,20 +170,20 @@ class IntervalProgramme:
         """Push the counts through every segment; False when a segment is not covered after all.
 
         Raises:
-            SolverLimit: the states and moves kept would pass :data:`~convsolve.solve.table.MAX_KEPT`.
+            SolverLimit: the states and moves kept would pass :data:`~convsolve.solve.programme.MAX_KEPT`.
         """
         kept = 0
         for segment in self.segments:
             if on_step is not None:  # progress, and the place a timeout interrupts
-                on_step(segment.first, len(self.table.units))
+                on_step(segment.first, len(self.programme.units))
             moved = self._moves(segment, self.states[-1])
             if moved is None:
                 return False
             src, row, dst, weight, next_states, used = moved
             kept += 3 * len(src) + next_states.size
-            if kept > table_module.MAX_KEPT:
-                node = self.table.units[segment.end - 1].last.node
-                raise SolverLimit(node, "states and moves over the layers up to here", kept, table_module.MAX_KEPT)
+            if kept > programme_module.MAX_KEPT:
+                node = self.programme.units[segment.end - 1].last.node
+                raise SolverLimit(node, "states and moves over the layers up to here", kept, programme_module.MAX_KEPT)
             self.moves.append((src, row, dst, used))
             self.states.append(next_states)
             self.forward.append(pushed_counts(self.forward[-1], Transitions(src, row, dst, weight), len(next_states)))
@@ -197,7 +199,7 @@ class IntervalProgramme:
         self, segment: Segment, states: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[SegmentRows]] | None:
         """Every valid (state, row) move of ``segment``, its next state and weight, sorted by next state."""
-        full_sink = segment.sink is not None and segment.sink in self.table.plan.full
+        full_sink = segment.sink is not None and segment.sink in self.programme.plan.full
         if not len(states):
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty, empty, np.zeros((0, 3), dtype=np.int64), []
@@ -227,7 +229,7 @@ class IntervalProgramme:
 
     def _segment_rows(self, segment: Segment, channels: int, low: int, high: int) -> SegmentRows | None:
         """:func:`segment_rows` for sizes ``low .. high`` at least, shared by segments written alike."""
-        key = (_signature(self.table, segment), channels)
+        key = (_signature(self.programme, segment), channels)
         found = self._rows.get(key)
         if found is None or found.base > low or found.base + found.width <= high:
             span = high - low + 1  # room around the sizes seen: the next segments' sizes drift
@@ -235,7 +237,7 @@ class IntervalProgramme:
             if found is not None:
                 base = min(base, found.base)
                 high = max(high, found.base + found.width - 1)
-            found = segment_rows(self.table, segment, channels, base, high + span + 1 - base)
+            found = segment_rows(self.programme, segment, channels, base, high + span + 1 - base)
             if found is None:
                 return None
             self._rows[key] = found
@@ -245,7 +247,7 @@ class IntervalProgramme:
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` valid assignments drawn uniformly (with replacement): the combo chosen at every unit, one row each."""
-        chosen = np.zeros((n, len(self.table.units)), dtype=np.int64)
+        chosen = np.zeros((n, len(self.programme.units)), dtype=np.int64)
         last = self.forward[-1]
         state = _drawn(rng, np.zeros(n, dtype=np.int64), np.array([0]), np.array([len(last)]),
                        last, np.ones(len(last), dtype=np.int64), np.arange(len(last)), np.array([int(last.sum())], dtype=object))
@@ -293,23 +295,23 @@ def _summed(at: np.ndarray, weight: np.ndarray, groups: int) -> np.ndarray:
     return out
 
 
-def _signature(table: Table, segment: Segment) -> tuple[Any, ...]:
+def _signature(programme: Programme, segment: Segment) -> tuple[Any, ...]:
     """What a segment does, apart from its names: segments with one signature map every state alike."""
-    plan, local = table.plan, {segment.source: 0}
+    plan, local = programme.plan, {segment.source: 0}
     parts: list[Any] = [segment.source in plan.full]
     for index in range(segment.first, segment.end):
-        unit = table.units[index]
+        unit = programme.units[index]
         step = unit.step
-        parts.append((table.combo_layers(step).tobytes(), local[step.inputs[0]], step.node in plan.full))
+        parts.append((programme.catalogue.combo_layers(step).tobytes(), local[step.inputs[0]], step.node in plan.full))
         local[step.node] = len(local)
         if unit.merge is not None:
-            parts.append((table._layer(unit.merge, {}).type, tuple(local[name] for name in unit.merge.inputs), unit.merge.node in plan.full))  # type: ignore[union-attr]
+            parts.append((programme.catalogue.merge_layer(unit.merge).type, tuple(local[name] for name in unit.merge.inputs), unit.merge.node in plan.full))
             local[unit.merge.node] = len(local)
-        parts.append(tuple(local[name] for name in table.layouts[index + 1].tensors))
+        parts.append(tuple(local[name] for name in programme.layouts[index + 1].tensors))
     return tuple(parts)
 
 
-def segment_rows(table: Table, segment: Segment, channels: int, base: int, width: int) -> SegmentRows | None:
+def segment_rows(programme: Programme, segment: Segment, channels: int, base: int, width: int) -> SegmentRows | None:
     """Every combination of the segment's classes of combos, as rows over input sizes ``base .. base + width - 1``
     (rows acting alike on them are one row); None when a rule steps by more than 1, sizes grow past what is
     tabulated or the combinations get too many."""
@@ -319,14 +321,14 @@ def segment_rows(table: Table, segment: Segment, channels: int, base: int, width
     weight = np.ones(1, dtype=np.int64)
     levels: list[_Level] = []
     for index in range(segment.first, segment.end):
-        applied = _applied(table, table.units[index], sizes_of, channels_of, valid)
+        applied = _applied(programme.catalogue, programme.units[index], sizes_of, channels_of, valid)
         if applied is None:
             return None
         if isinstance(applied, str):  # no combo builds a valid layer (or meets the constraints), or no row is left
             return SegmentRows(base, width, np.zeros((0, width), np.int64), np.zeros((0, width), np.int64),
                                np.zeros(0, np.int64), np.zeros(0, np.int64), ())
         sizes_of, channels_of, fine, combos, class_of = applied
-        live = table.layouts[index + 1].tensors
+        live = programme.layouts[index + 1].tensors
         grouped = _grouped(live, sizes_of, channels_of, fine, weight, combos, class_of)
         if grouped is None:
             return None
@@ -338,7 +340,7 @@ def segment_rows(table: Table, segment: Segment, channels: int, base: int, width
     sink = segment.sink
     out = sizes_of[sink] if sink is not None else np.zeros((len(weight), width), dtype=np.int64)
     steps = np.diff(out, axis=1)
-    if sink in table.plan.full and ((valid[:, 1:] & valid[:, :-1]) & ((steps < 0) | (steps > 1))).any():
+    if sink in programme.plan.full and ((valid[:, 1:] & valid[:, :-1]) & ((steps < 0) | (steps > 1))).any():
         return None  # a rule steps by more than 1: the sizes reached are not an interval
     positions = np.where(valid, width, np.arange(width))  # the first invalid position at or after each
     next_invalid = np.minimum.accumulate(positions[:, ::-1], axis=1)[:, ::-1]
@@ -347,13 +349,13 @@ def segment_rows(table: Table, segment: Segment, channels: int, base: int, width
 
 
 def _applied(
-    table: Table, unit: Any, sizes_of: dict[str, np.ndarray], channels_of: dict[str, np.ndarray], valid: np.ndarray,
+    catalogue: LayerCatalogue, unit: Unit, sizes_of: dict[str, np.ndarray], channels_of: dict[str, np.ndarray], valid: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray] | str | None:
     """Every (class of the unit's combos, row) candidate, numbered ``class * rows + row``: the sizes and channels
     of every output, where all is valid, the valid combos and each one's class. "empty" when no candidate can
     be made; None when the unit is not covered after all."""
     step, rows = unit.step, len(valid)
-    layer_ids = table.combo_layers(step)
+    layer_ids = catalogue.combo_layers(step)
     combos = np.flatnonzero(layer_ids != INVALID)
     if not len(combos) or not rows:
         return "empty"
@@ -361,14 +363,14 @@ def _applied(
     limit = int(before.max(initial=0)) + 1
     if limit > TABLE_SIZES:
         return None
-    tables = [table.axis_tables(layer_ids[combos], axis, limit) for axis in range(len(table.plan.sweep.axes))]
+    tables = [catalogue.axis_tables(layer_ids[combos], axis, limit) for axis in range(len(catalogue.plan.sweep.axes))]
     out_table, ok_table = tables[0]
     if any(not (np.array_equal(o[:, :limit], out_table[:, :limit]) and np.array_equal(k[:, :limit], ok_table[:, :limit])) for o, k in tables[1:]):
         return None
-    channel_table, column = table._channel_table(layer_ids[combos], channels_of[step.inputs[0]])
-    first_of, class_of = table._alike(layer_ids[combos], [(out_table, ok_table)], channel_table)
+    channel_table, column = catalogue.channel_table(layer_ids[combos], channels_of[step.inputs[0]])
+    first_of, class_of = catalogue.classes(layer_ids[combos], [(out_table, ok_table)], channel_table)
     classes = len(first_of)
-    if classes * rows > MAX_CANDIDATES or classes * rows * width > table_module.MAX_ELEMENTS:
+    if classes * rows > MAX_CANDIDATES or classes * rows * width > programme_module.MAX_ELEMENTS:
         return None
     read = np.clip(before, 0, limit - 1)
     made_channels = channel_table[first_of][:, column]  # (class, row)
@@ -382,12 +384,9 @@ def _applied(
         parts = [new_sizes[name] for name in merge.inputs]
         for part in parts[1:]:
             fine &= part == parts[0]
-        channel_parts = [new_channels[name] for name in merge.inputs]
-        if table._layer(merge, {}).type == "concat":  # type: ignore[union-attr]
-            new_channels[merge.node] = np.sum(channel_parts, axis=0)
-        else:
-            fine &= np.logical_and.reduce([counts == channel_parts[0] for counts in channel_parts])[:, None]
-            new_channels[merge.node] = channel_parts[0]
+        merged_channels, channels_fit = catalogue.merge_layer(merge).merged_channel_counts([new_channels[name] for name in merge.inputs])
+        fine &= np.broadcast_to(channels_fit, merged_channels.shape)[:, None]
+        new_channels[merge.node] = merged_channels
         new_sizes[merge.node] = parts[0]
     return new_sizes, new_channels, fine, combos, class_of
 

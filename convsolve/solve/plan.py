@@ -41,7 +41,7 @@ from ..inference import Sweep
 from ..layers import Layer
 from ..network import INPUT, hashable_value
 
-__all__ = ["Step", "Plan", "make_plan"]
+__all__ = ["Step", "Plan", "make_plan", "local_name"]
 
 
 @dataclass(frozen=True)
@@ -328,7 +328,7 @@ def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) ->
     for node in order:
         template = space.template(node)
         slots = tuple(
-            (slot.field, slot.position, slot.param and _local(node, slot.param), slot.expression and slot.expression.text)
+            (slot.field, slot.position, slot.param and local_name(node, slot.param), slot.expression and slot.expression.text)
             for slot in template.slots
         )
         # a field that is one slot is written by the slot (its parameter or expression) and the domains below
@@ -336,14 +336,14 @@ def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) ->
         fields = {name: value for name, value in template.head.fields.items() if name not in whole}
         key = (
             template.head.type_name, hashable_value(fields), slots,
-            tuple(_local(node, name) for name in template.params), tuple(hashable_value(list(domains[name])) for name in template.params),
+            tuple(local_name(node, name) for name in template.params), tuple(hashable_value(list(domains[name])) for name in template.params),
         )
         twins[node] = first.setdefault(key, node)
         keys[node] = key
     return twins, keys
 
 
-def _local(node: str, name: str) -> tuple[bool, str]:
+def local_name(node: str, name: str) -> tuple[bool, str]:
     """A parameter name as seen from layer ``node``: its own parameters without the layer's name."""
     return (True, name[len(node) + 1 :]) if name.startswith(f"{node}.") else (False, name)
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .programme import Programme
 from .table import Table
 
 __all__ = ["Ranking", "assignment_rows", "columns_of"]
@@ -92,7 +93,7 @@ class Ranking:
 
     def assignments(self, ranks: Sequence[int] | np.ndarray, *, decode: bool = False) -> dict[str, np.ndarray]:
         """Columnar assignments for ``ranks``: parameter name -> array of value indices (values if ``decode``)."""
-        return columns_of(self.table, self.combos(ranks), decode, self._tables)
+        return columns_of(self.table.programme, self.combos(ranks), decode, self._tables)
 
     def values(self, columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
         """Row dictionaries of parameter values from columnar value indices."""
@@ -100,19 +101,19 @@ class Ranking:
 
 
 def columns_of(
-    table: Table, chosen: np.ndarray, decode: bool, cache: dict[tuple[int, bool], list[tuple[str, np.ndarray]]] | None = None,
+    programme: Programme, chosen: np.ndarray, decode: bool, cache: dict[tuple[int, bool], list[tuple[str, np.ndarray]]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Columnar assignments from the combo chosen at each step (rows of ``chosen``): value indices, or values."""
     cache = {} if cache is None else cache
     columns: dict[str, np.ndarray] = {}
     decoded: dict[tuple[Any, ...], np.ndarray] = {}  # the layers of a deep network share domains and combos
-    for j, unit in enumerate(table.units):
+    for j, unit in enumerate(programme.units):
         if (j, decode) not in cache:
             step, tables = unit.step, []
             for i, name in enumerate(step.new_params):
                 indices = step.combos[:, i]
                 if decode:
-                    values = table.plan.domains[name]
+                    values = programme.plan.domains[name]
                     key = (id(step.combos), i, values, tuple(map(type, values)))
                     found = decoded.get(key)
                     if found is None:
@@ -123,7 +124,7 @@ def columns_of(
             cache[(j, decode)] = tables
         for name, meaning in cache[(j, decode)]:
             columns[name] = meaning[chosen[:, j]]
-    return {name: columns[name] for name in table.plan.params}
+    return {name: columns[name] for name in programme.plan.params}
 
 
 def assignment_rows(domains: dict[str, tuple[Any, ...]], columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
