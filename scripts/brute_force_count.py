@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from convsolve.errors import ConvsolveError, InvalidAssignment, UsageError
 from convsolve.layers import LAYER_TYPES, AdaptivePool, Conv, Layer, Pool, ShapePreserving

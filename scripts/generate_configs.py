@@ -15,7 +15,8 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 INPUT_RANGE = (1, 512)

@@ -20,7 +20,8 @@ import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from generate_configs import CONFIGS, MOBILENET_V2_SETTINGS, LayerList, comment_block, write_or_check
 
