@@ -81,11 +81,8 @@ def test_cli_bad_trial_values_exit_2_naming_the_field(tmp_path):
 
 
 def space_config():
-    from small_spaces import conv, pool
-
-    return {"name": "s", "input": {"channels": 4, "size": {"range": [5, 14]}},
-            "layers": [conv("c1"), pool("p1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]},
-                       conv("c2", stride=(1,))]}
+    """The config of ``SPACES["residual"]``: loaded back, its brute force is the one already done for it."""
+    return SPACES["residual"]().to_config()
 
 
 def load(path):
