@@ -35,10 +35,10 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -41,10 +41,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from collections.abc import Iterator, Sequence
 from typing import Any
 from unittest import mock
 

@@ -13,9 +13,9 @@ import itertools
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from collections.abc import Mapping
 from typing import Any
 
 import pytest

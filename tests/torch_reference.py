@@ -21,8 +21,8 @@ from __future__ import annotations
 import functools
 import graphlib
 import operator
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
