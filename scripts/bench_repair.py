@@ -39,12 +39,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_solver import BenchNet, cp_sat_model
-from brute_force_count import format_seconds, is_valid
-from generate_spaces import chain
+from bench_solver import BenchNet, cp_sat_model  # noqa: E402
+from brute_force_count import format_seconds, is_valid  # noqa: E402
+from generate_spaces import chain  # noqa: E402
 
-from convsolve.solve.cheapest import Cheapest, cheapest
-from convsolve.space import Space, load_space
+from convsolve.solve.cheapest import Cheapest, cheapest  # noqa: E402
+from convsolve.space import Space, load_space  # noqa: E402
 
 BENCH = ROOT / "configs" / "bench"
 CONVSOLVE_SPACES = ("chain-6", "chain-12", "chain-20", "chain-40", "chain-100", "chain-1000",

@@ -35,10 +35,11 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -101,7 +102,7 @@ class TimeLimit:
             self.armed = False
             raise BudgetSpent
 
-    def __enter__(self) -> "TimeLimit":
+    def __enter__(self) -> TimeLimit:
         self.previous = signal.signal(signal.SIGALRM, self._fire)
         self.start = time.perf_counter()
         if self.seconds > 0:
@@ -202,7 +203,7 @@ class BenchNet:
     sizes: tuple[int, ...]
 
     @classmethod
-    def of(cls, space: Space) -> "BenchNet":
+    def of(cls, space: Space) -> BenchNet:
         nodes, pools = [], []
         for name in space.order[1:]:
             kind = space.graph.nodes[name]["type"]
@@ -611,7 +612,7 @@ def count_section(budgets: Budgets, summary: Summary, workdir: Path) -> None:
         start = time.perf_counter()
         space = load_space(path)
         load_seconds = time.perf_counter() - start
-        result = timed(lambda: count(space), budgets.cap)
+        result = timed(lambda: count(space), budgets.cap)  # noqa: B023 - timed() calls it at once
         valid = describe_count(result.value.valid) if result.value is not None else "?"
         fraction = f"{result.value.fraction:.3g}" if result.value is not None else "?"
         table.append([space.name, f"{len(space.params):,}", describe_count(space.total), valid, fraction,
@@ -652,11 +653,11 @@ def sample_prune_suggest(budgets: Budgets, summary: Summary, problems: list[str]
           " loading shown apart\n")
     table, timings = [], []
     for path in paths:
-        loaded = timed(lambda: load_space(path), budgets.cap, repeats=1)
+        loaded = timed(lambda: load_space(path), budgets.cap, repeats=1)  # noqa: B023 - timed() calls it at once
         space = loaded.value
 
         def first() -> int:
-            return sum(len(next(iter(b.values()))) for b in enumerate_blocks(space, limit=1))
+            return sum(len(next(iter(b.values()))) for b in enumerate_blocks(space, limit=1))  # noqa: B023 - called below, at once
 
         result = timed(first, budgets.cap)
         ok = not result.capped and result.seconds < 0.05

@@ -23,9 +23,9 @@ import argparse
 import itertools
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from convsolve.errors import ConvsolveError, InvalidAssignment, UsageError
 from convsolve.layers import LAYER_TYPES, AdaptivePool, Conv, Layer, Pool, ShapePreserving

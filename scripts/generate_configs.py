@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 INPUT_RANGE = (1, 512)

@@ -17,10 +17,11 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from generate_configs import CONFIGS, MOBILENET_V2_SETTINGS, LayerList, comment_block, write_or_check
 

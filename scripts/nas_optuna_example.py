@@ -29,12 +29,12 @@ try:
 except ImportError:
     sys.exit("scripts/nas_optuna_example.py runs Optuna: pip install 'convsolve[optuna]'")
 
-from convsolve import Network, load_space
-from convsolve.integrations.optuna import ValidDraws, assignment_of, suggest_valid
-from convsolve.layers import Conv, ConvTranspose, Linear
-from convsolve.space import Space
+from convsolve import Network, load_space  # noqa: E402
+from convsolve.integrations.optuna import ValidDraws, assignment_of, suggest_valid  # noqa: E402
+from convsolve.layers import Conv, ConvTranspose, Linear  # noqa: E402
+from convsolve.space import Space  # noqa: E402
 
-from brute_force_count import is_valid  # scripts/, beside this file
+from brute_force_count import is_valid  # noqa: E402 - scripts/, beside this file
 
 DEFAULT_SPACES = ["configs/spaces/resnet_space.yaml", "configs/spaces/unet_space.yaml"]
 

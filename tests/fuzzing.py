@@ -41,10 +41,11 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 from unittest import mock
 
 import typer.main
@@ -101,7 +102,7 @@ def shipped_configs() -> list[Path]:
     return paths
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parsed(path: str) -> str:
     """The config at ``path`` as plain data (dicts, lists, scalars), serialised as JSON to be copied cheaply."""
     return json.dumps(YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8")))
@@ -460,7 +461,7 @@ def _damaged(draw: Any, text: str) -> tuple[str, str]:
 # --- ONNX models --------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def helper_onnx_model() -> bytes:
     """A small ONNX model built with onnx.helper: conv, relu, max pool, resize (constant scales), concat, pool, gemm."""
     import numpy as np
@@ -511,7 +512,7 @@ sys.stdout.buffer.write(buffer.getvalue())
 """
 
 
-@lru_cache(maxsize=None)
+@cache
 def exported_onnx_model() -> bytes | None:
     """A small model exported from PyTorch (conv, pools, upsample, concat, linear), or None without torch.
 
@@ -827,7 +828,7 @@ def fuzz_cases(draw: Any, verbs: Sequence[str] = VERBS, onnx: bool = True, timeo
 # --- running and judging a case -------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def takes_option(verb: str, option: str) -> bool:
     """Whether the CLI's ``verb`` takes ``option`` (read from the command itself, so the fuzzer follows the CLI)."""
     command = typer.main.get_command(app).commands[verb]  # type: ignore[attr-defined]
@@ -871,7 +872,7 @@ def _cli_runner() -> Any:
     return _runner
 
 
-@lru_cache(maxsize=None)
+@cache
 def _command(typer_app: Any) -> Any:
     """The Click command of the app, built once: Typer builds it anew on every call, which is half of a quick case."""
     return typer.main.get_command(typer_app)

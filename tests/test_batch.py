@@ -16,6 +16,7 @@ from convsolve.errors import UsageError
 from convsolve.io.config import read_config
 from convsolve.network import Network
 from convsolve.ops.batch import MANIFEST, plan_jobs, run_batch
+from extras import require
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -124,7 +125,7 @@ def test_a_killed_batch_leaves_whole_files_and_the_rerun_finishes(tmp_path):
 
 
 def test_dask_cluster_gives_the_same_results_as_local_processes(tmp_path):
-    distributed = pytest.importorskip("dask.distributed")
+    distributed = require("dask.distributed")
     inputs = tmp_path / "runs"
     make_inputs(inputs, quick=True)
     local, remote = tmp_path / "local", tmp_path / "dask"

@@ -13,9 +13,10 @@ import itertools
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def generator() -> Iterator[ModuleType]:
 
 
 @pytest.fixture(scope="module")
-def brute_force() -> Iterator[ModuleType]:
+def brute_force_script() -> Iterator[ModuleType]:
     """scripts/brute_force_count.py as a module."""
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(SCRIPTS))
@@ -164,16 +165,16 @@ def test_res_2_valid_where_both_branches_agree_at_every_size(generator, tmp_path
     assert 0 < len(valid) < space.total
 
 
-def test_brute_force_script_checks_chains_at_the_smallest_size_only(generator, brute_force, tmp_path):
+def test_brute_force_script_checks_chains_at_the_smallest_size_only(generator, brute_force_script, tmp_path):
     chain = space_from(generator.chain(3), tmp_path)
-    count = brute_force.count_valid(chain)
+    count = brute_force_script.count_valid(chain)
     assert count.smallest_only and count.total == chain.total
     assert count.valid == sum(chain_valid(a, 3, 16) for a in assignments(chain))
 
 
 @pytest.mark.parametrize("stem", ["bench/res-6", "spaces/unet_space", "spaces/mobilenetv2_nas", "spaces/resnet_space"])
-def test_brute_force_script_checks_merges_and_targets_over_the_whole_range(stem, brute_force):
-    assert not brute_force.is_pure_chain(load_space(CONFIGS / f"{stem}.yaml"))
+def test_brute_force_script_checks_merges_and_targets_over_the_whole_range(stem, brute_force_script):
+    assert not brute_force_script.is_pure_chain(load_space(CONFIGS / f"{stem}.yaml"))
 
 
 def test_one_level_unet_space_is_infeasible_over_consecutive_sizes(generator, tmp_path):
@@ -186,12 +187,12 @@ def test_one_level_unet_space_is_infeasible_over_consecutive_sizes(generator, tm
     assert valid and ops.count(space).valid == len(valid)
 
 
-def test_resnet_space_target_holds_only_with_stride_4_before_the_stages(brute_force):
+def test_resnet_space_target_holds_only_with_stride_4_before_the_stages(brute_force_script):
     """The 7x7 target at 224 needs the stem and max pool to stride 2 each, and a pool keeping 112 -> 56 or 55."""
     space = load_space(CONFIGS / "spaces" / "resnet_space.yaml")
     base = {name: param.values[0] for name, param in space.params.items()}
     outcomes = {
-        (stem, kernel, stride, padding): brute_force.is_valid(
+        (stem, kernel, stride, padding): brute_force_script.is_valid(
             space, {**base, "conv1.stride": stem, "maxpool.kernel": kernel, "maxpool.stride": stride, "maxpool.padding": padding}
         )
         for stem, kernel, stride, padding in itertools.product((1, 2), (2, 3), (1, 2), (0, 1))

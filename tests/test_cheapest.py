@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_solve import SPACES, brute_force, conv, space_of
+from small_spaces import SPACES, conv, space_of
 
 import convsolve.solve.cheapest as cheapest_module
 from convsolve.solve.cheapest import (
@@ -127,7 +127,7 @@ def is_valid(space, assignment):
 
 
 @pytest.fixture(scope="module", params=sorted(SPACES) + sorted(MORE_SPACES))
-def case(request):
+def case(brute_force, request):
     space = {**SPACES, **MORE_SPACES}[request.param]()
     return space, brute_force(space)
 
@@ -241,7 +241,7 @@ def test_progress_is_reported_and_can_interrupt_the_search():
     assert all(0 <= done < total for done, total in calls)
 
 
-def test_no_valid_assignment_gives_none():
+def test_no_valid_assignment_gives_none(brute_force):
     space = space_of([conv("c1", kernel=(7,), padding=(0,))], lo=3, hi=5)
     assert brute_force(space) == []
     assert cheapest(space, {}) is None
@@ -282,7 +282,7 @@ def classifier(lo, hi, in_features, targets=None):
 
 
 @pytest.mark.parametrize("lo, hi, in_features", [(8, 12, 64), (8, 8, 64), (8, 8, 100), (8, 9, 64), (5, 5, 9)])
-def test_the_ends_check_never_changes_an_answer(monkeypatch, lo, hi, in_features):
+def test_the_ends_check_never_changes_an_answer(brute_force, monkeypatch, lo, hi, in_features):
     space = classifier(lo, hi, in_features)
     costs = random_costs(space, random.Random(lo + hi))
     expected = brute_force(space)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -19,6 +20,7 @@ import convsolve
 from convsolve.cli import app
 from convsolve.io.config import read_config
 from convsolve.sizesets import SizeRange
+from extras import require
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -53,7 +55,7 @@ CPU_SIZES = {"vgg16": [223, 224], "resnet18": [1, 37], "resnet50": [1, 37], "mob
 @pytest.fixture(scope="module")
 def reference() -> ModuleType:
     """tests/torch_reference.py; tests using it are skipped without torch."""
-    pytest.importorskip("torch", reason="compares with PyTorch: pip install 'convsolve[torch]'")
+    require("torch")
     import torch_reference
 
     return torch_reference

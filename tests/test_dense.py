@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_solve import SPACES, brute_force, conv, pool, space_of
 
 from convsolve import ops
 from convsolve.solve.dense import _convolved, _factored, dense_count
@@ -14,6 +13,8 @@ from convsolve.solve.plan import make_plan
 from convsolve.solve.programme import Programme
 from convsolve.solve.table import Table
 from convsolve.space import load_space
+
+from small_spaces import SPACES, conv, pool, space_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +61,7 @@ def test_random_chains_count_densely_as_the_table_does(seed):
     assert dense is not None and dense == table
 
 
-def test_small_chains_count_densely_as_brute_force_does():
+def test_small_chains_count_densely_as_brute_force_does(brute_force):
     space = SPACES["chain"]()  # a pool with ceil mode between two convs
     dense, _ = counted_both_ways(space)
     assert dense is not None and dense == len(brute_force(space)) > 0
@@ -78,7 +79,7 @@ def test_large_input_sizes_count_densely_as_the_table_does():
     assert dense is not None and dense == table > 0
 
 
-def test_networks_that_are_not_chains_go_to_the_table():
+def test_networks_that_are_not_chains_go_to_the_table(brute_force):
     for name in ("residual", "transposed_concat", "constraints_and_ties", "target", "flatten_linear"):
         space = SPACES[name]()
         assert dense_count(Programme(make_plan(space), space)) is None

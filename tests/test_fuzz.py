@@ -7,7 +7,6 @@ long campaign.
 
 import json
 
-import onnx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,11 +14,14 @@ from typer.testing import CliRunner
 
 import convsolve
 import fuzzing
+from extras import installed, needs
 from convsolve.cli import app
-from convsolve.errors import ConvsolveError
+from convsolve.errors import ConvsolveError, MissingExtraError
 from convsolve.space import load_space
 
 runner = CliRunner()
+ONNX = installed("onnx")
+"""Whether the fuzzed subjects include ONNX models (drawn only with the onnx extra)."""
 TIMEOUT = 30
 """The --timeout of the fuzzed cases here: far above what any of them takes, so the run does not depend on the machine."""
 FAST = dict(derandomize=True, database=None, deadline=None,
@@ -31,7 +33,7 @@ def _assert_clean(outcome: fuzzing.Outcome) -> None:
 
 
 @settings(max_examples=50, **FAST)
-@given(case=fuzzing.fuzz_cases(verbs=fuzzing.CHEAP_VERBS, timeout=TIMEOUT))
+@given(case=fuzzing.fuzz_cases(verbs=fuzzing.CHEAP_VERBS, onnx=ONNX, timeout=TIMEOUT))
 def test_loader_verbs_never_crash(case, tmp_path_factory):
     _assert_clean(fuzzing.run_case(case, tmp_path_factory.mktemp("case")))
 
@@ -48,13 +50,14 @@ def test_repair_verbs_never_crash(case, tmp_path_factory):
     _assert_clean(fuzzing.run_case(case, tmp_path_factory.mktemp("case")))
 
 
+@needs("matplotlib")
 @settings(max_examples=4, **FAST)
-@given(case=fuzzing.fuzz_cases(verbs=fuzzing.PICTURE_VERBS, timeout=TIMEOUT))
+@given(case=fuzzing.fuzz_cases(verbs=fuzzing.PICTURE_VERBS, onnx=ONNX, timeout=TIMEOUT))
 def test_picture_verbs_never_crash(case, tmp_path_factory):
-    pytest.importorskip("matplotlib")
     _assert_clean(fuzzing.run_case(case, tmp_path_factory.mktemp("case")))
 
 
+@needs("onnx")
 @settings(max_examples=40, **FAST)
 @given(onnx_file=fuzzing.onnx_files(), verb=st.sampled_from(fuzzing.CHEAP_VERBS))
 def test_damaged_onnx_models_are_clear_errors(onnx_file, verb, tmp_path_factory):
@@ -72,6 +75,8 @@ def test_the_loaders_raise_only_convsolve_errors(subject, tmp_path_factory):
     for loader in (convsolve.load, load_space):
         try:
             loader(path)
+        except MissingExtraError:  # an .onnx file without the onnx extra (the message does not name the file yet)
+            assert not ONNX and path.suffix == ".onnx"
         except ConvsolveError as exc:
             assert str(path) in str(exc)
 
@@ -157,6 +162,7 @@ def test_a_lone_surrogate_escape_is_refused_before_it_reaches_the_terminal(tmp_p
     assert result.exit_code == 2 and f"{path}: holds text that is not valid Unicode" in result.output
 
 
+@needs("onnx")
 @pytest.mark.parametrize("verb", ["count", "prune", "suggest"])
 def test_a_search_space_verb_on_an_onnx_model_says_what_it_needs(tmp_path, verb):
     path, result = _run(tmp_path, fuzzing.helper_onnx_model(), verb, name="model.onnx")
@@ -164,19 +170,25 @@ def test_a_search_space_verb_on_an_onnx_model_says_what_it_needs(tmp_path, verb)
 
 
 def _helper_model():
+    import onnx
+
     return onnx.load_from_string(fuzzing.helper_onnx_model())
 
 
+@needs("onnx")
 def test_an_onnx_attribute_of_the_wrong_type_names_node_and_attribute(tmp_path):
+    from onnx import helper
+
     model = _helper_model()
     pool = next(node for node in model.graph.node if node.name == "avg")
     kernel = next(a for a in pool.attribute if a.name == "kernel_shape")
-    kernel.CopyFrom(onnx.helper.make_attribute("kernel_shape", [1.5, 2.5]))
+    kernel.CopyFrom(helper.make_attribute("kernel_shape", [1.5, 2.5]))
     path, result = _run(tmp_path, model.SerializeToString(), "check", name="model.onnx")
     assert result.exit_code == 2
     assert f"{path}: layer 'avg', field 'kernel_shape': AveragePool: attribute 'kernel_shape' must be of type INTS, got FLOATS" in result.output
 
 
+@needs("onnx")
 def test_a_truncated_onnx_initializer_names_the_tensor(tmp_path):
     model = _helper_model()
     weight = next(t for t in model.graph.initializer if t.name == "w1")
@@ -185,6 +197,7 @@ def test_a_truncated_onnx_initializer_names_the_tensor(tmp_path):
     assert result.exit_code == 2 and str(path) in result.output and "the tensor 'w1' cannot be read" in result.output
 
 
+@needs("onnx")
 def test_a_truncated_onnx_file_is_a_clear_error(tmp_path):
     content = fuzzing.helper_onnx_model()
     path, result = _run(tmp_path, content[: len(content) // 3], "sizes", name="model.onnx")
@@ -218,6 +231,7 @@ def test_the_error_value_shown_is_cut_short():
     assert show_config_value(10**100) == "10000000...(101 digits)"
 
 
+@needs("onnx")
 def test_an_onnx_auto_pad_that_is_not_utf8_is_refused_by_name(tmp_path):
     model = _helper_model()
     conv = next(node for node in model.graph.node if node.name == "conv2")
@@ -232,6 +246,7 @@ def test_a_yaml_tag_that_does_not_fit_its_value_is_a_parse_error(tmp_path):
     assert result.exit_code == 2 and f"{path}: is not valid YAML: the value 'convention' does not fit its tag" in result.output
 
 
+@needs("onnx")
 def test_an_onnx_input_larger_than_any_size_is_refused(tmp_path):
     model = _helper_model()
     for dim in model.graph.input[0].type.tensor_type.shape.dim[2:]:
@@ -240,20 +255,21 @@ def test_an_onnx_input_larger_than_any_size_is_refused(tmp_path):
     assert result.exit_code == 2 and f"{path}: field 'input_shape': the input 'x' has shape" in result.output
 
 
+@needs("matplotlib")
 def test_plot_of_a_single_huge_size_widens_with_a_step(tmp_path):
-    pytest.importorskip("matplotlib")
     text = NET.format(size=2_000_000, kernel=3, extra="")
     path, result = _run(tmp_path, text, "plot", "-o", str(tmp_path / "p.svg"))
     assert result.exit_code == 0 and "step 8" in result.output
 
 
+@needs("matplotlib")
 @pytest.mark.parametrize("at", ["0", "-1", "99999999999"])
 def test_draw_at_a_size_out_of_bounds_is_a_usage_error(tmp_path, at):
-    pytest.importorskip("matplotlib")
     path, result = _run(tmp_path, NET.format(size=16, kernel=3, extra=""), "draw", "-o", str(tmp_path / "d.svg"), f"--at={at}")
     assert result.exit_code == 2 and f"{path}: field '--at'" in result.output
 
 
+@needs("onnx")
 def test_an_onnx_tensor_of_an_unknown_data_type_names_the_tensor(tmp_path):
     model = _helper_model()
     next(t for t in model.graph.initializer if t.name == "scales").data_type = 99
@@ -261,6 +277,7 @@ def test_an_onnx_tensor_of_an_unknown_data_type_names_the_tensor(tmp_path):
     assert result.exit_code == 2 and f"{path}: layer 'up1': the tensor 'scales' has the unknown data type 99" in result.output
 
 
+@needs("onnx")
 @pytest.mark.parametrize("damage, message", [
     ("no-output", "layer 'relu1', field 'output': the Relu node has no output"),
     ("arity", "layer 'conv1', field 'input': Conv takes 2..3 inputs, this node has 1"),

@@ -45,7 +45,8 @@ pool = st.fixed_dictionaries({
     "type": st.sampled_from(["max_pool2d", "avg_pool2d"]), "kernel": st.integers(2, 3),
     "stride": st.integers(1, 3), "padding": st.integers(0, 1), "ceil_mode": st.booleans(),
 })
-up = st.fixed_dictionaries({"type": st.just("conv_transpose2d"), "out_channels": st.just(2), "kernel": st.integers(1, 4), "stride": st.integers(1, 3), "padding": st.integers(0, 2)})
+up = st.fixed_dictionaries({"type": st.just("conv_transpose2d"), "out_channels": st.just(2), "kernel": st.integers(1, 4),
+                           "stride": st.integers(1, 3), "padding": st.integers(0, 2)})
 
 
 @st.composite

@@ -18,7 +18,8 @@ from convsolve.integrations.optuna import (
     suggest_valid,
 )
 from convsolve.space import Space
-from test_solve import is_valid
+from extras import needs
+from small_spaces import is_valid
 
 SPACES = Path(__file__).resolve().parent.parent / "configs" / "spaces"
 
@@ -80,7 +81,7 @@ try:
     import optuna
 except ImportError:
     optuna = None
-needs_optuna = pytest.mark.skipif(optuna is None, reason="the Optuna integration needs optuna: pip install 'convsolve[optuna]'")
+needs_optuna = needs("optuna")
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """Counting and sampling over intervals of sizes give the table's counts, and uniform samples."""
 
-import functools
 import random
 from collections import Counter
 from pathlib import Path
@@ -9,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_solve import SPACES, brute_force, canonical, conv, is_valid, pool, space_of
 
 from convsolve import ops
 from convsolve.solve import intervals
@@ -19,13 +17,9 @@ from convsolve.solve.programme import Programme
 from convsolve.solve.table import Table
 from convsolve.space import Space, load_space
 
+from small_spaces import SPACES, canonical, conv, is_valid, pool, space_of
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@functools.lru_cache(maxsize=None)
-def valid_of(name):
-    """The canonical valid assignments of ``SPACES[name]``, by brute force (once per module)."""
-    return canonical(brute_force(SPACES[name]()))
 
 
 def programme_of(space):
@@ -118,7 +112,7 @@ def test_small_spaces_count_over_intervals_as_the_table_does():
         assert programme_of(space).count() == table_count(space)
 
 
-def test_untied_axes_over_one_range_count_over_one_interval():
+def test_untied_axes_over_one_range_count_over_one_interval(brute_force):
     """Height and width move apart, over the same sizes: every axis acts alike, one interval holds both."""
     space = Space.from_config({
         "name": "s", "input": {"channels": 4, "height": {"range": [5, 11]}, "width": {"range": [5, 11]}},
@@ -152,7 +146,7 @@ def test_a_layer_no_combo_builds_leaves_nothing_to_count_or_draw():
     assert programme is not None and programme.count() == 0
 
 
-def test_merged_channels_decide_later_merges():
+def test_merged_channels_decide_later_merges(brute_force):
     """A concat adds its inputs' channels (4 + 4): the add after it takes only the conv making 8."""
     space = space_of([
         conv("c1", kernel=(1, 3)), conv("s1", kernel=(1, 3), inputs=["input"]), {"name": "j1", "type": "concat", "inputs": ["c1", "s1"]},
@@ -163,7 +157,7 @@ def test_merged_channels_decide_later_merges():
     assert programme is not None and programme.count() == len(brute_force(space)) > 0
 
 
-def test_a_merge_of_sizes_stepping_by_two_goes_to_the_table():
+def test_a_merge_of_sizes_stepping_by_two_goes_to_the_table(brute_force):
     """Transposed convs double sizes: their sum takes every other size, no interval, and a later merge compares it."""
     up = {"type": "conv_transpose2d", "out_channels": 4, "kernel": {"choice": [2, 3]}, "stride": 2, "padding": {"choice": [0, 1]},
           "inputs": ["input"]}
@@ -203,16 +197,17 @@ def test_samples_over_intervals_are_valid_assignments(seed):
     assert all(is_valid(space, assignment) for assignment in drawn)
 
 
-def test_distinct_samples_over_intervals_are_distinct_and_valid():
+def test_distinct_samples_over_intervals_are_distinct_and_valid(brute_force):
     space = SPACES["stacked_residual"]()
-    valid = set(valid_of("stacked_residual"))
+    valid = set(canonical(brute_force(space)))
     assert programme_of(space) is not None and len(valid) > 400
     drawn = canonical(ops.sample(space, 100, seed=5, replace=False))
     assert len(set(drawn)) == 100 and set(drawn) <= valid
 
 
-def chi_square(name, draws_per_assignment=40, seed=7):
-    space, valid = SPACES[name](), valid_of(name)
+def chi_square(brute_force, name, draws_per_assignment=40, seed=7):
+    space = SPACES[name]()
+    valid = canonical(brute_force(space))
     draws = draws_per_assignment * len(valid)
     seen = Counter(canonical(ops.sample(space, draws, seed=seed)))
     assert set(seen) <= set(valid)
@@ -221,12 +216,12 @@ def chi_square(name, draws_per_assignment=40, seed=7):
 
 
 @pytest.mark.parametrize("name", ["residual", "stacked_residual"])
-def test_samples_over_intervals_are_uniform_chi_square(name):
-    chi2, dof = chi_square(name, draws_per_assignment=20 if name == "stacked_residual" else 40)
+def test_samples_over_intervals_are_uniform_chi_square(brute_force, name):
+    chi2, dof = chi_square(brute_force, name, draws_per_assignment=20 if name == "stacked_residual" else 40)
     assert chi2 < dof + 4.5 * (2 * dof) ** 0.5, (chi2, dof)  # below the 0.999 quantile
 
 
-def test_samples_decided_exactly_are_uniform_too(monkeypatch):
+def test_samples_decided_exactly_are_uniform_too(brute_force, monkeypatch):
     """With no trust in floating point every draw is decided by exact integers (:func:`intervals._exact`)."""
     calls = Counter()
     exact = intervals._exact
@@ -237,7 +232,7 @@ def test_samples_decided_exactly_are_uniform_too(monkeypatch):
 
     monkeypatch.setattr(intervals, "rounding_slack", lambda moves, total: 2.0)
     monkeypatch.setattr(intervals, "_exact", counted)
-    chi2, dof = chi_square("residual")
+    chi2, dof = chi_square(brute_force, "residual")
     assert calls["exact"] > 1000
     assert chi2 < dof + 4.5 * (2 * dof) ** 0.5, (chi2, dof)
 

@@ -7,7 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("onnx")
+from extras import require
+
+require("onnx")
 
 from onnx import helper  # noqa: E402
 

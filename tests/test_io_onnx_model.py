@@ -13,16 +13,18 @@ import warnings
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
+from extras import require
 
-from onnx import TensorProto, helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
+onnx = require("onnx")
 
-import convsolve
-from convsolve.errors import MissingExtraError, ModelImportError
-from convsolve.io.export import network_to_config
-from convsolve.io.onnx import from_onnx
-from convsolve.sizesets import SizeRange
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx.reference import ReferenceEvaluator  # noqa: E402
+
+import convsolve  # noqa: E402
+from convsolve.errors import MissingExtraError, ModelImportError  # noqa: E402
+from convsolve.io.export import network_to_config  # noqa: E402
+from convsolve.io.onnx import from_onnx  # noqa: E402
+from convsolve.sizesets import SizeRange  # noqa: E402
 
 pytestmark = pytest.mark.onnx
 
@@ -214,8 +216,8 @@ def test_an_imported_onnx_model_written_as_config_loads_back_equal():
 @pytest.mark.torchvision
 @pytest.mark.parametrize("name", ["resnet18", "squeezenet1_0", "googlenet"])
 def test_torchvision_exported_to_onnx_imports_with_the_sizes_pytorch_accepts(tmp_path, name):
-    torch = pytest.importorskip("torch")
-    torchvision = pytest.importorskip("torchvision", reason="install torchvision (CI does) to export its models")
+    torch = require("torch")
+    torchvision = require("torchvision")
     from convsolve.io.torch import from_torch
 
     extra = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}

@@ -7,8 +7,11 @@ from ruamel.yaml import YAML
 
 from convsolve.io.config import edited_text, read_config
 from convsolve.io.quickyaml import LineList, LineMap, read_plain
+from extras import needs
 
 ROOT = Path(__file__).resolve().parent.parent
+needs_pyyaml = needs("yaml")
+"""The fast path reads with PyYAML's libyaml binding; without PyYAML every document goes to ruamel.yaml."""
 
 
 def round_trip(text):
@@ -43,6 +46,7 @@ def assert_same(fast, slow, path=()):
 SHIPPED = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").rglob("*.yaml"))
 
 
+@needs_pyyaml
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_read_alike_or_go_to_ruamel(name):
     text = (ROOT / name).read_text(encoding="utf-8")
@@ -51,11 +55,13 @@ def test_shipped_configs_read_alike_or_go_to_ruamel(name):
         assert_same(fast, round_trip(text))
 
 
+@needs_pyyaml
 def test_most_shipped_configs_take_the_fast_path():
     taken = sum(read_plain((ROOT / name).read_text(encoding="utf-8")) is not None for name in SHIPPED)
     assert taken >= len(SHIPPED) // 2
 
 
+@needs_pyyaml
 @pytest.mark.parametrize("value", ["yes", "No", "off", "-5", "0", "-0", "123456789012345678", "null", "~", "True", "FALSE",
                                    "tRue", "NaN", "inf", "0.5", "-12.25", "a b", "a.b", "x_1", "'010'", '"q"', "''"])
 def test_plain_scalars_read_as_yaml_1_2(value):
@@ -63,6 +69,7 @@ def test_plain_scalars_read_as_yaml_1_2(value):
     assert_same(read_plain(text), round_trip(text))
 
 
+@needs_pyyaml
 @pytest.mark.parametrize("text", [
     "k: 010\n", "k: 0o10\n", "k: 0x1f\n", "k: 1_000\n", "k: +5\n", "k: 1.\n", "k: 01.5\n", "k: 1e3\n", "k: .inf\n",  # other numbers
     "k: 12345678901234567890\n", "k: 2001-12-14\n", "k: 16:64\n", "k: =\n",  # big ints, dates, sexagesimal, value keys
@@ -74,6 +81,7 @@ def test_anything_else_goes_to_ruamel(text):
     assert read_plain(text) is None
 
 
+@needs_pyyaml
 def test_read_config_without_round_trip_gives_the_same_values_and_messages(tmp_path):
     good = tmp_path / "net.yaml"
     good.write_text("# a net\nname: n\ninput: {channels: 3, size: 32}\nlayers:\n  - {name: c, type: conv2d, out_channels: 4, kernel: 3}\n")

@@ -15,15 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="the PyTorch importer needs torch: pip install 'convsolve[torch]'")
-import torch.nn.functional as F
-from torch import nn
-from torch.fx.passes.shape_prop import ShapeProp
+from extras import require
 
-import convsolve
-from convsolve.errors import MissingExtraError, ModelImportError
-from convsolve.io.export import network_to_config
-from convsolve.io.torch import from_torch, load_callable, register_module
+torch = require("torch")
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.fx.passes.shape_prop import ShapeProp  # noqa: E402
+
+import convsolve  # noqa: E402
+from convsolve.errors import MissingExtraError, ModelImportError  # noqa: E402
+from convsolve.io.export import network_to_config  # noqa: E402
+from convsolve.io.torch import from_torch, load_callable, register_module  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -82,7 +84,7 @@ TORCHVISION_MODELS = {
 
 
 def torchvision_model(name: str) -> nn.Module:
-    torchvision = pytest.importorskip("torchvision", reason="install torchvision (CI does) to compare its models")
+    torchvision = require("torchvision")
     extra = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
     with warnings.catch_warnings(), torch.device("meta"):
         warnings.simplefilter("ignore")

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="PyTorch is the oracle for layer shapes (pip install convsolve[torch])")
+from extras import require
+
+torch = require("torch")  # the oracle for layer shapes
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 

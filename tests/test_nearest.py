@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from convsolve.cli import app
 from convsolve.ops.nearest import nearest
 from convsolve.ops.repair import SHIFT_SCALE
-from test_solve import SPACES, brute_force
+from small_spaces import SPACES
 
 runner = CliRunner()
 
@@ -25,7 +25,7 @@ def cost(trial, assignment, weights):
 
 
 @pytest.mark.parametrize("name", ["chain", "residual", "transposed_concat", "constraints_and_ties", "stacked_residual"])
-def test_nearest_is_the_cheapest_valid_assignment(name):
+def test_nearest_is_the_cheapest_valid_assignment(brute_force, name):
     space = SPACES[name]()
     valid = brute_force(space)
     rng = random.Random(name)
@@ -47,7 +47,7 @@ def test_an_unknown_parameter_is_refused_by_name():
         nearest(space, {"c9.kernel": 3})
 
 
-def test_cli_repairs_a_trial_file_and_writes_the_assignment(tmp_path):
+def test_cli_repairs_a_trial_file_and_writes_the_assignment(brute_force, tmp_path):
     space = SPACES["residual"]()
     valid = brute_force(space)
     invalid = next(
@@ -81,11 +81,8 @@ def test_cli_bad_trial_values_exit_2_naming_the_field(tmp_path):
 
 
 def space_config():
-    from test_solve import conv, pool
-
-    return {"name": "s", "input": {"channels": 4, "size": {"range": [5, 14]}},
-            "layers": [conv("c1"), pool("p1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]},
-                       conv("c2", stride=(1,))]}
+    """The config of ``SPACES["residual"]``: loaded back, its brute force is the one already done for it."""
+    return SPACES["residual"]().to_config()
 
 
 def load(path):

@@ -45,7 +45,8 @@ def test_per_axis_fields_expand_and_pool_stride_defaults_to_kernel():
 def test_json_and_yaml_files_load_the_same(tmp_path):
     data = config(CONV)
     (tmp_path / "a.json").write_text(json.dumps(data))
-    yaml_text = "name: t\ninput: {channels: 3, size: {range: [8, 64]}}\nlayers:\n  - {name: c1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}\n"
+    yaml_text = ("name: t\ninput: {channels: 3, size: {range: [8, 64]}}\nlayers:\n"
+                 "  - {name: c1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}\n")
     (tmp_path / "a.yaml").write_text(yaml_text)
     a, b = convsolve.load(tmp_path / "a.json"), convsolve.load(tmp_path / "a.yaml")
     assert a.layer("c1") == b.layer("c1")
@@ -173,7 +174,8 @@ def test_yaml_errors_carry_the_line(tmp_path):
 
 def test_field_errors_carry_the_yaml_line(tmp_path):
     path = tmp_path / "net.yaml"
-    path.write_text("name: t\ninput: {channels: 3, size: 8}\nlayers:\n  - {name: a, type: relu}\n  - {name: c, type: conv2d, out_channels: 8, kernel: -3}\n")
+    path.write_text("name: t\ninput: {channels: 3, size: 8}\nlayers:\n  - {name: a, type: relu}\n"
+                    "  - {name: c, type: conv2d, out_channels: 8, kernel: -3}\n")
     with pytest.raises(ConfigError) as info:
         convsolve.load(path)
     assert str(info.value).startswith(f"{path}:5: layer 'c', field 'kernel'")

@@ -16,7 +16,9 @@ import warnings
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
+from extras import require
+
+onnx = require("onnx")
 
 from onnx import TensorProto, helper, shape_inference  # noqa: E402
 from onnx.backend.test.case.node import collect_testcases  # noqa: E402
@@ -146,7 +148,8 @@ def test_onnx_shape_inference_truncates_where_convsolve_says_invalid():
 def _sweep_nodes():
     """Conv and pooling over small sizes, kernels, strides, dilations, pads, auto_pad and ceil_mode."""
     for op, n, k, s, d in itertools.product(("Conv", "MaxPool"), range(1, 8), (1, 2, 3), (1, 2, 3), (1, 2)):
-        for auto_pad, pads in [("NOTSET", p) for p in ((0, 0), (1, 0), (0, 2), (1, 1))] + [(a, (0, 0)) for a in ("VALID", "SAME_UPPER", "SAME_LOWER")]:
+        paddings = [("NOTSET", p) for p in ((0, 0), (1, 0), (0, 2), (1, 1))] + [(a, (0, 0)) for a in ("VALID", "SAME_UPPER", "SAME_LOWER")]
+        for auto_pad, pads in paddings:
             for ceil in (0, 1) if op == "MaxPool" else (0,):
                 attrs = {"strides": [s], "dilations": [d]}
                 attrs.update({"pads": list(pads)} if auto_pad == "NOTSET" else {"auto_pad": auto_pad})

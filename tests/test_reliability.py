@@ -25,6 +25,7 @@ from convsolve.errors import OutputError, UsageError
 from convsolve.io.config import read_config, write_text
 from convsolve.network import Network
 from convsolve.ops.batch import LOCK, MANIFEST, plan_jobs, run_batch
+from extras import require
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -76,7 +77,7 @@ def test_timeout_stops_every_verb_with_exit_124(tmp_path, verb):
 
 @pytest.mark.parametrize("verb", ["plot", "draw", "report"])
 def test_timeout_bounds_the_whole_picture_not_only_its_solver_work(tmp_path, verb):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     output = tmp_path / ("page.html" if verb == "report" else "picture.svg")
     started = time.monotonic()
     result = runner.invoke(app, [verb, long_chain(tmp_path / "long.yaml"), "-o", str(output), "--timeout", "0.3"])
@@ -97,7 +98,7 @@ def test_batch_timeout_is_per_file_and_the_batch_goes_on(tmp_path):
 
 
 def test_a_timeout_that_user_code_wraps_is_still_reported_as_the_timeout(tmp_path):
-    pytest.importorskip("torch")
+    require("torch")
     factory = tmp_path / "slow_model.py"
     factory.write_text("import time\n\ndef build():\n    try:\n        time.sleep(30)\n    except Exception as exc:\n"
                        "        raise RuntimeError('my factory failed') from exc\n")

@@ -1,7 +1,6 @@
 """The drawing: layout by topological generation, labels, red for what is invalid, pruned domains of a space."""
 
 import json
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,11 @@ from convsolve.errors import UsageError
 from convsolve.render import drawing
 from convsolve.render.draw import RED
 from convsolve.render.figures import figure_bytes
+from extras import needs
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
-needs_matplotlib = pytest.mark.skipif(find_spec("matplotlib") is None, reason="needs the plot extra (matplotlib)")
+needs_matplotlib = needs("matplotlib")
 
 SHORTCUT = {
     "name": "shortcut", "input": {"channels": 8, "size": {"range": [8, 64]}},

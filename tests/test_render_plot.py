@@ -1,7 +1,6 @@
 """The size plot: what it shows (failing layers, disagreeing merges, lines by stage) and the files it writes."""
 
 import sys
-from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +13,12 @@ from convsolve.errors import MissingExtraError
 from convsolve.render import size_plot
 from convsolve.render.figures import figure_bytes
 from convsolve.render.plot import MAX_LINES
+from extras import needs
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "configs" / "seed"
 runner = CliRunner()
-needs_matplotlib = pytest.mark.skipif(find_spec("matplotlib") is None, reason="needs the plot extra (matplotlib)")
+needs_matplotlib = needs("matplotlib")
 
 
 def _net(layers, size=None, **input_spec):

@@ -4,7 +4,6 @@ import json
 import re
 import shutil
 import subprocess
-from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +13,12 @@ from typer.testing import CliRunner
 from convsolve import load, load_space, ops
 from convsolve.cli import app
 from convsolve.render import build_report
+from extras import needs
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
 runner = CliRunner()
-needs_matplotlib = pytest.mark.skipif(find_spec("matplotlib") is None, reason="needs the plot extra (matplotlib)")
+needs_matplotlib = needs("matplotlib")
 CHROMIUM = shutil.which("chromium")
 BIG_BENCH = {"chain-12", "chain-40", "chain-100", "chain-1000", "res-6", "res-20", "res-40", "res-100"}
 """The larger generated benchmark spaces, left out to keep the test short (chain-6 and res-12 stand for them)."""

@@ -1,7 +1,5 @@
 """The DAG programme against brute force: counts, enumeration, samples, pruning and suggestions agree."""
 
-import itertools
-import json
 import random
 from collections import Counter
 
@@ -12,128 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convsolve import ops
-from convsolve.errors import ConfigError, InvalidAssignment, UsageError
+from convsolve.errors import ConfigError, UsageError
 from convsolve.sizesets import SizeRange
 from convsolve.solve import compile_problem, engine
 from convsolve.space import Space
-
-
-def brute_force(space):
-    """Every valid assignment, by checking each combination with convsolve's range inference."""
-    names = list(space.params)
-    candidates = (dict(zip(names, values)) for values in itertools.product(*[space.params[n].values for n in names]))
-    return [assignment for assignment in candidates if is_valid(space, assignment)]
-
-
-def is_valid(space, assignment):
-    """Constraints hold, every layer is valid at every input size of the range, and size targets are met."""
-    try:
-        if not all(c.expression.evaluate(assignment) for c in space.constraints):
-            return False
-        network = space.fixed(assignment)
-        result = network.infer()
-    except (InvalidAssignment, ZeroDivisionError):
-        return False
-    if result.static or not result.valid_mask().all():
-        return False
-    for target in space.targets:
-        if target.size is None:
-            continue
-        shape = next(r.shape for r in network.shapes(list(target.at)) if r.node == target.node)
-        if shape is None or tuple(shape[1:]) != tuple(target.size):
-            return False
-    return True
-
-
-def conv(name, kernel=(1, 3, 5), stride=(1, 2), padding=(0, 1), **extra):
-    return {"name": name, "type": "conv2d", "out_channels": 4, "kernel": {"choice": list(kernel)},
-            "stride": {"choice": list(stride)}, "padding": {"choice": list(padding)}, **extra}
-
-
-def pool(name, **extra):
-    return {"name": name, "type": "max_pool2d", "kernel": {"choice": [2, 3]}, "stride": {"choice": [1, 2]},
-            "padding": {"choice": [0, 1]}, "ceil_mode": {"choice": [False, True]}, **extra}
-
-
-def space_of(layers, lo=5, hi=14, constraints=(), targets=(), params=None, channels=4, step=1):
-    data = {"name": "s", "input": {"channels": channels, "size": {"range": [lo, hi], "step": step}}, "layers": layers}
-    if constraints:
-        data["constraints"] = list(constraints)
-    if targets:
-        data["targets"] = list(targets)
-    if params:
-        data["params"] = params
-    return Space.from_config(data)
-
-
-STACKED_RESIDUAL = [
-    conv("c1", kernel=(1, 3)), conv("s1", kernel=(1, 3), inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["c1", "s1"]},
-    conv("c2", kernel=(1, 3, 5)), conv("s2", kernel=(1, 3), inputs=["a1"]), {"name": "a2", "type": "add", "inputs": ["c2", "s2"]},
-    conv("c3", kernel=(3,)),
-]
-
-SPACES = {
-    "chain": lambda: space_of([conv("c1"), pool("p1"), conv("c2", kernel=(3, 7))]),
-    "residual": lambda: space_of([conv("c1"), pool("p1"), conv("s1", inputs=["input"]), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]}, conv("c2", stride=(1,))]),
-    "transposed_concat": lambda: space_of([
-        pool("down"),
-        {"name": "up", "type": "conv_transpose2d", "out_channels": 4, "kernel": {"choice": [1, 2, 3, 4]}, "stride": 2,
-         "padding": {"choice": [0, 1]}, "output_padding": {"choice": [0, 1]}},
-        {"name": "cat", "type": "concat", "inputs": ["input", "up"]},
-        conv("head", stride=(1,)),
-    ], lo=8, hi=16, step=2),
-    "constraints_and_ties": lambda: space_of(
-        [{"name": "c1", "type": "conv2d", "out_channels": {"param": "w"}, "kernel": {"param": "k"}, "padding": {"expr": "k // 2"}, "stride": {"choice": [1, 2]}},
-         pool("p1"),
-         {"name": "c2", "type": "conv2d", "out_channels": 8, "kernel": {"param": "k"}, "groups": {"choice": [1, 2, 4]}, "stride": {"choice": [1, 3]}},
-         {"name": "fc_in", "type": "adaptive_avg_pool2d", "output_size": 1}],
-        params={"k": {"choice": [1, 3, 5]}, "w": {"choice": [2, 4, 6]}},
-        constraints=["c1.stride <= c2.stride", "p1.kernel + k != 6"],
-    ),
-    "target": lambda: space_of([conv("c1"), pool("p1")], lo=8, hi=20, targets=[{"node": "p1", "size": 4, "at": 16}]),
-    # two adds in a row: states that differ only in how many input sizes reach each size are one state
-    "stacked_residual": lambda: space_of(STACKED_RESIDUAL, lo=5, hi=16),
-    # ... unless a size target reads the size at one input size
-    "stacked_residual_target": lambda: space_of(STACKED_RESIDUAL, lo=5, hi=16, targets=[{"node": "a2", "size": 3, "at": 12}]),
-    "flatten_linear": lambda: space_of([conv("c1"), pool("p1"), {"name": "f", "type": "flatten"},
-                                        {"name": "fc", "type": "linear", "in_features": {"choice": [4, 16, 36, 64]}, "out_features": 2}], lo=9, hi=9),
-    # a merge input read again after the merge (found by the fuzz campaign: the merge cannot be fused with its step)
-    "merge_input_read_again": lambda: space_of([
-        conv("s1"), pool("p1"), {"name": "a1", "type": "add", "inputs": ["p1", "s1"]},
-        conv("c2", stride=(1,), inputs=["p1"]), {"name": "a2", "type": "add", "inputs": ["c2", "a1"]},
-    ], lo=5, hi=12),
-    # a tied kernel padded by kernel // 2 keeps the size wherever it is read: the later convs do not notice it
-    # (it is not remembered between them), the one without padding does
-    "unnoticed_tie": lambda: space_of([
-        {"name": "e1", "type": "conv2d", "out_channels": 4, "kernel": {"param": "k"}, "padding": {"expr": "k // 2"}},
-        pool("p1", ceil_mode=False),
-        {"name": "e2", "type": "conv2d", "out_channels": 4, "kernel": {"param": "k"}, "padding": {"expr": "k // 2"},
-         "stride": {"choice": [1, 2]}},
-        {"name": "up", "type": "conv_transpose2d", "out_channels": 4, "kernel": {"choice": [2, 3]}, "stride": 2,
-         "padding": {"choice": [0, 1]}, "output_padding": {"choice": [0, 1]}},
-        {"name": "cat", "type": "concat", "inputs": ["e1", "up"]},
-        {"name": "d1", "type": "conv2d", "out_channels": 4, "kernel": {"param": "k"}, "padding": {"expr": "k // 2"}},
-        {"name": "d2", "type": "conv2d", "out_channels": 4, "kernel": {"param": "j"}, "padding": {"expr": "j // 2"}},
-        {"name": "d3", "type": "conv2d", "out_channels": 4, "kernel": {"param": "j"}},
-        # a pool is not a plain conv (with ceil mode its last-window rule reads the padding itself): it reads k
-        {"name": "q", "type": "max_pool2d", "kernel": {"param": "k"}, "padding": {"expr": "k // 2"}, "stride": 3, "ceil_mode": True},
-    ], lo=6, hi=16, step=2, params={"k": {"choice": [1, 3, 5]}, "j": {"choice": [1, 3]}}),
-    # activations, normalisation and dropout pass their input on (no step of their own), a group norm can fail
-    "activations": lambda: space_of([
-        {"name": "r0", "type": "relu"}, conv("c1", out_channels={"choice": [4, 6]}, inputs=["r0"]),
-        {"name": "g", "type": "group_norm", "num_groups": 3}, {"name": "r1", "type": "relu"}, {"name": "d", "type": "dropout"},
-        pool("p1", ceil_mode=False), conv("s1", kernel=(1, 3), out_channels=6, inputs=["r0"]), {"name": "bn", "type": "batch_norm2d"},
-        {"name": "a1", "type": "add", "inputs": ["p1", "bn"]}, {"name": "r2", "type": "relu"},
-    ], lo=5, hi=9),
-}
-
-
-def canonical(rows):
-    return sorted(json.dumps(row, sort_keys=True) for row in rows)
+from small_spaces import SPACES, canonical, conv, pool, space_of
 
 
 @pytest.fixture(scope="module", params=sorted(SPACES))
-def case(request):
+def case(brute_force, request):
     space = SPACES[request.param]()
     return space, brute_force(space)
 
@@ -196,7 +81,7 @@ def test_samples_are_valid_and_reproducible(case):
         ops.sample(space, len(valid) + 1, replace=False)
 
 
-def test_samples_are_uniform_chi_square():
+def test_samples_are_uniform_chi_square(brute_force):
     space = SPACES["residual"]()
     valid = canonical(brute_force(space))
     draws = 40 * len(valid)
@@ -221,7 +106,7 @@ def test_infeasible_partial_assignment_says_why():
 
 @settings(max_examples=25, derandomize=True, deadline=None)
 @given(st.data())
-def test_random_small_residual_spaces_count_like_brute_force(data):
+def test_random_small_residual_spaces_count_like_brute_force(brute_force, data):
     rng = random.Random(data.draw(st.integers(0, 10**6)))
     layers = []
     previous = "input"
@@ -244,7 +129,7 @@ def test_random_small_residual_spaces_count_like_brute_force(data):
     {"height": {"range": [5, 9]}, "width": {"range": [7, 12]}},
     {"height": {"range": [6, 6]}, "width": {"range": [4, 10], "step": 3}},
 ])
-def test_independent_axes_count_like_brute_force(input_spec):
+def test_independent_axes_count_like_brute_force(brute_force, input_spec):
     layers = [
         {"name": "c1", "type": "conv2d", "out_channels": 4, "kernel": [{"choice": [1, 3, 5]}, {"choice": [3, 7]}],
          "stride": {"choice": [1, 2]}, "padding": [{"choice": [0, 1]}, 0]},
@@ -258,7 +143,7 @@ def test_independent_axes_count_like_brute_force(input_spec):
     assert canonical(ops.enumerate_assignments(space)) == canonical(valid)
 
 
-def test_one_dimensional_space_counts_like_brute_force():
+def test_one_dimensional_space_counts_like_brute_force(brute_force):
     layers = [
         {"name": "c1", "type": "conv1d", "out_channels": 2, "kernel": {"choice": [1, 3, 5, 7]}, "stride": {"choice": [1, 2, 3]},
          "dilation": {"choice": [1, 2]}},
@@ -278,14 +163,14 @@ def hand_jump_and_field(layers_values):
     return jump, field
 
 
-def test_stride_and_receptive_field_targets_match_the_textbook_recurrence():
+def test_stride_and_receptive_field_targets_match_the_textbook_recurrence(brute_force):
     layers = [conv("c1", kernel=(1, 3, 5, 7)), pool("p1"), conv("c2", kernel=(1, 3))]
     targets = [{"node": "c2", "stride": 4}, {"node": "c2", "receptive_field": {"min": 9, "max": 15}}]
     space = space_of(layers, lo=12, hi=20, targets=targets)
     plain = space_of(layers, lo=12, hi=20)
     expected = []
     for row in brute_force(plain):
-        jump, field = hand_jump_and_field([(row["c1.kernel"], row["c1.stride"]), (row["p1.kernel"], row["p1.stride"]), (row["c2.kernel"], row["c2.stride"])])
+        jump, field = hand_jump_and_field([(row[f"{layer}.kernel"], row[f"{layer}.stride"]) for layer in ("c1", "p1", "c2")])
         if jump == 4 and 9 <= field <= 15:
             expected.append(row)
     assert expected
@@ -381,7 +266,7 @@ def test_a_table_keeping_too_much_over_all_its_steps_stops_naming_the_layer(monk
     assert len(ops.sample(space, 3)) == 3
 
 
-def test_inputs_too_large_to_tabulate_are_computed_from_the_sizes_themselves():
+def test_inputs_too_large_to_tabulate_are_computed_from_the_sizes_themselves(brute_force):
     # a table of every size up to 2**31 would take 16 GiB: the answer must come without one
     import tracemalloc
 
@@ -410,7 +295,7 @@ def test_sizes_past_two_to_the_31_keep_one_id_per_content():
     assert (sizes.get(2, sizes.intern(big)) == big).all() and (sizes.intern(big) == second).all()
 
 
-def test_a_padding_of_two_to_the_31_with_untied_axes_counts_like_brute_force():
+def test_a_padding_of_two_to_the_31_with_untied_axes_counts_like_brute_force(brute_force):
     space = space_of([conv("c1", padding=(0, 2**31 - 1)), pool("p1", ceil_mode=False)], lo=5, hi=8)
     untied = space.with_input([SizeRange(5, 8), SizeRange(9, 9)], tied=False)
     assert ops.count(untied).valid == len(brute_force(untied))
@@ -487,7 +372,7 @@ def test_fewer_collections_puts_the_thresholds_back_even_after_an_error():
     before = gc.get_threshold()
     with pytest.raises(ZeroDivisionError), fewer_collections():
         assert gc.get_threshold() == (100_000, 50, 100)
-        1 // 0
+        1 // 0  # noqa: B018 - the error the context managers see
     assert gc.get_threshold() == before
 
 

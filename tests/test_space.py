@@ -39,7 +39,7 @@ targets:
   - {node: b1, size: 7, at: 224}
   - {node: b1, stride: 4}
   - {node: pool, receptive_field: {min: 11, max: 200}, size: [7, 9], at: [224, 288]}
-"""
+"""  # noqa: E501 - one layer a line, as a config is written
 
 PARAMS = {
     "width": (16, 32, 64),

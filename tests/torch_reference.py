@@ -21,12 +21,14 @@ from __future__ import annotations
 import functools
 import graphlib
 import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-import pytest
 
-torch = pytest.importorskip("torch", reason="the PyTorch oracle needs torch: pip install 'convsolve[torch]'")
+from extras import require
+
+torch = require("torch")
 from torch import nn  # noqa: E402
 
 __all__ = ["ConfigModel", "Run", "build_module"]
