@@ -14,7 +14,8 @@ import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import typer
 from rich.console import Console
@@ -125,7 +126,7 @@ def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for 
     state["debug"] = debug
 
 
-def _checked_timeout(seconds: Optional[float]) -> Optional[float]:
+def _checked_timeout(seconds: float | None) -> float | None:
     """``--timeout``: a number of seconds above 0 and at most :data:`MAX_TIMEOUT` (not inf, not nan)."""
     if seconds is not None and not (0 < seconds <= MAX_TIMEOUT):  # nan fails both
         shown = f"{seconds:g}" if math.isfinite(seconds) else str(seconds)
@@ -133,7 +134,7 @@ def _checked_timeout(seconds: Optional[float]) -> Optional[float]:
     return seconds
 
 
-def _over_input(loaded: Any, input_text: Optional[str]) -> Any:
+def _over_input(loaded: Any, input_text: str | None) -> Any:
     """A network or space over the ``--input`` ranges, when given."""
     state["subject"] = loaded.source
     if input_text is None:
@@ -142,7 +143,7 @@ def _over_input(loaded: Any, input_text: Optional[str]) -> Any:
     return loaded.with_input(ranges, tied)
 
 
-def _load(path: Path, input_text: Optional[str], max_config_bytes: int) -> Network:
+def _load(path: Path, input_text: str | None, max_config_bytes: int) -> Network:
     return _over_input(load(path, max_config_bytes=max_config_bytes), input_text)  # type: ignore[no-any-return]
 
 
@@ -181,13 +182,13 @@ def _run(action: Callable[[], int]) -> None:
     raise typer.Exit(code)
 
 
-def _subject() -> Optional[str]:
+def _subject() -> str | None:
     """The config file or model the running command has loaded (None before loading, and for batch-repair)."""
     return state.get("subject")
 
 
 @contextmanager
-def _time_limit(seconds: Optional[float]) -> Iterator[None]:
+def _time_limit(seconds: float | None) -> Iterator[None]:
     """Stop the block with SolverTimeout (exit code 124) once ``seconds`` have passed.
 
     A SIGALRM timer, so it bounds everything the block does (importing and tracing a model, reading
@@ -244,10 +245,10 @@ def _show(result: Any, as_json: bool) -> None:
 @app.command()
 def check(
     config: Path = typer.Argument(..., help=MODEL_HELP),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Is the network valid at every input size of its range? If not, where, why, and what fixes it.
 
@@ -266,10 +267,10 @@ def check(
 @app.command()
 def sizes(
     config: Path = typer.Argument(..., help=MODEL_HELP),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """The input sizes at which every layer is valid, stated compactly.
 
@@ -294,10 +295,10 @@ def sizes(
 @app.command()
 def shapes(
     config: Path = typer.Argument(..., help=MODEL_HELP),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help="One input size: 224, or 224x320 (also 1x3x224x224)."),
+    input: str | None = typer.Option(None, "--input", "-i", help="One input size: 224, or 224x320 (also 1x3x224x224)."),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Per-layer output shapes at one input size, like torchinfo's summary.
 
@@ -331,11 +332,11 @@ def shapes(
 @app.command()
 def export(
     model: Path = typer.Argument(..., help=MODEL_HELP),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the config here (.yaml, or .json); without it, print YAML."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write the config here (.yaml, or .json); without it, print YAML."),
     force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Write a network (an imported PyTorch or ONNX model, or a config) as a convsolve config.
 
@@ -365,7 +366,7 @@ def export(
 # --- search spaces -------------------------------------------------------------------------------
 
 
-def _load_space(path: Path, input_text: Optional[str], max_config_bytes: int) -> Any:
+def _load_space(path: Path, input_text: str | None, max_config_bytes: int) -> Any:
     from .space import Space, load_space
 
     if path.suffix.lower() == ".onnx":
@@ -374,7 +375,7 @@ def _load_space(path: Path, input_text: Optional[str], max_config_bytes: int) ->
 
 
 @contextmanager
-def _progress(what: str) -> Iterator[Optional[Callable[[int, int], None]]]:
+def _progress(what: str) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar on stderr over the programme's layers, when stderr is a terminal."""
     if not err.is_terminal:
         yield None
@@ -391,10 +392,10 @@ def _progress(what: str) -> Iterator[Optional[Callable[[int, int], None]]]:
 @app.command()
 def count(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Exact number of valid assignments over the whole input range, of how many.
 
@@ -414,11 +415,11 @@ def count(
 @app.command("enumerate")
 def enumerate_command(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=0, help="Stop after this many assignments."),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Stop after this many assignments."),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Every valid assignment, lazily, in a fixed order (constant memory).
 
@@ -462,10 +463,10 @@ def sample(
     n: int = typer.Option(10, "-n", min=0, max=MAX_SAMPLES, help=f"How many assignments (at most {MAX_SAMPLES:,})."),
     seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Random seed, 0 to 2**63 - 1 (the same seed gives the same samples)."),
     distinct: bool = typer.Option(False, "--distinct", help="Without replacement."),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Valid assignments drawn uniformly at random.
 
@@ -488,12 +489,12 @@ def sample(
 @app.command()
 def prune(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the pruned config here (comments and order kept)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write the pruned config here (comments and order kept)."),
     force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Drop every value that appears in no valid assignment: the tightest per-parameter domains.
 
@@ -535,10 +536,10 @@ def _parse_setting(text: str) -> tuple[str, Any]:
 def suggest(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
     settings: list[str] = typer.Option([], "--set", "-s", help="Fix a parameter: NAME=VALUE (repeatable)."),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """With some parameters fixed, the values of the others that still admit a valid completion.
 
@@ -556,7 +557,7 @@ def suggest(
     _run(action)
 
 
-def _repair_options(allow: Optional[str], freeze: Optional[str], weights: Optional[str], candidates: list[str]) -> Any:
+def _repair_options(allow: str | None, freeze: str | None, weights: str | None, candidates: list[str]) -> Any:
     from .ops.repair import RepairOptions
 
     return RepairOptions.parse(allow, freeze, weights, candidates)
@@ -571,19 +572,19 @@ CANDIDATES_HELP = "Values a kind may take instead of the default neighbourhood, 
 @app.command()
 def repair(
     config: Path = typer.Argument(..., help="Network config (YAML or JSON) to repair."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the repaired config here (only changed values differ)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write the repaired config here (only changed values differ)."),
     in_place: bool = typer.Option(False, "--in-place", help="Rewrite the input file itself (through a symlink, the file it points to), keeping a copy beside it as <file>.bak."),
     force: bool = typer.Option(False, "--force", help="Replace the output file (or the .bak copy) if it exists; never an input, a device, FIFO, socket or folder."),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    allow: Optional[str] = typer.Option(None, "--allow", help=ALLOW_HELP),
-    freeze: Optional[str] = typer.Option(None, "--freeze", help=FREEZE_HELP),
-    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    allow: str | None = typer.Option(None, "--allow", help=ALLOW_HELP),
+    freeze: str | None = typer.Option(None, "--freeze", help=FREEZE_HELP),
+    weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
     settings: list[str] = typer.Option([], "--set", "-s", help="With a search space: a parameter value of the assignment to repair, NAME=VALUE (repeatable)."),
-    assignment: Optional[Path] = typer.Option(None, "--assignment", help="With a search space: the assignment to repair, a JSON or YAML mapping of parameter to value (e.g. a line of `enumerate --jsonl`, a NAS trial's parameters)."),
+    assignment: Path | None = typer.Option(None, "--assignment", help="With a search space: the assignment to repair, a JSON or YAML mapping of parameter to value (e.g. a line of `enumerate --jsonl`, a NAS trial's parameters)."),
 ) -> None:
     """The smallest change (fewest weighted values, then the least numeric change) that makes a network valid over its input range.
 
@@ -630,8 +631,8 @@ def repair(
 
 
 def _repair_assignment(
-    config: Path, settings: list[str], assignment: Optional[Path], output: Optional[Path], in_place: bool, force: bool,
-    input: Optional[str], max_config_bytes: int, weights: Optional[str], as_json: bool, timeout: Optional[float],
+    config: Path, settings: list[str], assignment: Path | None, output: Path | None, in_place: bool, force: bool,
+    input: str | None, max_config_bytes: int, weights: str | None, as_json: bool, timeout: float | None,
 ) -> None:
     """``repair`` of an assignment of a search space (see :mod:`convsolve.ops.nearest`)."""
     from .io.config import write_text
@@ -674,17 +675,17 @@ def batch_repair(
     inputs: list[str] = typer.Argument(..., help="Config files, folders (searched recursively) or globs such as 'runs/**/arch.yaml'."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder: each result goes to the input's relative path under it."),
     workers: int = typer.Option(2, "--workers", "-w", min=1, max=MAX_WORKERS, help=f"Local worker processes (at most 4 per CPU core: {MAX_WORKERS} here)."),
-    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="A Dask scheduler address (tcp://host:port) to run on instead (needs the dask extra)."),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="A Dask scheduler address (tcp://host:port) to run on instead (needs the dask extra)."),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    allow: Optional[str] = typer.Option(None, "--allow", help=ALLOW_HELP),
-    freeze: Optional[str] = typer.Option(None, "--freeze", help=FREEZE_HELP),
-    weights: Optional[str] = typer.Option(None, "--weights", help=WEIGHTS_HELP),
+    allow: str | None = typer.Option(None, "--allow", help=ALLOW_HELP),
+    freeze: str | None = typer.Option(None, "--freeze", help=FREEZE_HELP),
+    weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
-    report: Optional[Path] = typer.Option(None, "--report", help="Also write the JSON-lines report to this file (a new one, or with --force a regular file that is no input or output of the batch)."),
+    report: Path | None = typer.Option(None, "--report", help="Also write the JSON-lines report to this file (a new one, or with --force a regular file that is no input or output of the batch)."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON record per file on stdout (the summary goes to stderr)."),
     force: bool = typer.Option(False, "--force", help="Replace output files that no earlier batch wrote, and an existing --report file; never a device, FIFO, socket, folder or symlink."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds one file may take; slower files are reported as 'timeout'.", callback=_checked_timeout),
+    timeout: float | None = typer.Option(None, "--timeout", help="Seconds one file may take; slower files are reported as 'timeout'.", callback=_checked_timeout),
 ) -> None:
     """Repair many configs: one record per file (valid / repaired / unrepairable / error), results written atomically.
 
@@ -761,7 +762,7 @@ RENDER_TIMEOUT_HELP = (
 )
 
 
-def _load_network_or_space(path: Path, input_text: Optional[str], max_config_bytes: int) -> Any:
+def _load_network_or_space(path: Path, input_text: str | None, max_config_bytes: int) -> Any:
     """A search space when a config leaves a choice open (or has constraints or targets), else a network (config or model)."""
     if is_torch_reference(path) or path.suffix.lower() == ".onnx":
         return _load(path, input_text, max_config_bytes)
@@ -771,7 +772,7 @@ def _load_network_or_space(path: Path, input_text: Optional[str], max_config_byt
     return _load(path, input_text, max_config_bytes)
 
 
-def _parse_at(text: Optional[str]) -> Optional[list[int]]:
+def _parse_at(text: str | None) -> list[int] | None:
     if text is None:
         return None
     try:
@@ -788,7 +789,7 @@ def plot(
     config: Path = typer.Argument(..., help=PICTURED_HELP),
     output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP + " A single size is widened to 1..max(64, 4n)."),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP + " A single size is widened to 1..max(64, 4n)."),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP, callback=_checked_timeout),
@@ -818,11 +819,11 @@ def plot(
 def draw(
     config: Path = typer.Argument(..., help=PICTURED_HELP),
     output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
-    at: Optional[str] = typer.Option(
+    at: str | None = typer.Option(
         None, "--at", help="Input size for the output sizes on the nodes: 224 or 224x320 (default: the smallest valid size of the range)."
     ),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP, callback=_checked_timeout),
@@ -853,7 +854,7 @@ def report(
     config: Path = typer.Argument(..., help=PICTURED_HELP),
     output: Path = typer.Option(..., "-o", "--output", help="Write the HTML page here."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
-    input: Optional[str] = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     samples: int = typer.Option(5, "-n", "--samples", min=0, max=MAX_REPORT_SAMPLES,
                                 help=f"Uniform samples of a search space to list (at most {MAX_REPORT_SAMPLES:,})."),

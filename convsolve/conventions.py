@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 from .sizesets import MAX_SIZE, show_number
 

@@ -35,7 +35,8 @@ import operator
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Mapping
+from typing import Any
+from collections.abc import Callable, Collection, Mapping
 
 from .errors import ExpressionError
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class Sweep:
     tied: bool
 
     @classmethod
-    def over(cls, ranges: Sequence[SizeRange], tied: bool) -> "Sweep":
+    def over(cls, ranges: Sequence[SizeRange], tied: bool) -> Sweep:
         return cls(tuple(r.values() for r in ranges), tied)
 
     def joint(self, per_axis: Sequence[np.ndarray], ufunc: np.ufunc) -> np.ndarray:

@@ -20,7 +20,8 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from functools import reduce
-from typing import Any, ClassVar, Hashable, Mapping, Sequence, Union
+from typing import Any, ClassVar, Union
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -171,7 +172,7 @@ class Layer:
         """Fields derived from the convention rather than written (``given``: the fields the config gave)."""
         return {}
 
-    def replaced(self, **changes: Any) -> "Layer":
+    def replaced(self, **changes: Any) -> Layer:
         """A copy with ``changes`` to its fields (per-axis ints spread as the constructor spreads them).
 
         Example:

@@ -16,7 +16,8 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
 
 import networkx as nx
 
@@ -54,7 +55,7 @@ class InputSpec:
             return f"{self.ranges[0]} (every spatial axis)" if self.ndim > 1 else str(self.ranges[0])
         return ", ".join(f"{axis} {rng}" for axis, rng in zip(AXIS_NAMES[self.ndim], self.ranges))
 
-    def with_ranges(self, ranges: Sequence[SizeRange], tied: bool) -> "InputSpec":
+    def with_ranges(self, ranges: Sequence[SizeRange], tied: bool) -> InputSpec:
         """The same input over other ranges."""
         return InputSpec(self.channels, tuple(ranges), tied)
 
@@ -91,13 +92,13 @@ class Network:
         inputs: tuple[str, ...] = self.graph.nodes[name]["inputs"]
         return inputs
 
-    def replace_layer(self, name: str, layer: Layer) -> "Network":
+    def replace_layer(self, name: str, layer: Layer) -> Network:
         """A copy with node ``name``'s layer replaced (the graph is copied, layers are shared)."""
         graph = self.graph.copy()
         graph.nodes[name]["layer"] = layer
         return Network(self.name, graph, self.input, self.convention, self.source)
 
-    def with_fields_of(self, data: Any, indices: Iterable[int]) -> "Network":
+    def with_fields_of(self, data: Any, indices: Iterable[int]) -> Network:
         """A copy with the layers at ``indices`` of config ``data`` built again: ``data`` is this network's
         config with only those layers' fields changed (names and inputs as they were).
 
@@ -116,27 +117,27 @@ class Network:
                 head.cls, head.type_name, head.fields, self.ndim, self.convention, head.name, raw_layers[index], head.line)
         return Network(self.name, graph, self.input, self.convention, self.source)
 
-    def with_input(self, ranges: Sequence[SizeRange], tied: bool) -> "Network":
+    def with_input(self, ranges: Sequence[SizeRange], tied: bool) -> Network:
         """A copy over other input ranges."""
         return Network(self.name, self.graph, self.input.with_ranges(ranges, tied), self.convention, self.source)
 
-    def infer(self) -> "Inference":
+    def infer(self) -> Inference:
         """Sizes of every node over the whole input range (see :func:`convsolve.inference.infer`)."""
         from .inference import infer
 
         return infer(self)
 
-    def valid_sizes(self) -> "ValidSizes":
+    def valid_sizes(self) -> ValidSizes:
         """The input sizes at which every layer is valid: one set, or one per axis when axes vary independently."""
         return self.infer().valid_sizes()
 
-    def check(self) -> "Report":
+    def check(self) -> Report:
         """Every violation over the input range, with causes and fixes (see :mod:`convsolve.diagnose`)."""
         from .diagnose import diagnose
 
         return diagnose(self)
 
-    def shapes(self, sizes: Sequence[int]) -> "list[ShapeRow]":
+    def shapes(self, sizes: Sequence[int]) -> list[ShapeRow]:
         """Per-layer output shapes for one input size per axis."""
         from .inference import shape_table
 
@@ -150,7 +151,7 @@ class Network:
         return "\n".join(lines)
 
     @classmethod
-    def from_config(cls, data: Any, source: str | None = None) -> "Network":
+    def from_config(cls, data: Any, source: str | None = None) -> Network:
         """Build and validate a network from a parsed config mapping; ConfigError names file, layer and field."""
         from .loaders.network import NetworkLoader
 

@@ -15,7 +15,8 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class SizeRange:
             raise ValueError(f"a size range holds at most {MAX_SIZES:,} sizes, got {count:,}; narrow it or give a step (LO:HI:STEP)")
 
     @classmethod
-    def parse(cls, text: str) -> "SizeRange":
+    def parse(cls, text: str) -> SizeRange:
         """``"224"``, ``"32:224"`` (also ``"32..224"``) or ``"64:512:16"`` (every 16th size)."""
         parts = text.replace("..", ":").split(":")
         try:
@@ -89,12 +90,12 @@ class SizeSet:
     hi: int
 
     @classmethod
-    def from_values(cls, values: Iterable[int], lo: int, hi: int) -> "SizeSet":
+    def from_values(cls, values: Iterable[int], lo: int, hi: int) -> SizeSet:
         """The set of ``values`` (any order, duplicates allowed) examined over ``lo..hi``."""
         return cls(tuple(sorted({int(v) for v in values})), lo, hi)
 
     @classmethod
-    def from_mask(cls, sizes: np.ndarray, mask: np.ndarray, lo: int, hi: int) -> "SizeSet":
+    def from_mask(cls, sizes: np.ndarray, mask: np.ndarray, lo: int, hi: int) -> SizeSet:
         """The sizes whose ``mask`` entry is true."""
         return cls(tuple(int(v) for v in sizes[mask]), lo, hi)
 

@@ -34,7 +34,8 @@ import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Union
+from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
@@ -55,7 +56,7 @@ MAX_RANGE_VALUES = 10_000
 """The most values one ``{range: ...}`` may hold."""
 
 Value = Union[int, bool]
-ConfigPath = tuple[Union[str, int], ...]
+ConfigPath = tuple[str | int, ...]
 """Keys and indices leading from the top of the config to one value."""
 
 
@@ -174,7 +175,7 @@ class Space:
         self._readers = readers
 
     @classmethod
-    def from_config(cls, data: Any, source: str | None = None) -> "Space":
+    def from_config(cls, data: Any, source: str | None = None) -> Space:
         """Build and validate a space from a parsed config mapping.
 
         Raises:
@@ -249,7 +250,7 @@ class Space:
         del graph.nodes[INPUT]["type"]
         return Network(self.name, graph, self.input, self.convention, self.source)
 
-    def with_input(self, ranges: Sequence[SizeRange], tied: bool) -> "Space":
+    def with_input(self, ranges: Sequence[SizeRange], tied: bool) -> Space:
         """A copy over other input ranges (the layers and their built combinations are shared)."""
         other = copy.copy(self)
         other.input = self.input.with_ranges(ranges, tied)

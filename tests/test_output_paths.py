@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from convsolve.cli import app
 from convsolve.errors import ConfigError, OutputError, UsageError
-from convsolve.io.config import read_config, read_input, write_bytes, write_text
+from convsolve.io.config import read_config, read_input, write_text
 from convsolve.ops.batch import LOCK, MANIFEST, TEMPORARIES, plan_jobs, run_batch
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -413,7 +413,7 @@ def test_the_solver_cache_stays_within_its_bound_and_never_reuses_a_number():
     assert len(cache) == 0 and cache.serial(layers[0]) not in numbers
 
 
-def test_a_table_with_its_own_cache_counts_alike_and_leaves_the_default_alone():
+def test_a_table_with_its_own_cache_counts_alike_and_leaves_the_default_alone(brute_force):
     from convsolve.solve.cache import DEFAULT_CACHE, SolverCache
     from convsolve.solve.plan import make_plan
     from convsolve.solve.table import Table

@@ -14,13 +14,14 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence, Union, cast
+from typing import Any, cast
+from collections.abc import Sequence
 
 from ruamel.yaml import YAML
 
 __all__ = ["edit_yaml", "apply_edits"]
 
-Path = tuple[Union[str, int], ...]
+Path = tuple[str | int, ...]
 """Keys and indices from the top of the document to one value; a last ``int`` indexes a list."""
 
 _TOKEN = re.compile(r"""-?\d+|'[^'\n]*'|"[^"\n]*"|[A-Za-z_]+""")

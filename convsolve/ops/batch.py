@@ -43,7 +43,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
-from typing import Any, Callable, Generator, Iterable, Iterator, Sequence
+from typing import Any
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 
 from .. import __version__
 from ..errors import ConvsolveError, MissingExtraError, OutputError, SolverTimeout, UsageError

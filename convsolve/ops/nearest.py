@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from ..errors import UsageError
 from ..solve.cheapest import cheapest
@@ -40,7 +41,7 @@ class Nearest:
     cost: int
 
     @cached_property
-    def changes(self) -> list["Changed"]:
+    def changes(self) -> list[Changed]:
         """The parameters whose value differs from the trial's, in the space's order."""
         if self.assignment is None:
             return []

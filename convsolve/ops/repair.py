@@ -22,7 +22,8 @@ import copy
 import keyword
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..diagnose import input_fix
 from ..inference import ValidSizes
@@ -68,7 +69,7 @@ class RepairOptions:
     @classmethod
     def parse(
         cls, allow: str | None = None, freeze: str | None = None, weights: str | None = None, candidates: Sequence[str] = (),
-    ) -> "RepairOptions":
+    ) -> RepairOptions:
         """Options from the command-line spellings ``padding,stride``, ``stem,head``, ``kernel=2,stride=3``, ``kernel=1,3,5``.
 
         Example:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Callable, Generic, Hashable, TypeVar
+from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Hashable
 
 import numpy as np
 

@@ -34,7 +34,8 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
@@ -102,7 +103,7 @@ class SegmentRows:
     """Per unit, how its rows were made: what sampling walks back through."""
 
 
-def interval_programme(programme: Programme, on_step: Callable[[int, int], None] | None = None) -> "IntervalProgramme | None":
+def interval_programme(programme: Programme, on_step: Callable[[int, int], None] | None = None) -> IntervalProgramme | None:
     """The forward counts of ``programme``'s space over interval states, or None when the space is not one this
     module covers (the table handles it then)."""
     segments = _segments(programme)

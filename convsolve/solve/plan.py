@@ -31,7 +31,8 @@ import itertools
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import networkx as nx
 import numpy as np

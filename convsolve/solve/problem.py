@@ -17,7 +17,8 @@ Example:
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Hashable, Iterator, Mapping, Sequence, cast
+from typing import Any, cast
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 
 from constraint import Constraint, Problem, Solver
 

@@ -124,7 +124,7 @@ class Layout:
     width: int
 
     @classmethod
-    def of(cls, tensors: tuple[str, ...], params: tuple[str, ...]) -> "Layout":
+    def of(cls, tensors: tuple[str, ...], params: tuple[str, ...]) -> Layout:
         spans = {name: 2 * i for i, name in enumerate(tensors)}
         start = 2 * len(tensors)
         return cls(spans, {name: start + i for i, name in enumerate(params)}, start + len(params))
