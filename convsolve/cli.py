@@ -573,8 +573,12 @@ CANDIDATES_HELP = "Values a kind may take instead of the default neighbourhood, 
 def repair(
     config: Path = typer.Argument(..., help="Network config (YAML or JSON) to repair."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write the repaired config here (only changed values differ)."),
-    in_place: bool = typer.Option(False, "--in-place", help="Rewrite the input file itself (through a symlink, the file it points to), keeping a copy beside it as <file>.bak."),
-    force: bool = typer.Option(False, "--force", help="Replace the output file (or the .bak copy) if it exists; never an input, a device, FIFO, socket or folder."),
+    in_place: bool = typer.Option(
+        False, "--in-place", help="Rewrite the input file itself (through a symlink, the file it points to), keeping a copy beside it as <file>.bak."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Replace the output file (or the .bak copy) if it exists; never an input, a device, FIFO, socket or folder."
+    ),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     allow: str | None = typer.Option(None, "--allow", help=ALLOW_HELP),
@@ -583,8 +587,15 @@ def repair(
     candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
-    settings: list[str] = typer.Option([], "--set", "-s", help="With a search space: a parameter value of the assignment to repair, NAME=VALUE (repeatable)."),
-    assignment: Path | None = typer.Option(None, "--assignment", help="With a search space: the assignment to repair, a JSON or YAML mapping of parameter to value (e.g. a line of `enumerate --jsonl`, a NAS trial's parameters)."),
+    settings: list[str] = typer.Option(
+        [], "--set", "-s", help="With a search space: a parameter value of the assignment to repair, NAME=VALUE (repeatable)."
+    ),
+    assignment: Path | None = typer.Option(
+        None,
+        "--assignment",
+        help="With a search space: the assignment to repair, a JSON or YAML mapping of parameter to value "
+        "(e.g. a line of `enumerate --jsonl`, a NAS trial's parameters).",
+    ),
 ) -> None:
     """The smallest change (fewest weighted values, then the least numeric change) that makes a network valid over its input range.
 
@@ -674,18 +685,32 @@ def _repair_assignment(
 def batch_repair(
     inputs: list[str] = typer.Argument(..., help="Config files, folders (searched recursively) or globs such as 'runs/**/arch.yaml'."),
     output: Path = typer.Option(..., "-o", "--output", help="Output folder: each result goes to the input's relative path under it."),
-    workers: int = typer.Option(2, "--workers", "-w", min=1, max=MAX_WORKERS, help=f"Local worker processes (at most 4 per CPU core: {MAX_WORKERS} here)."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="A Dask scheduler address (tcp://host:port) to run on instead (needs the dask extra)."),
+    workers: int = typer.Option(
+        2, "--workers", "-w", min=1, max=MAX_WORKERS, help=f"Local worker processes (at most 4 per CPU core: {MAX_WORKERS} here)."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="A Dask scheduler address (tcp://host:port) to run on instead (needs the dask extra)."
+    ),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     allow: str | None = typer.Option(None, "--allow", help=ALLOW_HELP),
     freeze: str | None = typer.Option(None, "--freeze", help=FREEZE_HELP),
     weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
-    report: Path | None = typer.Option(None, "--report", help="Also write the JSON-lines report to this file (a new one, or with --force a regular file that is no input or output of the batch)."),
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        help="Also write the JSON-lines report to this file (a new one, or with --force a regular file that is no input or output of the batch).",
+    ),
     jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON record per file on stdout (the summary goes to stderr)."),
-    force: bool = typer.Option(False, "--force", help="Replace output files that no earlier batch wrote, and an existing --report file; never a device, FIFO, socket, folder or symlink."),
-    timeout: float | None = typer.Option(None, "--timeout", help="Seconds one file may take; slower files are reported as 'timeout'.", callback=_checked_timeout),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace output files that no earlier batch wrote, and an existing --report file; never a device, FIFO, socket, folder or symlink.",
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", help="Seconds one file may take; slower files are reported as 'timeout'.", callback=_checked_timeout
+    ),
 ) -> None:
     """Repair many configs: one record per file (valid / repaired / unrepairable / error), results written atomically.
 

@@ -252,7 +252,9 @@ class _Compiler:
             if binary in (operator.floordiv, operator.mod) and isinstance(right, _Constant) and right.value == 0:
                 column = self.operator_column(node.left, node.right)
                 spelling = "//" if binary is operator.floordiv else "%"
-                raise self.refuse(node, f"'{spelling}' divides by zero for every value: its right side {ast.unparse(node.right)!r} is always 0", column)
+                raise self.refuse(
+                    node, f"'{spelling}' divides by zero for every value: its right side {ast.unparse(node.right)!r} is always 0", column
+                )
             return lambda values: binary(left(values), right(values))
         if isinstance(node, ast.UnaryOp):
             unary = _UNARY.get(type(node.op))
@@ -277,7 +279,9 @@ class _Compiler:
         value = node.value
         if isinstance(value, int):  # bool is an int too: True and False are accepted
             return _Constant(value)
-        kind = {str: "the string ", bytes: "the bytes ", float: "the float ", complex: "the complex number ", type(...): "the ellipsis "}.get(type(value), "")
+        kind = {
+            str: "the string ", bytes: "the bytes ", float: "the float ", complex: "the complex number ", type(...): "the ellipsis "
+        }.get(type(value), "")
         hint = " (integers only; use // for floor division)" if isinstance(value, (float, complex)) else _ALLOWED
         raise self.refuse(node, f"{kind}{ast.unparse(node)} is not allowed{hint}")
 

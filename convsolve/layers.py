@@ -20,7 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from functools import reduce
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -52,7 +52,7 @@ __all__ = [
     "SHAPE_PRESERVING_TYPES",
 ]
 
-Size = Union[int, np.ndarray]
+Size = int | np.ndarray
 """One input size, or an array of them: every rule accepts both."""
 
 

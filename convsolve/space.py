@@ -34,7 +34,7 @@ import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 from collections.abc import Mapping, Sequence
 
 import networkx as nx
@@ -55,7 +55,7 @@ __all__ = ["Param", "Target", "SpaceConstraint", "OpenSlot", "LayerTemplate", "S
 MAX_RANGE_VALUES = 10_000
 """The most values one ``{range: ...}`` may hold."""
 
-Value = Union[int, bool]
+Value = int | bool
 ConfigPath = tuple[str | int, ...]
 """Keys and indices leading from the top of the config to one value."""
 

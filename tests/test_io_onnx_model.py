@@ -242,14 +242,21 @@ def resize(*inputs: str) -> onnx.NodeProto:
 
 
 WRONG_TYPES = {
-    "resize scales of strings": ([resize("", "scales")], [strings("scales", ["1", "1", "two", "2"])], 19, "scales", "a string tensor; scales must be a float tensor"),
-    "resize sizes of strings": ([resize("", "", "sizes")], [strings("sizes", ["1", "4", "two", "2"])], 19, "sizes", "a string tensor; sizes must be an integer tensor"),
-    "upsample scales of strings": ([helper.make_node("Upsample", ["c", "scales"], ["up"], name="up")], [strings("scales", ["1", "1", "2", "2"])], 9, "scales", "a string tensor; scales must be a float tensor"),
-    "reshape shape of strings": ([helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat")], [strings("shape", ["1", "-1"])], 19, "shape", "a string tensor; shape must be an integer tensor"),
-    "reshape shape of floats": ([helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat")], [init("shape", None, np.float32, [1.5, -1])], 19, "shape", "a float tensor; shape must be an integer tensor"),
-    "complex scales": ([resize("", "scales")], [init("scales", None, np.complex64, [1, 1, 2 + 1j, 2])], 19, "scales", "a complex tensor; scales must be a float tensor"),
+    "resize scales of strings": ([resize("", "scales")], [strings("scales", ["1", "1", "two", "2"])],
+                                 19, "scales", "a string tensor; scales must be a float tensor"),
+    "resize sizes of strings": ([resize("", "", "sizes")], [strings("sizes", ["1", "4", "two", "2"])],
+                                19, "sizes", "a string tensor; sizes must be an integer tensor"),
+    "upsample scales of strings": ([helper.make_node("Upsample", ["c", "scales"], ["up"], name="up")], [strings("scales", ["1", "1", "2", "2"])],
+                                   9, "scales", "a string tensor; scales must be a float tensor"),
+    "reshape shape of strings": ([helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat")], [strings("shape", ["1", "-1"])],
+                                 19, "shape", "a string tensor; shape must be an integer tensor"),
+    "reshape shape of floats": ([helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat")], [init("shape", None, np.float32, [1.5, -1])],
+                                19, "shape", "a float tensor; shape must be an integer tensor"),
+    "complex scales": ([resize("", "scales")], [init("scales", None, np.complex64, [1, 1, 2 + 1j, 2])],
+                       19, "scales", "a complex tensor; scales must be a float tensor"),
     "bool scales": ([resize("", "scales")], [init("scales", None, bool, [1, 1, 1, 1])], 19, "scales", "a bool tensor; scales must be a float tensor"),
-    "float sizes": ([resize("", "", "sizes")], [init("sizes", None, np.float32, [1, 4, 2.5, 2])], 19, "sizes", "a float tensor; sizes must be an integer tensor"),
+    "float sizes": ([resize("", "", "sizes")], [init("sizes", None, np.float32, [1, 4, 2.5, 2])],
+                    19, "sizes", "a float tensor; sizes must be an integer tensor"),
     "constant shape of strings": ([helper.make_node("Constant", [], ["shape"], name="k", value=strings("v", ["1", "-1"])),
                                    helper.make_node("Reshape", ["c", "shape"], ["r"], name="flat")], [], 19, "shape", "a string tensor"),
 }

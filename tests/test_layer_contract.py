@@ -104,7 +104,9 @@ def test_every_declared_fact_holds_for_the_size_rule(kind):
             out, ok = rule(layer, axis)
             where = f"{layer} on axis {axis}"
             if layer.upward_closed():
-                assert not (ok[:-1] & ~ok[1:]).any(), f"{where}: declared upward-closed, but valid at {SIZES[:-1][ok[:-1] & ~ok[1:]][:5]} and not one larger"
+                assert not (ok[:-1] & ~ok[1:]).any(), (
+                    f"{where}: declared upward-closed, but valid at {SIZES[:-1][ok[:-1] & ~ok[1:]][:5]} and not one larger"
+                )
             if layer.non_decreasing() and ok.any():
                 valid_out = out[ok]
                 assert (np.diff(valid_out) >= 0).all(), f"{where}: declared non-decreasing, but its valid outputs are {valid_out[:20]}"

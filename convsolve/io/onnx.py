@@ -55,7 +55,9 @@ FLOAT_TENSOR = "f"
 """numpy dtype kinds of a float tensor: Resize and Upsample scales."""
 INTEGER_TENSOR = "iu"
 """numpy dtype kinds of an integer tensor: Resize sizes, Reshape shapes, Gather indices, shape values."""
-_KIND_WORDS = {"f": "a float", "i": "an integer", "u": "an integer", "b": "a bool", "c": "a complex", "O": "a string", "S": "a string", "U": "a string"}
+_KIND_WORDS = {
+    "f": "a float", "i": "an integer", "u": "an integer", "b": "a bool", "c": "a complex", "O": "a string", "S": "a string", "U": "a string"
+}
 
 
 def tensor_type_problem(value: Any, kinds: str) -> str | None:
@@ -372,7 +374,9 @@ def translate_resize(node: OnnxNode) -> Layer:
         if any(s is not None and s <= 0 for s in spatial):
             raise node.error(f"scales must be positive, got {given}", "scales")
         if mode == "tf_crop_and_resize":
-            raise node.error("tf_crop_and_resize with scales sizes the output by the roi too; convsolve supports it with sizes", "coordinate_transformation_mode")
+            raise node.error(
+                "tf_crop_and_resize with scales sizes the output by the roi too; convsolve supports it with sizes", "coordinate_transformation_mode"
+            )
         return Interpolate(type="interpolate", ndim=ndim, scale_factor=tuple(1.0 if s is None else float(s) for s in spatial))
     policy = _word(node.attributes.get("keep_aspect_ratio_policy", b"stretch"))
     if policy != "stretch":
@@ -709,7 +713,9 @@ class _ModelImporter:
             self.values[node.output[0]] = self.shape_computation(node, inputs)
             return
         if op == "Shape":
-            self.values[node.output[0]] = [_Symbol("batch")] + [_Symbol(f"dimension {i} of {activations[0].name!r}") for i in range(1, activations[0].rank)]
+            self.values[node.output[0]] = [_Symbol("batch")] + [
+                _Symbol(f"dimension {i} of {activations[0].name!r}") for i in range(1, activations[0].rank)
+            ]
             return
         if op in ("Reshape", "MatMul") and len(inputs) != 2:
             raise self.error(f"op {op!r} takes 2 inputs here, this node has {len(inputs)} (a Reshape of opset 1 to 4, whose shape is "
@@ -747,7 +753,13 @@ class _ModelImporter:
 
     def matmul(self, node: Any, inputs: list[Any]) -> _Activation:
         first, weight = inputs[0], inputs[1]
-        if not isinstance(first, _Activation) or first.rank != 2 or isinstance(weight, (_Activation, _Symbol, list)) or weight is None or weight.ndim != 2:
+        if (
+            not isinstance(first, _Activation)
+            or first.rank != 2
+            or isinstance(weight, (_Activation, _Symbol, list))
+            or weight is None
+            or weight.ndim != 2
+        ):
             raise self.error("MatMul is translated as a linear layer: (batch, features) times a constant matrix", "inputs")
         layer = Linear(type="linear", ndim=0, out_features=int(weight.shape[1]), in_features=int(weight.shape[0]))
         return self.emit(layer, [first], 2)
@@ -810,7 +822,11 @@ class _ModelImporter:
                     raise self.error("Concat: an input name is empty", "input")
                 if not isinstance(value, (list, _Symbol)):
                     self.check_integers(value, "shape value", name)
-                joined.extend(value if isinstance(value, list) else [int(v) for v in np.asarray(value).reshape(-1)] if not isinstance(value, _Symbol) else [value])
+                joined.extend(
+                    value if isinstance(value, list)
+                    else [int(v) for v in np.asarray(value).reshape(-1)] if not isinstance(value, _Symbol)
+                    else [value]
+                )
             return joined
         if symbolic:
             return _Symbol(f"a value computed by {op} from tensor sizes")

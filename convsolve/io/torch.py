@@ -785,7 +785,9 @@ class _Translator:
         return self.emit([{"type": "group_norm", "num_groups": int(bound["num_groups"])}], [self.tensor(bound["input"])])
 
     def conv_function(self, nd: int, transposed: bool) -> Callable[[Any, Any], Any]:
-        names = ["input", "weight", "bias", "stride", "padding"] + (["output_padding", "groups", "dilation"] if transposed else ["dilation", "groups"])
+        names = ["input", "weight", "bias", "stride", "padding"] + (
+            ["output_padding", "groups", "dilation"] if transposed else ["dilation", "groups"]
+        )
         defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "output_padding": 0}
 
         def handler(args: Any, kwargs: Any) -> Any:
@@ -1213,7 +1215,9 @@ def _import_module(name: str, reference: str) -> ModuleType:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
-            raise ModelImportError(f"no module named {exc.name!r} (is it installed, or is it a file? write FILE.py:CALLABLE)", file=reference) from None
+            raise ModelImportError(
+                f"no module named {exc.name!r} (is it installed, or is it a file? write FILE.py:CALLABLE)", file=reference
+            ) from None
         raise ModelImportError(f"importing {name} failed: {_first_line(exc)}", file=reference) from None
     except _USER_CODE_FAILURES as exc:
         raise ModelImportError(f"importing {name} failed: {_first_line(exc)}", file=reference) from None

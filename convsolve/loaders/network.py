@@ -148,10 +148,14 @@ class NetworkLoader:
         allowed = ("channels", "size") + names
         for key in raw:
             if key not in allowed:
-                raise self.error(f"unknown input key {key!r} for a {ndim}-D network (allowed: {', '.join(allowed)})", field=f"input.{key}", line=line_of(raw, key))
+                raise self.error(
+                    f"unknown input key {key!r} for a {ndim}-D network (allowed: {', '.join(allowed)})", field=f"input.{key}", line=line_of(raw, key)
+                )
         channels = raw.get("channels")
         if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_SIZE:
-            raise self.error(f"input channels must be a positive integer (at most {MAX_SIZE:,}), got {show_config_value(channels)}", field="input.channels")
+            raise self.error(
+                f"input channels must be a positive integer (at most {MAX_SIZE:,}), got {show_config_value(channels)}", field="input.channels"
+            )
         if "size" in raw:
             if any(name in raw for name in names):
                 raise self.error(f"give either 'size' or per-axis sizes ({', '.join(names)}), not both", field="input.size")
@@ -197,7 +201,9 @@ class NetworkLoader:
             raise self.error(f"unknown layer type {raw['type']!r}{did_you_mean(type_name, LAYER_TYPES)}", node=name, field="type", line=line)
         inputs = raw.get("inputs")
         if inputs is not None and (not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs) or not inputs):
-            raise self.error(f"'inputs' must be a non-empty list of layer names, got {show_config_value(inputs)}", node=name, field="inputs", line=line)
+            raise self.error(
+                f"'inputs' must be a non-empty list of layer names, got {show_config_value(inputs)}", node=name, field="inputs", line=line
+            )
         cls, _ = LAYER_TYPES[type_name]
         values = {k: v for k, v in raw.items() if k not in ("name", "type", "inputs")}
         return LayerHead(name, type_name, cls, tuple(inputs or ()), line, values)
@@ -222,7 +228,9 @@ class NetworkLoader:
                     node=name, field=key, line=line_of(raw, key) or line,
                 )
             if key not in allowed and key not in cls.shape_free_fields:
-                raise self.error(f"unknown field {key!r} for {type_name}{did_you_mean(key, sorted(allowed))}", node=name, field=key, line=line_of(raw, key) or line)
+                raise self.error(
+                    f"unknown field {key!r} for {type_name}{did_you_mean(key, sorted(allowed))}", node=name, field=key, line=line_of(raw, key) or line
+                )
         return {key: specs[key] for key in allowed}
 
     def layer_fields(
@@ -272,7 +280,9 @@ class NetworkLoader:
         except ValueError as exc:
             raise self.error(str(exc), node=name, field="padding", line=line_of(raw, "padding") or line) from None
         if "kernel" in parsed and any(min(pair) < 0 for pair in padding.pairs):
-            raise self.error(f"padding must be >= 0, got {show_config_value(value)}", node=name, field="padding", line=line_of(raw, "padding") or line)
+            raise self.error(
+                f"padding must be >= 0, got {show_config_value(value)}", node=name, field="padding", line=line_of(raw, "padding") or line
+            )
         return padding
 
     def field_value(self, spec: Any, value: Any, ndim: int, name: str, raw: Any, line: int | None) -> Any:
@@ -294,7 +304,9 @@ class NetworkLoader:
             raise self.error(f"expected an integer or a list of {ndim} (one per axis), got {show_config_value(value)}", **where)
         for item in items:
             if isinstance(item, bool) or not isinstance(item, int):
-                raise self.error(f"expected an integer{' or a list of ' + str(ndim) if kind == 'axes' else ''}, got {show_config_value(value)}", **where)
+                raise self.error(
+                    f"expected an integer{' or a list of ' + str(ndim) if kind == 'axes' else ''}, got {show_config_value(value)}", **where
+                )
             if item < minimum:
                 raise self.error(f"must be >= {minimum}, got {show_number(item)}", **where)
             if item > MAX_SIZE:

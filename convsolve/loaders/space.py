@@ -349,7 +349,9 @@ class SpaceLoader:
         if _is_int(value):
             value = {"min": value, "max": value}
         if not isinstance(value, Mapping) or not value or not set(value) <= {"min", "max"}:
-            raise self.error(f"{label}: receptive_field is an integer or {{min: a, max: b}} (either may be left out), got {show_config_value(value)}", **where)
+            raise self.error(
+                f"{label}: receptive_field is an integer or {{min: a, max: b}} (either may be left out), got {show_config_value(value)}", **where
+            )
         low, high = value.get("min"), value.get("max")
         for bound in (low, high):
             if bound is not None and (not _is_int(bound) or bound < 1):

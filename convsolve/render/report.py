@@ -168,7 +168,8 @@ h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 28px 0 8p
 .ok { background: #d7f0da; color: #1b5e20; } .bad { background: #f8d0d0; color: #b71c1c; }
 .violation { background: white; border-left: 5px solid #c62828; padding: 8px 14px; margin: 10px 0; border-radius: 4px; }
 .violation h3 { font-size: 16px; margin: 2px 0 6px; } .violation dt { font-weight: 600; float: left; width: 11em; }
-.violation dd { margin: 0 0 3px 11.5em; } .violation dd code { background: #f1f1f1; padding: 0 4px; border-radius: 3px; } code { font-family: "DejaVu Sans Mono", monospace; font-size: 13px; }
+.violation dd { margin: 0 0 3px 11.5em; } .violation dd code { background: #f1f1f1; padding: 0 4px; border-radius: 3px; } \
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 13px; }
 table { border-collapse: collapse; background: white; font-size: 13px; margin: 6px 0; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; } th { background: #eeeeee; }
 td.removed { color: #9e9e9e; } .note { color: #616161; font-size: 13px; }

@@ -143,7 +143,8 @@ class LayerCatalogue:
         domains, space = self.plan.domains, self.space
         shared = (self.plan.written_as[step.node], step.layer_params, step.new_params, step.old_params,
                   tuple(tuple((type(v), v) for v in domains[p]) for p in step.new_params),
-                  tuple((type(domains[p][v]), domains[p][v]) for p, v in (*zip(step.old_params, old), *step.assumed)), step.combos.shape, step.combos.tobytes(),
+                  tuple((type(domains[p][v]), domains[p][v]) for p, v in (*zip(step.old_params, old), *step.assumed)),
+                  step.combos.shape, step.combos.tobytes(),
                   tuple(space.constraints[index].expression.text for index in step.constraints))
         layers = self.cache.known_combo_layers(shared)
         if layers is not None:

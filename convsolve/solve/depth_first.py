@@ -100,4 +100,5 @@ def chain_signature(programme: Programme, index: int) -> tuple[Any, ...] | None:
         return None
     step, plan = programme.units[index].step, programme.plan
     return (programme.catalogue.combo_layers(step).tobytes(), programme.alone(index) is not None, bool(programme.layouts[index + 1].tensors),
-            *((programme.catalogue.width(name), name in plan.full, name in plan.flat, name in plan.receptive) for name in (step.inputs[0], step.node)))
+            *((programme.catalogue.width(name), name in plan.full, name in plan.flat, name in plan.receptive)
+              for name in (step.inputs[0], step.node)))

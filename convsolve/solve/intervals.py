@@ -306,7 +306,9 @@ def _signature(programme: Programme, segment: Segment) -> tuple[Any, ...]:
         parts.append((programme.catalogue.combo_layers(step).tobytes(), local[step.inputs[0]], step.node in plan.full))
         local[step.node] = len(local)
         if unit.merge is not None:
-            parts.append((programme.catalogue.merge_layer(unit.merge).type, tuple(local[name] for name in unit.merge.inputs), unit.merge.node in plan.full))
+            parts.append(
+                (programme.catalogue.merge_layer(unit.merge).type, tuple(local[name] for name in unit.merge.inputs), unit.merge.node in plan.full)
+            )
             local[unit.merge.node] = len(local)
         parts.append(tuple(local[name] for name in programme.layouts[index + 1].tensors))
     return tuple(parts)

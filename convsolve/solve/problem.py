@@ -38,7 +38,14 @@ class ExpressionConstraint(Constraint):  # type: ignore[misc]
     def __init__(self, expression: Expression) -> None:
         self.expression = expression
 
-    def __call__(self, variables: Sequence[Hashable], domains: dict[Hashable, Any], assignments: dict[Hashable, Any], forwardcheck: bool = False, _unassigned: Any = None) -> bool:
+    def __call__(
+        self,
+        variables: Sequence[Hashable],
+        domains: dict[Hashable, Any],
+        assignments: dict[Hashable, Any],
+        forwardcheck: bool = False,
+        _unassigned: Any = None,
+    ) -> bool:
         missing = [v for v in variables if v not in assignments]
         if missing:
             if forwardcheck and len(missing) == 1:
@@ -63,7 +70,14 @@ class NetworkConstraint(Constraint):  # type: ignore[misc]
     def __init__(self, space: Any) -> None:
         self.space = space
 
-    def __call__(self, variables: Sequence[Hashable], domains: dict[Hashable, Any], assignments: dict[Hashable, Any], forwardcheck: bool = False, _unassigned: Any = None) -> bool:
+    def __call__(
+        self,
+        variables: Sequence[Hashable],
+        domains: dict[Hashable, Any],
+        assignments: dict[Hashable, Any],
+        forwardcheck: bool = False,
+        _unassigned: Any = None,
+    ) -> bool:
         if any(v not in assignments for v in variables):
             return True
         values = {name: assignments[name] for name in self.space.params}

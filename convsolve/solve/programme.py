@@ -144,7 +144,8 @@ class Programme:
         candidates = len(keys) * len(step.combos)
         if candidates * max(1, self.catalogue.width(step.node)) > MAX_ELEMENTS:
             raise SolverLimit(step.node, f"candidate outputs ({len(keys):,} inputs x {len(step.combos):,} combinations, "
-                              f"each tracked at {self.catalogue.width(step.node):,} sizes)", candidates * self.catalogue.width(step.node), MAX_ELEMENTS)
+                              f"each tracked at {self.catalogue.width(step.node):,} sizes)",
+                              candidates * self.catalogue.width(step.node), MAX_ELEMENTS)
         out_ok, out_channels, out_ids = self._outputs(step, keys)
         grouped = grouped and not set(step.new_params) & set(after.params)
         if grouped:
@@ -297,7 +298,9 @@ class Programme:
             where[fresh] = memo.add(codes[fresh], *computed)
         return memo.ok[where], memo.channels[where], memo.ids[where]
 
-    def _compute_spatial(self, step: Step, keys: np.ndarray, layer_ids: np.ndarray, combos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _compute_spatial(
+        self, step: Step, keys: np.ndarray, layer_ids: np.ndarray, combos: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Valid, channels and sizes id of every combo's output from every input of ``keys``; None when a size
         is too large to tabulate."""
         first = step.inputs[0]
