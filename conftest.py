@@ -17,18 +17,10 @@ DOCTESTS_NEED = {
 }
 """The modules whose docstring examples import an optional package, and that package."""
 
-WRONG_EXAMPLES = {
-    "convsolve/io/quickyaml.py::convsolve.io.quickyaml": "the value 3 is at column 22 (as ruamel.yaml says), the example says 23",
-}
-"""Docstring examples known to print something else than they show: strict xfails, so a fixed one fails until removed here."""
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip the docstring examples of a module whose optional package is missing; mark the known wrong ones."""
+    """Skip the docstring examples of a module whose optional package is missing."""
     for item in items:  # only doctests are collected from these paths
         path = item.path.relative_to(item.config.rootpath).as_posix()
         module = DOCTESTS_NEED.get(path)
         if module and not installed(module):
             item.add_marker(pytest.mark.skip(reason=reason(module)))
-        elif item.nodeid in WRONG_EXAMPLES:
-            item.add_marker(pytest.mark.xfail(strict=True, reason=WRONG_EXAMPLES[item.nodeid]))

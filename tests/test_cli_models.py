@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import convsolve
 import convsolve.io.torch
 from convsolve.cli import app
-from extras import installed, needs, require
+from extras import needs, require
 
 runner = CliRunner()
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -97,16 +97,7 @@ def test_model_errors_exit_2_in_one_paragraph(models_py, suffix, message):
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
 
 
-def _missing_before_extra(module, where):
-    """Strict xfail without ``module``: convsolve asks for the extra before it looks for the file (the lead fixes ``where``)."""
-    return pytest.mark.xfail(not installed(module), strict=True, reason=f"{where} imports {module} before it looks for the file")
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param("none.py:net", marks=_missing_before_extra("torch", "convsolve/io/torch.py load_callable")),
-    pytest.param("none.onnx", marks=_missing_before_extra("onnx", "convsolve/io/onnx.py from_onnx")),
-    "none.yaml",
-])
+@pytest.mark.parametrize("name", ["none.py:net", "none.onnx", "none.yaml"])
 def test_missing_files_exit_2(tmp_path, name):
     """A missing file says so, with or without the extra its kind of model needs."""
     result = runner.invoke(app, ["sizes", f"{tmp_path}/{name}"])

@@ -868,12 +868,12 @@ def from_onnx(
     MissingExtraError
         When the ``onnx`` package is not installed.
     """
+    if isinstance(model, (str, Path)) and not Path(model).is_file():  # a missing file says so, extra or not
+        raise ModelImportError("no such file" if not Path(model).exists() else "is not a file", file=str(model))
     onnx = _import_onnx()
     if isinstance(model, (str, Path)):
         path = Path(model)
         source = source or str(path)
-        if not path.is_file():
-            raise ModelImportError("no such file" if not path.exists() else "is not a file", file=str(path))
         try:
             model = onnx.load(str(path), load_external_data=False)
         except Exception as exc:  # noqa: BLE001 - protobuf raises several kinds for a file that is not ONNX

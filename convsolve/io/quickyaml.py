@@ -15,7 +15,7 @@ before (values and error messages alike).
 Example:
     >>> data = read_plain("layers:\\n  - {name: c, kernel: 3}\\n")
     >>> data["layers"][0]["kernel"], data["layers"][0].lc.value("kernel"), data["layers"].fa.flow_style()
-    (3, (1, 23), False)
+    (3, (1, 22), False)
 """
 
 from __future__ import annotations

@@ -1180,10 +1180,13 @@ def load_callable(reference: str) -> tuple[Any, str]:
         A malformed reference, a missing file or module, a missing attribute, a callable that fails or
         returns something other than a ``torch.nn.Module``.
     """
-    torch = _import_torch()
     module_part, sep, attribute = reference.rpartition(":")
     if not sep or not module_part or not attribute:
         raise ModelImportError("expected MODULE:CALLABLE (e.g. torchvision.models:resnet50) or FILE.py:CALLABLE", file=reference)
+    file = Path(module_part)
+    if (module_part.endswith(".py") or "/" in module_part) and not file.is_file():  # a missing file says so, extra or not
+        raise ModelImportError("no such file" if not file.exists() else "is not a file", file=module_part)
+    torch = _import_torch()
     module = _import_file(module_part, reference) if module_part.endswith(".py") or "/" in module_part else _import_module(module_part, reference)
     target: Any = module
     for index, part in enumerate(attribute.split(".")):
