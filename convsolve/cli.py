@@ -610,7 +610,7 @@ def repair(
         _repair_assignment(config, settings, assignment, output, in_place, force, input, max_config_bytes, weights, as_json, timeout)
         return
     from .io.config import read_input, write_bytes, write_edited
-    from .ops import _on_step
+    from .ops import step_callback
     from .ops.repair import repair as repair_network
 
     def action() -> int:
@@ -629,7 +629,7 @@ def repair(
             state["subject"] = str(config)
             ranges, tied = (None, True) if input is None else parse_input(input, Network.from_config(data, source=str(config)).ndim)
             result = repair_network(data, source=str(config), options=options, input_ranges=ranges, tied=tied,
-                                    on_step=_on_step(timeout, progress))
+                                    on_step=step_callback(timeout, progress))
         if result.status == "repaired" and (output is not None or in_place):
             write_edited(config, result.edits, output if output is not None and not in_place else config, overwrite=force, backup=in_place,
                          max_bytes=max_config_bytes)
@@ -647,7 +647,7 @@ def _repair_assignment(
 ) -> None:
     """``repair`` of an assignment of a search space (see :mod:`convsolve.ops.nearest`)."""
     from .io.config import write_text
-    from .ops import _on_step
+    from .ops import step_callback
     from .ops.nearest import nearest
     from .ops.repair import parse_weights
 
@@ -672,7 +672,7 @@ def _repair_assignment(
                 raise UsageError(f"this is one network, with no parameter to set (no {{choice: ...}} or {{range: ...}}); {option} "
                                  f"repairs an assignment of a search space: leave {option} out to repair the network itself",
                                  file=str(config), field=option)
-            result = nearest(space, trial, parse_weights(weights, kinds_only=False), on_step=_on_step(timeout, progress))
+            result = nearest(space, trial, parse_weights(weights, kinds_only=False), on_step=step_callback(timeout, progress))
         if output is not None and result.assignment is not None:
             write_text(json.dumps(result.assignment, indent=2) + "\n", output, overwrite=force, inputs=inputs)
         _show(result, as_json)

@@ -31,13 +31,22 @@ from ..solve.engine import (
 )
 from ..solve.table import Table
 
-__all__ = ["CountResult", "PruneResult", "Suggestion", "count", "enumerate_assignments", "enumerate_blocks", "sample", "prune", "suggest"]
+__all__ = [
+    "CountResult", "PruneResult", "Suggestion", "step_callback", "count", "enumerate_assignments", "enumerate_blocks", "sample", "prune", "suggest",
+]
 
 BLOCK = 65536
 """Assignments produced per block by the columnar enumerator."""
 
 
-def _on_step(timeout: float | None, progress: Progress | None) -> Progress:
+def step_callback(timeout: float | None, progress: Progress | None) -> Progress:
+    """What the solvers call after each step: reports ``progress`` and raises SolverTimeout once ``timeout`` seconds
+    have passed since this was made.
+
+    Example:
+        >>> step_callback(None, None)(1, 2) is None
+        True
+    """
     end = None if timeout is None else time.monotonic() + timeout
 
     def on_step(done: int, total: int) -> None:
@@ -69,7 +78,7 @@ class CountResult:
 
 def count(space: Any, *, timeout: float | None = None, progress: Progress | None = None) -> CountResult:
     """Exact number of valid assignments over the whole input range, without enumerating them."""
-    return CountResult(count_valid(space, _on_step(timeout, progress)), space.total)
+    return CountResult(count_valid(space, step_callback(timeout, progress)), space.total)
 
 
 def enumerate_blocks(
@@ -79,7 +88,7 @@ def enumerate_blocks(
 
     Memory stays constant: each block is unranked from its position, with no dead end entered.
     """
-    yield from assignment_blocks(space, block, limit, _on_step(timeout, progress))
+    yield from assignment_blocks(space, block, limit, step_callback(timeout, progress))
 
 
 def enumerate_assignments(
@@ -98,7 +107,7 @@ def sample(
     """``n`` valid assignments drawn uniformly (with or without replacement), reproducible by ``seed``."""
     if n < 0:
         raise UsageError(f"the number of samples must be >= 0, got {n}", field="-n")
-    return sample_assignments(space, n, seed, replace, _on_step(timeout, progress))
+    return sample_assignments(space, n, seed, replace, step_callback(timeout, progress))
 
 
 @dataclass(frozen=True)
@@ -141,7 +150,7 @@ def _supported(table: Table) -> dict[str, tuple[Any, ...]]:
 
 def prune(space: Any, *, timeout: float | None = None, progress: Progress | None = None) -> PruneResult:
     """Drop every value that appears in no valid assignment: the tightest per-parameter domains."""
-    table = table_of(space, on_step=_on_step(timeout, progress))
+    table = table_of(space, on_step=step_callback(timeout, progress))
     before = {name: param.values for name, param in space.params.items()}
     return PruneResult(_supported(table) if table.count() else {n: () for n in before}, before, table.count())
 
@@ -181,7 +190,7 @@ def suggest(space: Any, fixed: Mapping[str, Any], *, timeout: float | None = Non
         if value not in space.params[name].values:
             raise UsageError(f"{name}={value} is not in its domain {list(space.params[name].values)}", field="--set")
     domains = {name: (fixed[name],) if name in fixed else param.values for name, param in space.params.items()}
-    table = table_of(space, domains, on_step=_on_step(timeout, progress))
+    table = table_of(space, domains, on_step=step_callback(timeout, progress))
     valid = table.count()
     if not valid:
         return Suggestion(dict(fixed), {n: () for n in domains}, 0, _why_none(table, space, fixed))
