@@ -119,7 +119,11 @@ def reference(node: ast.expr, values: dict[str, int]) -> Any:
 def divides_by_constant_zero(tree: ast.expr) -> bool:
     """Whether some ``//`` or ``%`` of ``tree`` has a right side that reads no names and is 0 (or itself divides so)."""
     divisors = [node.right for node in ast.walk(tree) if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.FloorDiv, ast.Mod))]
-    constant = [right for right in divisors if not any(isinstance(part, (ast.Name, ast.Attribute)) for part in ast.walk(right))]
+    functions = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}  # min, max, abs: not parameters
+    constant = [
+        right for right in divisors
+        if not any(isinstance(part, (ast.Name, ast.Attribute)) and id(part) not in functions for part in ast.walk(right))
+    ]
     zero = (("ZeroDivisionError", None), ("int", 0), ("bool", False))
     return any(outcome(lambda right=right: reference(right, {})) in zero for right in constant)
 

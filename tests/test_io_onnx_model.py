@@ -197,6 +197,7 @@ def test_model_errors_are_one_paragraph_naming_what_and_where(tmp_path, case, me
 
 def test_missing_onnx_is_a_missing_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07")  # the file exists: what is missing is the extra
     with pytest.raises(MissingExtraError, match=r"convsolve\[onnx\]"):
         from_onnx(tmp_path / "model.onnx")
 
