@@ -828,9 +828,9 @@ def plot(
     from .render import FIGURE_FORMATS, check_output, require_matplotlib, size_plot
 
     def action() -> int:
-        require_matplotlib()
-        check_output(output, overwrite=force, formats=FIGURE_FORMATS, source=config)
+        check_output(output, overwrite=force, formats=FIGURE_FORMATS, source=config)  # a wrong output is said before a missing extra
         output_target(output, overwrite=force, inputs=_input_files(config))
+        require_matplotlib()
         with _time_limit(timeout):
             figure = size_plot(_load_network_or_space(config, input, max_config_bytes), timeout=timeout / 2)
         written = figure.save(str(output), overwrite=force)
@@ -862,9 +862,9 @@ def draw(
     from .render import FIGURE_FORMATS, check_output, drawing, require_matplotlib
 
     def action() -> int:
-        require_matplotlib()
-        check_output(output, overwrite=force, formats=FIGURE_FORMATS, source=config)
+        check_output(output, overwrite=force, formats=FIGURE_FORMATS, source=config)  # a wrong output is said before a missing extra
         output_target(output, overwrite=force, inputs=_input_files(config))
+        require_matplotlib()
         with _time_limit(timeout):
             picture = drawing(_load_network_or_space(config, input, max_config_bytes), _parse_at(at), timeout=timeout / 2)
         written = picture.save(str(output), overwrite=force)
@@ -897,9 +897,9 @@ def report(
     from .render import build_report, check_output, require_matplotlib
 
     def action() -> int:
-        require_matplotlib()
-        check_output(output, overwrite=force, source=config)
+        check_output(output, overwrite=force, source=config)  # a wrong output is said before a missing extra
         output_target(output, overwrite=force, inputs=_input_files(config))
+        require_matplotlib()
         with _time_limit(timeout):
             built = build_report(_load_network_or_space(config, input, max_config_bytes), samples=samples, seed=seed, timeout=timeout / 2)
         written = built.save(str(output), overwrite=force)
