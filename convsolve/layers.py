@@ -95,8 +95,8 @@ class Layer:
     range, never probed at the smallest: a forgotten declaration costs speed, never a wrong answer.
     ``tests/test_layer_contract.py`` checks every declared fact of every registered kind against the
     size rule itself, by brute force over sizes and parameters. A fact may depend on which fields a
-    layer sets (an ``output_size`` or none), not on their values: the solver asks one layer of each
-    search-space node.
+    layer sets (an ``output_size`` or none) and on fixed values, not on the value of a field a search
+    space leaves open: the solver asks one layer of each search-space node.
     """
 
     type: str
