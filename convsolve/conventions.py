@@ -11,8 +11,8 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from .sizesets import MAX_SIZE, show_number
 

@@ -34,9 +34,9 @@ import difflib
 import operator
 import re
 import sys
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Callable, Collection, Mapping
 
 from .errors import ExpressionError
 

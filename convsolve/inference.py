@@ -20,10 +20,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
-from collections.abc import Sequence
 
 import numpy as np
 

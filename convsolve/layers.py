@@ -17,11 +17,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from functools import reduce
 from typing import Any, ClassVar
-from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 

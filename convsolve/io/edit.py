@@ -14,8 +14,8 @@ Example:
 from __future__ import annotations
 
 import re
-from typing import Any, cast
 from collections.abc import Sequence
+from typing import Any, cast
 
 from ruamel.yaml import YAML
 

@@ -15,9 +15,9 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterator, Mapping
 
 import numpy as np
 

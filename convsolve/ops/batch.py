@@ -39,12 +39,12 @@ import stat
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 
 from .. import __version__
 from ..errors import ConvsolveError, MissingExtraError, OutputError, SolverTimeout, UsageError

@@ -18,10 +18,10 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from collections.abc import Callable, Mapping
 
 from ..errors import UsageError
 from ..solve.cheapest import cheapest

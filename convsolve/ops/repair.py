@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import copy
 import keyword
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
-from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ..diagnose import input_fix
 from ..inference import ValidSizes

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Generic, TypeVar
 from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import bisect
 import functools
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -15,8 +15,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 

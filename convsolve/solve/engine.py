@@ -17,9 +17,9 @@ from __future__ import annotations
 import gc
 import itertools
 import random
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
-from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from collections.abc import Sequence
 
 import networkx as nx
 import numpy as np

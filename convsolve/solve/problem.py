@@ -16,9 +16,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, cast
-from collections.abc import Hashable, Iterator, Mapping, Sequence
 
 from constraint import Constraint, Problem, Solver
 
