@@ -81,6 +81,13 @@ def _widened(field: tuple[Any, Any], jump: tuple[Any, Any], steps: int) -> tuple
     return _fraction(field[0] * jump[1] + steps * jump[0] * field[1], field[1] * jump[1])
 
 
+def _upsampled(jump: tuple[Any, Any], field: tuple[Any, Any], stride: int, span: int) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """Jump and field after a layer writing ``span`` output pixels per input pixel, ``stride`` apart (a transposed
+    convolution, an unpool): the jump divided by the stride first, then the field widened by ``span - 1`` new jumps."""
+    jump = _fraction(jump[0], jump[1] * stride)
+    return jump, _widened(field, jump, span - 1)
+
+
 def _as_bool(value: Any) -> Any:
     return bool(value) if isinstance(value, (bool, np.bool_)) else value
 
@@ -370,9 +377,7 @@ class ConvTranspose(Convolution):
         return self.output_size is not None
 
     def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
-        """The jump divided by the stride first, then the field widened by ``(E - 1)`` of the new jumps."""
-        jump = _fraction(jump[0], jump[1] * self.stride[axis])
-        return jump, _widened(field, jump, self.effective_kernel(axis) - 1)
+        return _upsampled(jump, field, self.stride[axis], self.effective_kernel(axis))
 
     def static_problems(self, convention: Convention) -> list[tuple[str, str]]:
         problems = super().static_problems(convention)
@@ -510,9 +515,8 @@ class MaxUnpool(Windowed):
         return self.output_size is not None
 
     def receptive(self, axis: int, jump: tuple[Any, Any], field: tuple[Any, Any]) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
-        """Like a transposed convolution: the jump divided by the stride, the field widened by ``k - 1`` new jumps."""
-        jump = _fraction(jump[0], jump[1] * self.stride[axis])
-        return jump, _widened(field, jump, self.kernel[axis] - 1)
+        """As a transposed convolution's (its dilation is 1: the span is the kernel)."""
+        return _upsampled(jump, field, self.stride[axis], self.effective_kernel(axis))
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         s = self.stride[axis]
