@@ -730,16 +730,28 @@ class Merge(Layer):
     """``add``/``mul``: equal sizes and channels; ``concat``: equal sizes, channels summed.
 
     With ``broadcast`` an add/mul follows PyTorch broadcasting: a size (or channel count) of 1
-    stretches to match the others, as in a squeeze-and-excitation gate.
+    stretches to match the others, as in a squeeze-and-excitation gate. With ``in_place`` it is
+    PyTorch's in-place ``x += y``: the result is the first input, which cannot stretch, so every
+    other input must equal it (or be 1, broadcasting).
+
+    Example:
+        >>> add = Merge(type="add", ndim=2, broadcast=True, in_place=True)
+        >>> add.merged_size([1, 2])[1], add.merged_size([2, 1])   # x += y: a 1x1 x cannot take a 2x2 y
+        (False, (2, True))
     """
 
     family: ClassVar[str] = "merge"
     broadcast: bool = field(default=False, metadata={"kind": "bool"})
+    in_place: bool = field(default=False, metadata={"kind": "bool"})
 
     @classmethod
     def config_fields(cls, type_name: str) -> tuple[str, ...]:
-        """A concat does not broadcast."""
-        return tuple(name for name in super().config_fields(type_name) if not (type_name == "concat" and name == "broadcast"))
+        """A concat neither broadcasts nor works in place."""
+        return tuple(name for name in super().config_fields(type_name) if not (type_name == "concat" and name in ("broadcast", "in_place")))
+
+    def merged(self, values: Sequence[Any]) -> Any:
+        """The result's size or channel count: the first input's in place, else the largest (equal unless broadcasting)."""
+        return values[0] if self.in_place else reduce(np.maximum, values)
 
     def non_decreasing(self) -> bool:
         """The merged size is the inputs' common size (or their largest, broadcasting)."""
@@ -751,16 +763,16 @@ class Merge(Layer):
             return sum(channels)
         if not self.agree(list(channels)):
             raise ChannelMismatch("inputs", f"{self.type} needs equal channels, got {', '.join(map(str, channels))}")
-        return max(channels)
+        return int(self.merged(list(channels)))
 
     def merged_size(self, sizes: Sequence[Size]) -> tuple[Size, Any]:
         """The merged size on one axis and whether the inputs agree (equal, or 1 where broadcasting)."""
-        out = reduce(np.maximum, sizes) if self.broadcast else sizes[0]
+        out = self.merged(sizes) if self.broadcast else sizes[0]
         return out, self.agree(sizes, out)
 
     def agree(self, sizes: Sequence[Size], out: Size | None = None) -> Any:
-        """Whether every input equals ``out`` (the largest), or is 1 when broadcasting."""
-        out = reduce(np.maximum, sizes) if out is None else out
+        """Whether every input equals ``out`` (the result: the largest, or the first in place), or is 1 when broadcasting."""
+        out = self.merged(sizes) if out is None else out
         checks = [(s == out) | (s == 1) if self.broadcast else s == out for s in sizes]
         return _as_bool(reduce(np.logical_and, checks))
 
@@ -775,7 +787,7 @@ class Merge(Layer):
         """
         if self.type == "concat":
             return reduce(np.add, channels), True
-        out = reduce(np.maximum, channels)
+        out = self.merged(channels)
         return out, self.agree(channels, out)
 
     def merged_features(self, features: Sequence[Any]) -> tuple[Any, Any]:

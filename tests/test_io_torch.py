@@ -461,3 +461,66 @@ def test_lp_pool_modules_and_functions_are_valid_exactly_where_pytorch_runs():
     network = from_torch(model, input=range(1, 40), channels=3)
     assert [network.layer(node).type for node in network.order[1:]] == ["conv2d", "lp_pool2d", "lp_pool2d"]
     assert set(network.valid_sizes().sets[0].values) == torch_valid(model, range(1, 40))
+
+
+class InPlaceArithmetic(nn.Module):
+    """Two branches, equal at odd sizes, 1x1 against 2x2 at size 4 (3x3 conv stride 2 against a 2x2 pool)."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.conv = nn.Conv2d(3, 4, 3, stride=2)
+        self.pool = nn.MaxPool2d(2)
+        self.widen = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left, right = self.conv(x), self.widen(self.pool(x))
+        if self.how == "x += y":
+            left += right
+        elif self.how == "y += x":
+            right += left
+            left = right
+        elif self.how == "x -= y":
+            left -= right
+        elif self.how == "x *= y":
+            left *= right
+        elif self.how == "x /= y":
+            left /= right
+        elif self.how == "x.add_(y)":
+            left.add_(right)
+        elif self.how == "x.mul_(y)":
+            left.mul_(right)
+        else:
+            left = left + right
+        return left
+
+
+@pytest.mark.parametrize("how", ["x += y", "y += x", "x -= y", "x *= y", "x /= y", "x.add_(y)", "x.mul_(y)", "x = x + y"])
+def test_in_place_arithmetic_cannot_stretch_its_left_operand(how):
+    model = InPlaceArithmetic(how).eval()
+    network = from_torch(model, input=range(1, 41))
+    expected = torch_valid(model, range(1, 41))
+    assert set(network.valid_sizes().sets[0].values) == expected
+    assert {3, 5, 7} <= expected and 6 not in expected
+    if how in ("x = x + y", "y += x"):  # the 2x2 side takes the 1x1 side
+        assert 4 in expected
+    else:  # in place, the 1x1 conv output cannot take the 2x2 pool output, on the CPU as on meta tensors
+        with torch.no_grad(), pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+            InPlaceArithmetic(how).eval()(torch.zeros(1, 3, 4, 4))
+        assert 4 not in expected
+
+
+def test_an_in_place_operation_into_a_parameter_is_refused():
+    class IntoParameter(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.bias = nn.Parameter(torch.zeros(1, 4, 1, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            b = self.bias
+            b += self.conv(x)
+            return b
+
+    with pytest.raises(ModelImportError, match="in-place operation writes an activation into a parameter"):
+        from_torch(IntoParameter(), input=range(1, 9))

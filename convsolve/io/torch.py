@@ -162,8 +162,28 @@ class _TraceFailure(Exception):
 def _make_tracer(torch: ModuleType) -> Any:
     fx = torch.fx
 
+    class InPlaceProxy(fx.Proxy):  # type: ignore[misc, name-defined]
+        """A proxy recording ``x += y`` as ``operator.iadd``: fx's own falls back to ``x = x + y``, which loses
+        that an in-place add cannot stretch ``x`` (PyTorch refuses where ``x + y`` would broadcast ``x``)."""
+
+        def __iadd__(self, other: Any) -> Any:
+            return self.tracer.create_proxy("call_function", operator.iadd, (self, other), {})
+
+        def __isub__(self, other: Any) -> Any:
+            return self.tracer.create_proxy("call_function", operator.isub, (self, other), {})
+
+        def __imul__(self, other: Any) -> Any:
+            return self.tracer.create_proxy("call_function", operator.imul, (self, other), {})
+
+        def __itruediv__(self, other: Any) -> Any:
+            return self.tracer.create_proxy("call_function", operator.itruediv, (self, other), {})
+
     class Tracer(fx.Tracer):  # type: ignore[misc, name-defined]
-        """torch.fx's tracer, with registered module types kept whole and failures located in their module."""
+        """torch.fx's tracer, with registered module types kept whole, in-place arithmetic kept in place,
+        and failures located in their module."""
+
+        def proxy(self, node: Any) -> Any:
+            return InPlaceProxy(node, self)
 
         def is_leaf_module(self, module: Any, qualified_name: str) -> bool:
             if _user_rule(type(module)) is not None:
@@ -442,12 +462,12 @@ _PASS_THROUGH_METHODS = (
 _ACTIVATION_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "tanh": "tanh",
                        "tanh_": "tanh", "softmax": "softmax", "log_softmax": "log_softmax"}
 
-_BINARY = {
-    operator.add: "add", operator.iadd: "add", operator.sub: "add", operator.isub: "add",
-    operator.mul: "mul", operator.imul: "mul", operator.truediv: "mul", operator.itruediv: "mul",
-}
-_BINARY_METHODS = {"add": "add", "add_": "add", "sub": "add", "sub_": "add", "mul": "mul", "mul_": "mul", "div": "mul", "div_": "mul"}
+_BINARY = {operator.add: "add", operator.sub: "add", operator.mul: "mul", operator.truediv: "mul"}
+_BINARY_METHODS = {"add": "add", "sub": "add", "mul": "mul", "div": "mul"}
 """Element-wise binary operations: the merge type giving the same shape rule (PyTorch broadcasting)."""
+_IN_PLACE_BINARY = {operator.iadd: "add", operator.isub: "add", operator.imul: "mul", operator.itruediv: "mul"}
+_IN_PLACE_BINARY_METHODS = {"add_": "add", "sub_": "add", "mul_": "mul", "div_": "mul"}
+"""``x += y``, ``x.add_(y)``: the result is ``x``, whose shape cannot change (the other operand may only broadcast into it)."""
 
 
 def _bind(args: Sequence[Any], kwargs: Mapping[str, Any], names: Sequence[str], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -683,6 +703,8 @@ class _Translator:
             return self.activation_handler(_ACTIVATION_METHODS[name])
         if name in _BINARY_METHODS:
             return self.binary_handler(_BINARY_METHODS[name])
+        if name in _IN_PLACE_BINARY_METHODS:
+            return self.binary_handler(_IN_PLACE_BINARY_METHODS[name], in_place=True)
         return {
             "size": self.size, "dim": self.rank_of, "view": self.reshape_method, "reshape": self.reshape_method,
             "flatten": self.flatten, "mean": self.mean,
@@ -726,6 +748,8 @@ class _Translator:
         add(["mul", "multiply", "div", "divide", "true_divide"], self.binary_handler("mul"), torch)
         for function, kind in _BINARY.items():
             table[function] = self.binary_handler(kind)
+        for function, kind in _IN_PLACE_BINARY.items():
+            table[function] = self.binary_handler(kind, in_place=True)
         table[operator.neg] = self.pass_through
         table[operator.pow] = self.pass_through
         table[operator.getitem] = self.getitem
@@ -767,8 +791,8 @@ class _Translator:
     def activation_handler(self, type_name: str) -> Callable[[Any, Any], Any]:
         return lambda args, kwargs: self.activation(type_name, args, kwargs)
 
-    def binary_handler(self, kind: str) -> Callable[[Any, Any], Any]:
-        return lambda args, kwargs: self.binary(kind, args, kwargs)
+    def binary_handler(self, kind: str, in_place: bool = False) -> Callable[[Any, Any], Any]:
+        return lambda args, kwargs: self.binary(kind, args, kwargs, in_place)
 
     def activation(self, type_name: str, args: Any, kwargs: Any) -> Any:
         first = args[0] if args else kwargs.get("input")
@@ -897,12 +921,14 @@ class _Translator:
             return tensors[0]
         return self.emit([{"type": "concat"}], tensors)
 
-    def binary(self, kind: str, args: Any, kwargs: Any) -> Any:
+    def binary(self, kind: str, args: Any, kwargs: Any, in_place: bool = False) -> Any:
         bound = _bind(args, kwargs, ["input", "other"], {})
         operands = [bound["input"], bound["other"]]
         tensors = [v for v in operands if isinstance(v, _Tensor)]
         if not tensors:
             return self.arithmetic(args, kwargs)
+        if in_place and not isinstance(operands[0], _Tensor):
+            raise _Refusal(f"an in-place operation writes an activation into {self.describe(operands[0])}, whose shape cannot change")
         for value in operands:
             if isinstance(value, _Constant):
                 self.check_constant_operand(value, tensors[0])
@@ -910,7 +936,7 @@ class _Translator:
                 raise _Refusal(f"arithmetic between an activation and {self.describe(value)} is not supported")
         if len(tensors) == 1:
             return tensors[0]
-        return self.emit([{"type": kind, "broadcast": True}], tensors)
+        return self.emit([{"type": kind, "broadcast": True, "in_place": True} if in_place else {"type": kind, "broadcast": True}], tensors)
 
     def check_constant_operand(self, constant: _Constant, tensor: _Tensor) -> None:
         """A parameter may scale or shift an activation when it broadcasts without enlarging it: size 1 but on channels."""
