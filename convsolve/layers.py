@@ -726,6 +726,22 @@ class ShapePreserving(Monotone):
 
 
 @dataclass(frozen=True)
+class Channels(Monotone):
+    """``channels``: an operation that maps the channels to ``out_channels`` and keeps every spatial size, as an
+    imported model's channel split, slice or channels-last linear does.
+
+    Example:
+        >>> Channels(type="channels", ndim=2, out_channels=4).out_channels_for(12)
+        4
+    """
+
+    out_channels: int = int_field(1, required=True)
+
+    def out_channels_for(self, in_channels: int) -> int:
+        return self.out_channels
+
+
+@dataclass(frozen=True)
 class Merge(Layer):
     """``add``/``mul``: equal sizes and channels; ``concat``: equal sizes, channels summed.
 
@@ -834,6 +850,7 @@ def _family_types() -> dict[str, tuple[type[Layer], int | None]]:
     table["center_crop"] = (CenterCrop, None)
     table["flatten"] = (Flatten, None)
     table["linear"] = (Linear, None)
+    table["channels"] = (Channels, None)
     for name in ("add", "mul", "concat"):
         table[name] = (Merge, None)
     for name in SHAPE_PRESERVING_TYPES:

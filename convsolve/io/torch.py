@@ -1125,22 +1125,28 @@ def from_torch(
     if not isinstance(model, torch.nn.Module):
         raise ModelImportError(f"expected a torch.nn.Module, got {type(model).__name__}", file=source)
     name = name or type(model).__name__
-    graph = _trace(torch, model, source)
-    graph_module = torch.fx.GraphModule(model, graph)
-    ndim, found_channels = _spatial_rank_and_channels(torch, model, graph_module)
-    if ndim is None:
-        if input is not None and isinstance(input, (list, tuple)) and 1 <= len(input) <= 3:
-            ndim = len(input)
-        else:
+    try:
+        graph = _trace(torch, model, source)
+        graph_module = torch.fx.GraphModule(model, graph)
+        ndim, found_channels = _spatial_rank_and_channels(torch, model, graph_module)
+        ndim = ndim or _per_axis_rank(input)
+        translator = _Translator(torch, model, graph_module, source, ndim or 2)
+        translator.run()
+    except ModelImportError as fx_refusal:
+        if any(_user_rule(type(module)) is not None for module in model.modules()):
+            raise  # a registered rule is the user's override: it only applies to the torch.fx path
+        try:
+            return _from_aten_instead(torch, model, input, channels, name, source)
+        except ModelImportError as aten_refusal:
             raise ModelImportError(
-                "no convolution, pooling or spatial norm found to tell the spatial rank; give the input sizes per axis "
-                "(input=[range(...), range(...)] for 2-D)", file=source, module=type(model).__name__,
-            )
+                f"{fx_refusal.message}. Captured as ATen operators instead, it is refused too: {aten_refusal.message}",
+                **{**aten_refusal.facts, **fx_refusal.facts},
+            ) from None
+    if ndim is None:
+        raise _unknown_rank(model, source)
     channels = channels or found_channels
     if channels is None:
-        raise ModelImportError("the input channels are unknown (no convolution or batch norm reveals them); pass channels=...", file=source)
-    translator = _Translator(torch, model, graph_module, source, ndim)
-    translator.run()
+        raise _unknown_channels(source)
     if not translator.layers:
         raise ModelImportError("the traced forward has no layer that convsolve translates", file=source, module=type(model).__name__)
     ranges, tied = input_ranges(input, ndim)
@@ -1154,6 +1160,47 @@ def from_torch(
     _check_channels(network, translator, source)
     _check_features(network, translator, source)
     return network
+
+
+def _per_axis_rank(input: InputSizes | None) -> int | None:
+    """The spatial rank that input sizes given per axis tell (``[range(...), range(...)]``: 2)."""
+    if input is not None and isinstance(input, (list, tuple)) and 1 <= len(input) <= 3:
+        return len(input)
+    return None
+
+
+def _unknown_rank(model: Any, source: str | None) -> ModelImportError:
+    return ModelImportError(
+        "no convolution, pooling or spatial norm found to tell the spatial rank; give the input sizes per axis "
+        "(input=[range(...), range(...)] for 2-D)", file=source, module=type(model).__name__,
+    )
+
+
+def _unknown_channels(source: str | None) -> ModelImportError:
+    return ModelImportError("the input channels are unknown (no convolution or batch norm reveals them); pass channels=...", file=source)
+
+
+def _from_aten_instead(
+    torch: ModuleType, model: Any, input: InputSizes | None, channels: int | None, name: str, source: str | None,
+) -> Network:
+    """The network from the ATen capture (:mod:`convsolve.io.aten`), for a model torch.fx cannot trace or
+    convsolve cannot translate at the module level; rank and channels from its first convolution or norm."""
+    from .aten import from_aten
+
+    ndim, found_channels = None, None
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.conv._ConvNd):
+            ndim, found_channels = len(module.kernel_size), int(module.in_channels)
+            break
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and found_channels is None:
+            found_channels = int(module.num_features)
+    ndim = _per_axis_rank(input) or ndim
+    if ndim is None:
+        raise _unknown_rank(model, source)
+    channels = channels or found_channels
+    if channels is None:
+        raise _unknown_channels(source)
+    return from_aten(model, input, channels=channels, ndim=ndim, name=name, source=source)
 
 
 def _check_channels(network: Network, translator: _Translator, source: str | None) -> None:

@@ -1,0 +1,772 @@
+"""Importing PyTorch models at the level PyTorch lowers them to: ATen operators with symbolic sizes.
+
+:func:`from_aten` captures the model with ``make_fx`` in symbolic mode: every spatial input size is a
+symbol (``s0``, ``s1``), PyTorch's own meta functions compute every tensor's shape as an expression of
+them, and static facts (ranks, channel counts, parameter shapes, asserts on them) are settled during the
+capture, so they need no rule. Each ATen operator is then translated into convsolve layers:
+
+- convolution, pools, adaptive pools, a mean over the spatial axes: the layer with the same size rule;
+- element-wise arithmetic between activations: add/mul merges with PyTorch broadcasting (in place for
+  ``add_`` and the like, whose left operand cannot stretch);
+- everything that keeps the spatial grid (activations, norms, permutes, views that keep or merge the
+  spatial axes, channel splits and linear maps over the channels): no spatial layer, only the channel count
+  is followed (a ``channels`` layer where it changes);
+- a view to ``(batch, features)``: a flatten, and a matrix product with a parameter after it: a linear.
+
+Nothing is guessed: an operator or a use of one that is not translated is refused naming the operator and
+the source line, and every translated layer's output size is compared with PyTorch's own expression for
+it at every input size of the range (a disagreement is refused, never returned). A branch of the model's
+code on the input size (a guard recorded outside PyTorch's operators) that does not hold at every size of
+the range is refused with its source line: the captured graph is the model only where its guards hold.
+
+Example:
+    >>> import torch.nn as nn
+    >>> class Block(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.conv = nn.Conv2d(3, 8, 3, stride=2)
+    ...     def forward(self, x):
+    ...         assert x.ndim == 4                       # a static fact: settled while capturing
+    ...         y = self.conv(x).permute(0, 2, 3, 1)     # channels last and back: the grid is kept
+    ...         return y.permute(0, 3, 1, 2)
+    >>> str(from_aten(Block(), input=range(1, 33), channels=3, ndim=2).valid_sizes())
+    '3..32'
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, ModelImportError
+from ..network import INPUT, Network
+from .sources import InputSizes, input_config, input_ranges
+
+__all__ = ["from_aten"]
+
+
+@dataclass(frozen=True)
+class _Activation:
+    """A tensor computed from the input: the convsolve node whose spatial grid it lives on, and its shape.
+
+    ``dims`` are PyTorch's sizes of the tensor: ints, or sympy expressions of the input symbols. The
+    convsolve node's channel count is the product of the static dims (the batch is 1 while capturing).
+    """
+
+    node: str
+    dims: tuple[Any, ...]
+
+    @property
+    def static_product(self) -> int:
+        return math.prod(int(d) for d in self.dims if _is_static(d))
+
+
+@dataclass(frozen=True)
+class _Flat:
+    """A ``(batch, features)`` tensor read from a flatten or linear node."""
+
+    node: str
+    dims: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Constant:
+    """A parameter, buffer or a tensor computed from them (or from sizes alone): only its shape matters."""
+
+    dims: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Several:
+    """An operator's several results (``max_pool2d_with_indices``, ``split``): ``getitem`` picks one."""
+
+    items: tuple[Any, ...]
+
+
+class _Refusal(Exception):
+    """An operator, or a use of one, that has no exact translation; the message says why."""
+
+
+def _is_static(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) or bool(getattr(value, "is_number", False))
+
+
+def _expr(value: Any) -> Any:
+    """An int, or the sympy expression of a SymInt."""
+    node = getattr(value, "node", None)
+    if node is not None and hasattr(node, "expr"):
+        expr = node.expr
+        return int(expr) if getattr(expr, "is_number", False) else expr
+    return int(value) if isinstance(value, (int, np.integer)) else value
+
+
+def _shape(value: Any) -> tuple[Any, ...]:
+    return tuple(_expr(d) for d in value.shape)
+
+
+_SAME_SHAPE = {
+    "native_batch_norm", "_native_batch_norm_legit_no_training", "_native_batch_norm_legit", "native_layer_norm",
+    "native_group_norm", "layer_norm", "group_norm", "batch_norm", "_softmax", "_log_softmax", "softmax", "log_softmax",
+    "native_dropout", "dropout", "clone", "alias", "detach", "contiguous", "_to_copy", "to", "lift_fresh_copy",
+    "gelu", "hardswish", "hardsigmoid", "silu", "mish", "relu", "relu6", "leaky_relu", "elu", "hardtanh", "sigmoid",
+    "tanh", "softplus", "_prelu_kernel", "prelu", "copy", "fill", "zero", "bernoulli", "empty_like", "zeros_like",
+    "ones_like", "rand_like", "randn_like", "full_like", "_local_scalar_dense", "native_channel_shuffle",
+}
+"""Operators that keep their input's shape (pointwise ones are known by PyTorch's ``pointwise`` tag)."""
+
+_LAYOUT = {
+    "view", "_unsafe_view", "reshape", "permute", "transpose", "t", "unsqueeze", "squeeze", "expand", "flatten",
+    "unflatten", "select", "slice", "split", "split_with_sizes", "chunk", "unbind", "narrow", "as_strided",
+    "view_as", "expand_as", "reshape_as", "movedim", "swapaxes", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle",
+    "index_select", "roll", "flip",
+}
+"""Operators that move elements without computing: they keep the convsolve node when the spatial dims survive."""
+
+_REDUCTIONS = {"mean", "sum", "amax", "amin", "var", "std", "max", "min", "var_mean", "std_mean", "logsumexp", "norm",
+               "linalg_vector_norm"}
+
+_MERGE_KIND = {"add": "add", "sub": "add", "rsub": "add", "mul": "mul", "div": "mul", "maximum": "mul", "minimum": "mul",
+               "where": "mul", "pow": "mul", "atan2": "mul", "eq": "mul", "ne": "mul", "lt": "mul", "gt": "mul",
+               "le": "mul", "ge": "mul", "logical_and": "mul", "logical_or": "mul", "bitwise_and": "mul"}
+"""Broadcasting element-wise operators with two activation operands: the merge with the same shape rule."""
+
+
+def _source_line(node: Any) -> str:
+    """The last frame of the node's stack that is not inside PyTorch: ``file:line (code)``."""
+    trace = node.meta.get("stack_trace") or ""
+    frames = re.findall(r'File "([^"]+)", line (\d+), in \S+\n\s*(.*)', trace)
+    outside = [f for f in frames if "/torch/" not in f[0].replace("\\", "/")] or frames
+    if not outside:
+        return ""
+    path, line, code = outside[-1]
+    return f"{_short_path(path)}:{line} ({code.strip()})"
+
+
+def _short_path(path: str) -> str:
+    marker = "site-packages/"
+    return path.split(marker, 1)[1] if marker in path else path
+
+
+class _Translator:
+    """Turns the ATen graph into config layers, following each value's shape and convsolve node."""
+
+    def __init__(self, torch: Any, graph_module: Any, symbols: Sequence[Any], source: str | None) -> None:
+        self.torch, self.graph_module, self.source = torch, graph_module, source
+        self.symbols = tuple(symbols)
+        self.ndim = len(symbols)
+        self.layers: list[dict[str, Any]] = []
+        self.grid: dict[str, tuple[Any, ...]] = {INPUT: self.symbols}
+        """Convsolve node -> PyTorch's expression of its size on each spatial axis."""
+        self.channels: dict[str, int | None] = {}
+        self.values: dict[Any, Any] = {}
+        self.names: set[str] = {INPUT}
+        self.where_of: dict[str, str] = {}
+        self.unchecked: set[str] = set()
+        """Broadcasting merges: PyTorch's expression for their size is one operand's, true only where they agree."""
+        self.node: Any = None
+
+    # -- messages and names --
+
+    def error(self, message: str) -> ModelImportError:
+        node = self.node
+        where = _source_line(node) if node is not None else ""
+        operator_name = _op_name(node) if node is not None else ""
+        text = f"{message} (ATen operator {operator_name}" + (f" at {where})" if where else ")")
+        return ModelImportError(text, file=self.source, node=None if node is None else node.name)
+
+    def fresh(self, name: str) -> str:
+        candidate, index = name, 1
+        while candidate in self.names:
+            candidate, index = f"{name}_{index}", index + 1
+        self.names.add(candidate)
+        return candidate
+
+    def emit(self, spec: dict[str, Any], inputs: Sequence[str], grid: tuple[Any, ...] | None, channels: int | None) -> str:
+        name = self.fresh(self.node.name)
+        self.layers.append({"name": name, **spec, "inputs": list(inputs)})
+        if grid is not None:
+            self.grid[name] = grid
+        self.channels[name] = channels
+        self.where_of[name] = _source_line(self.node)
+        return name
+
+    # -- the graph --
+
+    def run(self) -> list[str]:
+        outputs: list[str] = []
+        first = True
+        for node in self.graph_module.graph.nodes:
+            self.node = node
+            if node.op == "placeholder":
+                if not first:
+                    raise self.error("the model takes more than one tensor input")
+                first = False
+                dims = _shape(node.meta["val"])
+                self.channels[INPUT] = int(dims[1])
+                self.values[node] = _Activation(INPUT, dims)
+            elif node.op == "get_attr":
+                value = getattr(self.graph_module, node.target)
+                self.values[node] = _Constant(tuple(int(d) for d in value.shape)) if hasattr(value, "shape") else value
+            elif node.op == "call_function":
+                try:
+                    self.values[node] = self.call(node)
+                except _Refusal as refusal:
+                    raise self.error(str(refusal)) from None
+            elif node.op == "output":
+                for value in _flatten_values(self.arg(node.args)):
+                    if isinstance(value, (_Activation, _Flat)):
+                        outputs.append(self.settled(value) if isinstance(value, _Activation) else value.node)
+        self.node = None
+        return outputs
+
+    def arg(self, value: Any) -> Any:
+        if isinstance(value, self.torch.fx.Node):
+            return self.values[value]
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.arg(v) for v in value)
+        return value
+
+    def settled(self, value: _Activation) -> str:
+        """The node of ``value`` with its channel count brought to the tensor's (a ``channels`` layer where it changed)."""
+        channels = value.static_product
+        if self.channels.get(value.node) == channels or value.node not in self.grid:
+            return value.node
+        return self.emit({"type": "channels", "out_channels": channels}, [value.node], self.grid[value.node], channels)
+
+    def spatial(self, value: Any, what: str = "input") -> _Activation:
+        """An activation laid out as (batch, channels, spatial axes in order) on its node's grid."""
+        if not isinstance(value, _Activation):
+            raise _Refusal(f"the {what} must be an activation laid out as (batch, channels, spatial...), got {_describe(value)}")
+        if not self.in_spatial_layout(value):
+            grid = self.grid.get(value.node)
+            raise _Refusal(
+                f"the {what} has shape {_show(value.dims)}, not (batch, channels, spatial...) on the spatial grid "
+                f"{_show(grid or ())}: its spatial axes were moved or reshaped"
+            )
+        return value
+
+    def result(self, node_name: str) -> _Activation:
+        return _Activation(node_name, _shape(self.node.meta["val"]))
+
+    # -- operators --
+
+    def call(self, node: Any) -> Any:
+        args, kwargs = self.arg(node.args), self.arg(node.kwargs)
+        values = _flatten_values((args, kwargs))
+        target = node.target
+        if target is operator.getitem:
+            container, index = args
+            return container.items[index] if isinstance(container, _Several) else _Constant(())
+        val = node.meta.get("val")
+        activations = [v for v in values if isinstance(v, (_Activation, _Flat))]
+        if not activations:
+            return self.inert(val)
+        name = _op_name(node)
+        handler = getattr(self, f"op_{name}", None)
+        if handler is not None:
+            return handler(node, args, kwargs)
+        if name in _MERGE_KIND or name.rstrip("_") in _MERGE_KIND:
+            return self.elementwise(node, args, name)
+        if name in _LAYOUT or name.rstrip("_") in _LAYOUT:
+            return self.layout(node, args)
+        if name in _REDUCTIONS:
+            return self.reduction(node, args, kwargs, name)
+        if name in _SAME_SHAPE or name.rstrip("_") in _SAME_SHAPE or self.pointwise(target):
+            return self.same_shape(node, args, name)
+        raise _Refusal(f"ATen operator {name} has no convsolve translation")
+
+    def inert(self, val: Any) -> Any:
+        """A value computed without activations: a parameter's shape, or a size expression."""
+        if isinstance(val, (list, tuple)):
+            return _Several(tuple(self.inert(v) for v in val))
+        if hasattr(val, "shape"):
+            return _Constant(_shape(val))
+        return _expr(val)
+
+    def pointwise(self, target: Any) -> bool:
+        tags = getattr(target, "tags", ())
+        return self.torch.Tag.pointwise in tags
+
+    def multi(self, node: Any, make: Any) -> Any:
+        val = node.meta["val"]
+        if isinstance(val, (list, tuple)):
+            return _Several(tuple(make(_shape(v)) if hasattr(v, "shape") else _expr(v) for v in val))
+        return make(_shape(val))
+
+    def same_shape(self, node: Any, args: Any, name: str) -> Any:
+        sources = [v for v in _flatten_values(args) if isinstance(v, (_Activation, _Flat))]
+        if len({v.node for v in sources}) > 1:
+            return self.elementwise(node, args, name)
+        source = sources[0]
+        if isinstance(source, _Flat):
+            return self.multi(node, lambda dims: _Flat(source.node, dims))
+        return self.multi(node, lambda dims: _Activation(source.node, dims))
+
+    def elementwise(self, node: Any, args: Any, name: str) -> Any:
+        """Broadcasting arithmetic: a merge between different nodes, a pass-through when constants broadcast into one."""
+        operands = [v for v in _flatten_values(args) if isinstance(v, (_Activation, _Flat, _Constant))]
+        out = _shape(node.meta["val"])
+        sources = [v for v in operands if isinstance(v, (_Activation, _Flat))]
+        nodes = list(dict.fromkeys(v.node for v in sources))
+        in_place = name.endswith("_") and isinstance(args[0], (_Activation, _Flat))
+        if name.endswith("_") and not isinstance(args[0], (_Activation, _Flat)):
+            raise _Refusal("an in-place operation writes an activation into a parameter, whose shape cannot change")
+        for constant in (v for v in operands if isinstance(v, _Constant)):
+            aligned = (1,) * (len(out) - len(constant.dims)) + tuple(constant.dims)
+            for size, result in zip(aligned, out):
+                if not _is_static(size) and size != result:
+                    raise _Refusal(f"a tensor of shape {_show(constant.dims)} computed from sizes does not line up with the result {_show(out)}")
+        symbolic_out = [d for d in out if not _is_static(d)]
+        if len(nodes) == 1:
+            source = sources[0]
+            if any(not _is_static(d) and d not in source.dims for d in symbolic_out):
+                raise _Refusal(f"a parameter or constant broadcasts the activation {_show(source.dims)} to {_show(out)}")
+            return _Flat(source.node, out) if isinstance(source, _Flat) else _Activation(source.node, out)
+        kind = _MERGE_KIND.get(name.rstrip("_"), "mul")
+        if any(isinstance(v, _Flat) for v in sources):
+            if not all(isinstance(v, _Flat) for v in sources):
+                raise _Refusal("arithmetic between a flattened tensor and a spatial one")
+            merged = self.emit({"type": kind}, nodes, None, None)
+            return _Flat(merged, out)
+        # PyTorch broadcasts the operands against each other; the merge layer carries that rule, so the result's
+        # sizes are the merge's (PyTorch's expression for them is one operand's, which is not checked against it)
+        settled = [self.settled(self.spatial(v, "operand")) for v in sources]
+        spec: dict[str, Any] = {"type": kind, "broadcast": True}
+        if in_place:
+            spec["in_place"] = True
+        merged = self.emit(spec, list(dict.fromkeys(settled)), tuple(out[2:]), int(math.prod(int(d) for d in out if _is_static(d))))
+        if not in_place:
+            self.unchecked.add(merged)
+        return _Activation(merged, out)
+
+    def layout(self, node: Any, args: Any) -> Any:
+        """A permute, view, split...: the grid is kept; a view to (batch, features) of a spatial tensor is a flatten."""
+        source = next(v for v in _flatten_values(args) if isinstance(v, (_Activation, _Flat)))
+        val = node.meta["val"]
+        name = _op_name(node).rstrip("_")
+        if isinstance(source, _Flat):
+            return self.multi(node, lambda dims: _Flat(source.node, dims))
+        grid = self.grid.get(source.node, ())
+        if name == "as_strided" and (not hasattr(val, "shape") or _shape(val) != tuple(source.dims)):
+            raise _Refusal(f"as_strided from {_show(source.dims)} to another shape")
+        if name in ("view", "_unsafe_view", "reshape") and hasattr(val, "shape"):
+            out = _shape(val)
+            if len(out) == 2 and _is_static(out[0]) and any(not _is_static(d) for d in grid) and not any(d in grid for d in out):
+                # every spatial dim folded into the features: a flatten (its feature count is checked by the linear after it)
+                spatial = self.spatial(source)
+                flat = self.emit({"type": "flatten"}, [self.settled(spatial)], None, None)
+                return _Flat(flat, out)
+            if len(out) == 2 and all(_is_static(d) for d in out) and all(_is_static(d) for d in grid):
+                flat = self.emit({"type": "flatten"}, [self.settled(self.spatial(source))], None, None)
+                return _Flat(flat, out)
+            before = math.prod(source.dims)
+            after = math.prod(out)
+            if _simplify(before - after) != 0:
+                raise _Refusal(f"a view of {_show(source.dims)} as {_show(out)} holds only at some sizes")
+        return self.multi(node, lambda dims: _Activation(source.node, dims))
+
+    def reduction(self, node: Any, args: Any, kwargs: Any, name: str) -> Any:
+        """Over channels only: the grid is kept. Over every spatial axis: a global pool (and a flatten without keepdim)."""
+        source = args[0]
+        if isinstance(source, _Flat):
+            return self.multi(node, lambda dims: _Flat(source.node, dims))
+        dims_arg = args[1] if len(args) > 1 and not isinstance(args[1], bool) else kwargs.get("dim")
+        rank = len(source.dims)
+        listed = dims_arg if isinstance(dims_arg, (list, tuple)) else [] if dims_arg is None else [dims_arg]
+        reduced = {int(d) % rank for d in listed} or set(range(rank))
+        grid_positions = set(range(2, rank)) if self.in_spatial_layout(source) else {i for i, d in enumerate(source.dims) if not _is_static(d)}
+        if not reduced & grid_positions:
+            return self.multi(node, lambda dims: _Activation(source.node, dims))
+        if reduced != grid_positions or name not in ("mean", "sum", "amax", "amin", "max", "min"):
+            raise _Refusal(f"{name} over dims {sorted(reduced)} of {_show(source.dims)} mixes spatial and other axes")
+        kind = "max" if name in ("amax", "max") else "avg"
+        pooled = self.emit({"type": f"adaptive_{kind}_pool{self.ndim}d", "output_size": 1}, [self.settled(source)],
+                           (1,) * self.ndim, source.static_product)
+        val = node.meta["val"]
+        first = val[0] if isinstance(val, (list, tuple)) else val
+        if len(first.shape) == rank:  # keepdim
+            return self.multi(node, lambda dims: _Activation(pooled, dims))
+        flat = self.emit({"type": "flatten"}, [pooled], None, None)
+        return self.multi(node, lambda dims: _Flat(flat, dims))
+
+    def in_spatial_layout(self, value: Any) -> bool:
+        grid = self.grid.get(value.node)
+        return grid is not None and len(value.dims) == self.ndim + 2 and tuple(value.dims[2:]) == tuple(grid)
+
+    # -- operators with a layer of their own --
+
+    def windowed(self, node: Any, source: Any, spec: dict[str, Any]) -> _Activation:
+        spatial = self.spatial(source)
+        out = _shape(node.meta["val"][0] if isinstance(node.meta["val"], (list, tuple)) else node.meta["val"])
+        name = self.emit(spec, [self.settled(spatial)], tuple(out[2:]), int(math.prod(int(d) for d in out[:2])))
+        return _Activation(name, out)
+
+    def op_convolution(self, node: Any, args: Any, kwargs: Any) -> Any:
+        source, weight, _bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
+        if not isinstance(weight, _Constant):
+            raise _Refusal(f"the weight of a convolution must be a parameter, got {_describe(weight)}")
+        nd = len(weight.dims) - 2
+        if nd != self.ndim:
+            raise _Refusal(f"a {nd}-D convolution in a {self.ndim}-D model")
+        _static_ints(stride, padding, dilation, output_padding, groups)
+        spec: dict[str, Any] = {
+            "type": f"conv_transpose{nd}d" if transposed else f"conv{nd}d", "kernel": _per_axis(weight.dims[2:]),
+            "stride": _per_axis(stride), "padding": _per_axis(padding), "dilation": _per_axis(dilation), "groups": int(groups),
+        }
+        if transposed:
+            spec.update(in_channels=int(weight.dims[0]), out_channels=int(weight.dims[1]) * int(groups), output_padding=_per_axis(output_padding))
+        else:
+            spec.update(in_channels=int(weight.dims[1]) * int(groups), out_channels=int(weight.dims[0]))
+        return self.windowed(node, source, spec)
+
+    def pool(self, node: Any, args: Any, kind: str, nd: int) -> Any:
+        names = (["input", "kernel_size", "stride", "padding", "dilation", "ceil_mode"] if kind == "max"
+                 else ["input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"])
+        bound = {"stride": [], "padding": 0, "dilation": 1, "ceil_mode": False}
+        bound.update(zip(names, args))
+        _static_ints(bound["kernel_size"], bound["stride"], bound["padding"], bound["dilation"])
+        stride = bound["stride"] or bound["kernel_size"]
+        spec: dict[str, Any] = {"type": f"{kind}_pool{nd}d", "kernel": _per_axis(bound["kernel_size"]), "stride": _per_axis(stride),
+                                "padding": _per_axis(bound["padding"]), "ceil_mode": bool(bound["ceil_mode"])}
+        if kind == "max":
+            spec["dilation"] = _per_axis(bound["dilation"])
+        result = self.windowed(node, args[0], spec)
+        if isinstance(node.meta["val"], (list, tuple)):
+            return _Several((result, result))
+        return result
+
+    def op_max_pool2d_with_indices(self, node: Any, args: Any, kwargs: Any) -> Any:
+        return self.pool(node, args, "max", 2)
+
+    def op_max_pool3d_with_indices(self, node: Any, args: Any, kwargs: Any) -> Any:
+        return self.pool(node, args, "max", 3)
+
+    def op_max_pool2d(self, node: Any, args: Any, kwargs: Any) -> Any:
+        return self.pool(node, args, "max", 2)
+
+    def op_avg_pool2d(self, node: Any, args: Any, kwargs: Any) -> Any:
+        return self.pool(node, args, "avg", 2)
+
+    def op_avg_pool3d(self, node: Any, args: Any, kwargs: Any) -> Any:
+        return self.pool(node, args, "avg", 3)
+
+    def adaptive(self, node: Any, args: Any, kind: str) -> Any:
+        _static_ints(args[1])
+        nd = len(args[1])
+        result = self.windowed(node, args[0], {"type": f"adaptive_{kind}_pool{nd}d", "output_size": _per_axis(args[1])})
+        if isinstance(node.meta["val"], (list, tuple)):
+            return _Several((result, result))
+        return result
+
+    def op__adaptive_avg_pool2d(self, node: Any, args: Any, kwargs: Any) -> Any:
+        return self.adaptive(node, args, "avg")
+
+    def op__adaptive_avg_pool3d(self, node: Any, args: Any, kwargs: Any) -> Any:
+        return self.adaptive(node, args, "avg")
+
+    def op_adaptive_max_pool2d(self, node: Any, args: Any, kwargs: Any) -> Any:
+        return self.adaptive(node, args, "max")
+
+    def op_constant_pad_nd(self, node: Any, args: Any, kwargs: Any) -> Any:
+        source, pad = args[0], list(args[1])
+        if any(not isinstance(p, int) for p in pad):
+            raise _Refusal("padding by an amount computed from the input size (TensorFlow-style 'same' padding) is not translated yet")
+        spatial = self.spatial(source)
+        if len(pad) > 2 * self.ndim:
+            raise _Refusal(f"padding {pad} pads more than the {self.ndim} spatial axes")
+        pairs = [[0, 0]] * (self.ndim - len(pad) // 2) + [[pad[i], pad[i + 1]] for i in range(0, len(pad), 2)][::-1]
+        return self.windowed(node, spatial, {"type": "pad", "padding": pairs})
+
+    def upsample(self, node: Any, args: Any, kwargs: Any) -> Any:
+        out = _shape(node.meta["val"])
+        source = self.spatial(args[0])
+        sizes = out[2:]
+        if all(_is_static(s) for s in sizes):
+            return self.windowed(node, source, {"type": "interpolate", "size": _per_axis([int(s) for s in sizes])})
+        scales = args[-1] if isinstance(args[-1], (list, tuple)) else None
+        if scales and all(isinstance(s, (int, float)) for s in scales):
+            values = [float(s) for s in scales]
+            return self.windowed(node, source, {"type": "interpolate", "scale_factor": values[0] if len(set(values)) == 1 else values})
+        raise _Refusal("interpolating to a size read from another tensor at run time is not translated yet")
+
+    op_upsample_nearest2d = upsample
+    op_upsample_bilinear2d = upsample
+    op_upsample_bicubic2d = upsample
+    op__upsample_nearest_exact2d = upsample
+    op__upsample_bilinear2d_aa = upsample
+    op_upsample_nearest3d = upsample
+    op_upsample_trilinear3d = upsample
+
+    def matrix_product(self, node: Any, args: Any, kwargs: Any) -> Any:
+        name = _op_name(node)
+        operands = list(args[1:3]) if name == "addmm" else list(args[:2])
+        out = _shape(node.meta["val"])
+        sources = [v for v in operands if isinstance(v, (_Activation, _Flat))]
+        if len({v.node for v in sources}) > 1:
+            raise _Refusal("a matrix product of activations from different layers")
+        source = sources[0]
+        weight = next((v for v in operands if isinstance(v, _Constant)), None)
+        if isinstance(source, _Flat):
+            if weight is None or len(weight.dims) != 2 or operands[0] is not source:
+                raise _Refusal("a matrix product of a flattened tensor with something other than a weight matrix")
+            in_features, out_features = int(weight.dims[0]), int(weight.dims[1])
+            linear = self.emit({"type": "linear", "in_features": in_features, "out_features": out_features}, [source.node], None, None)
+            return _Flat(linear, out)
+        return _Activation(source.node, out)  # over channels (or tokens with tokens): the grid is kept
+
+    op_addmm = matrix_product
+    op_mm = matrix_product
+    op_bmm = matrix_product
+    op_matmul = matrix_product
+    op_baddbmm = matrix_product
+
+    def op__scaled_dot_product_flash_attention_for_cpu(self, node: Any, args: Any, kwargs: Any) -> Any:
+        return self.same_shape(node, args[:1], "attention")
+
+    op__scaled_dot_product_efficient_attention = op__scaled_dot_product_flash_attention_for_cpu
+    op__scaled_dot_product_flash_attention = op__scaled_dot_product_flash_attention_for_cpu
+
+    def op_cat(self, node: Any, args: Any, kwargs: Any) -> Any:
+        tensors = list(args[0])
+        dim = int(args[1]) if len(args) > 1 else int(kwargs.get("dim", 0))
+        out = _shape(node.meta["val"])
+        dim %= len(out)
+        sources = [t for t in tensors if isinstance(t, (_Activation, _Flat))]
+        nodes = list(dict.fromkeys(t.node for t in sources))
+        if len(nodes) == 1 and (all(isinstance(t, (_Activation, _Flat, _Constant)) for t in tensors)):
+            if _is_static(out[dim]) or any(not _is_static(t.dims[dim]) for t in sources):
+                source = sources[0]
+                return _Flat(source.node, out) if isinstance(source, _Flat) else _Activation(source.node, out)
+        if any(isinstance(t, _Constant) for t in tensors) or not _is_static(out[dim]):
+            raise _Refusal(f"a concatenation along dim {dim} of {', '.join(_describe(t) for t in tensors)}")
+        if all(isinstance(t, _Flat) for t in sources):
+            merged = self.emit({"type": "concat"}, nodes, None, None)
+            return _Flat(merged, out)
+        spatial = [self.spatial(t, "tensor to concatenate") for t in sources]
+        settled = [self.settled(t) for t in spatial]
+        merged = self.emit({"type": "concat"}, settled, tuple(out[2:]), int(math.prod(int(d) for d in out if _is_static(d))))
+        return _Activation(merged, out)
+
+
+def _op_name(node: Any) -> str:
+    target = node.target
+    packet = getattr(target, "overloadpacket", None)
+    if packet is not None:
+        return str(packet.__name__)
+    return str(getattr(target, "__name__", target))
+
+
+def _flatten_values(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [item for v in value for item in _flatten_values(v)]
+    if isinstance(value, dict):
+        return [item for v in value.values() for item in _flatten_values(v)]
+    if isinstance(value, _Several):
+        return _flatten_values(list(value.items))
+    return [value]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, _Constant):
+        return f"a parameter or constant of shape {_show(value.dims)}"
+    if isinstance(value, (_Activation, _Flat)):
+        return f"an activation of shape {_show(value.dims)}"
+    return repr(value)
+
+
+def _show(dims: Sequence[Any]) -> str:
+    return "[" + ", ".join(str(d) for d in dims) + "]"
+
+
+def _static_ints(*values: Any) -> None:
+    for value in values:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if not isinstance(item, (int, bool)):
+                raise _Refusal(f"a window setting computed from the input size ({item}) is not translated")
+
+
+def _per_axis(values: Any) -> Any:
+    items = [int(v) for v in (values if isinstance(values, (list, tuple)) else [values])]
+    return items[0] if len(set(items)) == 1 else items
+
+
+def _simplify(expr: Any) -> Any:
+    if isinstance(expr, int):
+        return expr
+    import sympy
+
+    return sympy.simplify(expr)
+
+
+# --- capture and checks ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Capture:
+    graph_module: Any
+    symbols: tuple[Any, ...]
+    guards: list[tuple[Any, str]] = field(default_factory=list)
+    """Guards recorded outside PyTorch's operators (the model's own code branching on a size), with their source line."""
+
+
+def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], source: str | None) -> _Capture:
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    example = torch.zeros(1, channels, *hints)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        graph_module = make_fx(model, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=True)(example)
+    placeholder = next(n for n in graph_module.graph.nodes if n.op == "placeholder")
+    dims = placeholder.meta["val"].shape[2:]
+    symbols = tuple(_expr(d) for d in dims)
+    capture = _Capture(graph_module, symbols)
+    shape_env = next((d.node.shape_env for d in dims if hasattr(d, "node")), None)
+    for guard in getattr(shape_env, "guards", []) if shape_env is not None else []:
+        where = str(getattr(guard.sloc, "framework_loc", "") or "").replace("\\", "/")
+        user = getattr(guard.sloc, "maybe_user_loc", None)
+        if "/torch/" in where and "proxy_tensor.py" not in where and not user:
+            continue  # inside an operator: the operator's own size rule, which the translated layer carries
+        capture.guards.append((guard.expr, _short_path(str(user or where))))
+    return capture
+
+
+def _evaluate(expr: Any, symbols: Sequence[Any], axes: Sequence[np.ndarray]) -> np.ndarray:
+    """``expr`` at every combination of the axes' sizes (a grid), exactly, in Python integers."""
+    import sympy
+
+    free = [s for s in symbols if s in getattr(expr, "free_symbols", set())]
+    if not free:
+        value = expr
+        constant = bool(value) if isinstance(value, (bool, sympy.logic.boolalg.BooleanAtom)) else value
+        return np.full(tuple(len(a) for a in axes), constant, dtype=object)
+    result = np.empty(tuple(len(a) for a in axes), dtype=object)
+    for index in np.ndindex(result.shape):
+        try:
+            result[index] = expr.xreplace({s: sympy.Integer(int(axes[k][index[k]])) for k, s in enumerate(symbols)})
+        except (ArithmeticError, AssertionError, ValueError, TypeError):
+            result[index] = None  # a size of 0 or less on the way: an operator before it already failed there
+    return result
+
+
+def from_aten(
+    model: Any, input: InputSizes | None = None, *, channels: int, ndim: int, name: str | None = None, source: str | None = None,
+) -> Network:
+    """The convsolve network of a ``torch.nn.Module`` captured as ATen operators with symbolic spatial sizes.
+
+    Parameters are those of :func:`convsolve.io.torch.from_torch` (``channels`` and ``ndim`` required).
+
+    Raises
+    ------
+    ModelImportError
+        An operator without a translation (naming it and the model's source line), the model's code
+        branching on the input size where the captured branch does not cover the range, or a translated
+        layer disagreeing with PyTorch's own size expression.
+    """
+    import torch
+
+    ranges, tied = input_ranges(input, ndim)
+    hints = _hints(ranges, tied)
+    capture = None
+    failures: list[str] = []
+    was_training = model.training
+    model.eval()
+    try:
+        for hint in hints:
+            try:
+                capture = _capture(torch, model, channels, hint, source)
+                break
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model's own code refuses this size: try another
+                failures.append(f"{'x'.join(map(str, hint))}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+    finally:
+        model.train(was_training)
+    if capture is None:
+        raise ModelImportError(
+            f"capturing the model with symbolic sizes failed at every size tried ({'; '.join(failures[:3])})",
+            file=source, module=type(model).__name__,
+        )
+    axes = [r.values() for r in ranges]
+    if tied:
+        axes = [axes[0]]
+        symbols: Sequence[Any] = [capture.symbols[0]]
+        substitute = {s: capture.symbols[0] for s in capture.symbols[1:]}
+    else:
+        symbols, substitute = capture.symbols, {}
+    for guard, where in capture.guards:
+        expr = guard.xreplace(substitute) if substitute else guard
+        holds = _evaluate(expr, symbols, axes)
+        if not all(v is None or bool(v) for v in holds.ravel()):
+            failing = next(index for index in np.ndindex(holds.shape) if holds[index] is not None and not bool(holds[index]))
+            size = "x".join(str(int(axes[k][i])) for k, i in enumerate(failing))
+            raise ModelImportError(
+                f"the model's code branches on the input size at {where} ({guard}); the captured branch does not hold at "
+                f"{size}, and convsolve answers for one branch only: give an input range inside it",
+                file=source, module=type(model).__name__,
+            )
+    translator = _Translator(torch, capture.graph_module, capture.symbols, source)
+    translator.run()
+    config = {"name": name or type(model).__name__, "convention": "pytorch", "input": input_config(ranges, tied, channels),
+              "layers": translator.layers}
+    try:
+        network = Network.from_config(config, source=source)
+    except ConfigError as exc:
+        node = exc.facts.get("node")
+        raise ModelImportError(exc.message, file=source, node=node, field=exc.facts.get("field")) from None
+    _check_against_pytorch(network, translator, axes, symbols, substitute, source)
+    return network
+
+
+def _hints(ranges: Sequence[Any], tied: bool) -> list[tuple[int, ...]]:
+    """Sizes to capture at: distinct per axis (so that PyTorch keeps one symbol each), large first, inside the range."""
+    hints: list[tuple[int, ...]] = []
+    for step in (32, 16, 8, 1):
+        per_axis = []
+        for axis, r in enumerate(ranges):
+            values = [v for v in range(int(r.hi), int(r.lo) - 1, -1) if v % step == 0 and v >= 2]
+            preferred = [v for v in values if v <= 256] or values
+            pick = preferred[min(axis, len(preferred) - 1)] if preferred else None
+            per_axis.append(pick)
+        if all(v is not None for v in per_axis):
+            hint = tuple(int(v) for v in per_axis if v is not None)
+            if len(set(hint)) < len(hint) and step == 1:
+                continue
+            if hint not in hints:
+                hints.append(hint)
+    return hints[:4]
+
+
+def _check_against_pytorch(
+    network: Network, translator: _Translator, axes: Sequence[np.ndarray], symbols: Sequence[Any], substitute: dict[Any, Any],
+    source: str | None,
+) -> None:
+    """Every translated node's sizes equal PyTorch's expression for them wherever convsolve calls the node valid."""
+    inference = network.infer()
+    for node, grid in translator.grid.items():
+        if node == INPUT or node not in inference.nodes or node in translator.unchecked:
+            continue
+        sizes = inference.nodes[node]
+        if sizes.sizes is None:
+            continue
+        for axis, expr in enumerate(grid):
+            expected = expr.xreplace(substitute) if substitute and hasattr(expr, "xreplace") else expr
+            axis_symbols = [s for s in symbols if s in getattr(expected, "free_symbols", set())]
+            if len(axis_symbols) > 1:
+                raise ModelImportError(f"the size of {node} on axis {axis} depends on several input axes ({expected})", file=source, node=node)
+            which = 0 if len(symbols) == 1 or not axis_symbols else list(symbols).index(axis_symbols[0])
+            values = axes[which]
+            ok = np.asarray(sizes.ok[axis], dtype=bool)
+            ours = np.asarray(sizes.sizes[axis])
+            for k in np.flatnonzero(ok):
+                theirs = expected.xreplace({axis_symbols[0]: int(values[k])}) if axis_symbols else expected
+                if int(theirs) != int(ours[k]):
+                    raise ModelImportError(
+                        f"convsolve's size of {node} on axis {axis} at input {int(values[k])} is {int(ours[k])}, PyTorch's is "
+                        f"{int(theirs)} ({expected}); refusing rather than giving a wrong answer",
+                        file=source, node=node,
+                    )
