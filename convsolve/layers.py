@@ -742,6 +742,30 @@ class Channels(Monotone):
 
 
 @dataclass(frozen=True)
+class MultipleOf(Layer):
+    """``multiple_of``: valid only where the size is a multiple of ``factor``, which passes on unchanged, as where
+    an imported model asserts it (a vision transformer's patch embedding without padding).
+
+    Example:
+        >>> MultipleOf(type="multiple_of", ndim=2, factor=16).apply_sizes(0, np.array([16, 20, 32]))[1].tolist()
+        [True, False, True]
+    """
+
+    factor: tuple[int, ...] = axes_field(1, required=True)
+
+    def non_decreasing(self) -> bool:
+        """The size passes on unchanged."""
+        return True
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        return n, _as_bool((n >= 1) & (n % self.factor[axis] == 0))
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        factor = self.factor[axis]
+        return f"{n} -> {n}", "" if n % factor == 0 else f"the model requires a multiple of {factor}, got {n}"
+
+
+@dataclass(frozen=True)
 class Merge(Layer):
     """``add``/``mul``: equal sizes and channels; ``concat``: equal sizes, channels summed.
 
@@ -851,6 +875,7 @@ def _family_types() -> dict[str, tuple[type[Layer], int | None]]:
     table["flatten"] = (Flatten, None)
     table["linear"] = (Linear, None)
     table["channels"] = (Channels, None)
+    table["multiple_of"] = (MultipleOf, None)
     for name in ("add", "mul", "concat"):
         table[name] = (Merge, None)
     for name in SHAPE_PRESERVING_TYPES:

@@ -168,6 +168,8 @@ class _Translator:
         self.values: dict[Any, Any] = {}
         self.names: set[str] = {INPUT}
         self.where_of: dict[str, str] = {}
+        self.view_checks: list[tuple[Any, Any, str, str]] = []
+        """Views whose element counts are different expressions: they must agree at every examined size."""
         self.unchecked: set[str] = set()
         """Broadcasting merges: PyTorch's expression for their size is one operand's, true only where they agree."""
         self.node: Any = None
@@ -235,10 +237,19 @@ class _Translator:
 
     def settled(self, value: _Activation) -> str:
         """The node of ``value`` with its channel count brought to the tensor's (a ``channels`` layer where it changed)."""
-        channels = value.static_product
-        if self.channels.get(value.node) == channels or value.node not in self.grid:
+        channels = self.channels_of(value)
+        if channels is None or self.channels.get(value.node) == channels or value.node not in self.grid:
             return value.node
         return self.emit({"type": "channels", "out_channels": channels}, [value.node], self.grid[value.node], channels)
+
+    def channels_of(self, value: _Activation) -> int | None:
+        """The channel count of a tensor on its node's grid: (batch x) channels in the standard layout, else the product
+        of the dims that do not depend on the input size; None when the grid itself is fixed and the layout is not standard."""
+        if self.in_spatial_layout(value):
+            return int(math.prod(int(d) for d in value.dims[:2]))
+        if all(_is_static(d) for d in self.grid.get(value.node, ())):
+            return None
+        return value.static_product
 
     def spatial(self, value: Any, what: str = "input") -> _Activation:
         """An activation laid out as (batch, channels, spatial axes in order) on its node's grid."""
@@ -265,6 +276,8 @@ class _Translator:
             container, index = args
             return container.items[index] if isinstance(container, _Several) else _Constant(())
         val = node.meta.get("val")
+        if not hasattr(val, "shape") and not isinstance(val, (list, tuple)):
+            return _expr(val)  # a size read from a tensor (sym_size) or computed from sizes
         activations = [v for v in values if isinstance(v, (_Activation, _Flat))]
         if not activations:
             return self.inert(val)
@@ -341,7 +354,7 @@ class _Translator:
         spec: dict[str, Any] = {"type": kind, "broadcast": True}
         if in_place:
             spec["in_place"] = True
-        merged = self.emit(spec, list(dict.fromkeys(settled)), tuple(out[2:]), int(math.prod(int(d) for d in out if _is_static(d))))
+        merged = self.emit(spec, list(dict.fromkeys(settled)), tuple(out[2:]), int(math.prod(int(d) for d in out[:2])))
         if not in_place:
             self.unchecked.add(merged)
         return _Activation(merged, out)
@@ -363,13 +376,12 @@ class _Translator:
                 spatial = self.spatial(source)
                 flat = self.emit({"type": "flatten"}, [self.settled(spatial)], None, None)
                 return _Flat(flat, out)
-            if len(out) == 2 and all(_is_static(d) for d in out) and all(_is_static(d) for d in grid):
+            if len(out) == 2 and all(_is_static(d) for d in out) and all(_is_static(d) for d in grid) and self.in_spatial_layout(source):
                 flat = self.emit({"type": "flatten"}, [self.settled(self.spatial(source))], None, None)
                 return _Flat(flat, out)
-            before = math.prod(source.dims)
-            after = math.prod(out)
-            if _simplify(before - after) != 0:
-                raise _Refusal(f"a view of {_show(source.dims)} as {_show(out)} holds only at some sizes")
+            before, after = math.prod(source.dims), math.prod(out)
+            if not _is_static(before - after):
+                self.view_checks.append((before, after, f"{_op_name(node)} of {_show(source.dims)} as {_show(out)}", _source_line(node)))
         return self.multi(node, lambda dims: _Activation(source.node, dims))
 
     def reduction(self, node: Any, args: Any, kwargs: Any, name: str) -> Any:
@@ -388,7 +400,7 @@ class _Translator:
             raise _Refusal(f"{name} over dims {sorted(reduced)} of {_show(source.dims)} mixes spatial and other axes")
         kind = "max" if name in ("amax", "max") else "avg"
         pooled = self.emit({"type": f"adaptive_{kind}_pool{self.ndim}d", "output_size": 1}, [self.settled(source)],
-                           (1,) * self.ndim, source.static_product)
+                           (1,) * self.ndim, self.channels_of(source))
         val = node.meta["val"]
         first = val[0] if isinstance(val, (list, tuple)) else val
         if len(first.shape) == rank:  # keepdim
@@ -478,6 +490,11 @@ class _Translator:
         source, pad = args[0], list(args[1])
         if any(not isinstance(p, int) for p in pad):
             raise _Refusal("padding by an amount computed from the input size (TensorFlow-style 'same' padding) is not translated yet")
+        padded = {len(source.dims) - 1 - i // 2 for i in range(len(pad)) if pad[i]}
+        grid_positions = set(range(2, len(source.dims))) if self.in_spatial_layout(source) else {
+            i for i, d in enumerate(source.dims) if not _is_static(d)}
+        if not padded & grid_positions:
+            return self.result(source.node)  # only axes that do not depend on the input size grow (channels, features)
         spatial = self.spatial(source)
         if len(pad) > 2 * self.ndim:
             raise _Refusal(f"padding {pad} pads more than the {self.ndim} spatial axes")
@@ -551,7 +568,7 @@ class _Translator:
             return _Flat(merged, out)
         spatial = [self.spatial(t, "tensor to concatenate") for t in sources]
         settled = [self.settled(t) for t in spatial]
-        merged = self.emit({"type": "concat"}, settled, tuple(out[2:]), int(math.prod(int(d) for d in out if _is_static(d))))
+        merged = self.emit({"type": "concat"}, settled, tuple(out[2:]), int(math.prod(int(d) for d in out[:2])))
         return _Activation(merged, out)
 
 
@@ -597,14 +614,6 @@ def _per_axis(values: Any) -> Any:
     return items[0] if len(set(items)) == 1 else items
 
 
-def _simplify(expr: Any) -> Any:
-    if isinstance(expr, int):
-        return expr
-    import sympy
-
-    return sympy.simplify(expr)
-
-
 # --- capture and checks ---------------------------------------------------------------------------
 
 
@@ -612,11 +621,13 @@ def _simplify(expr: Any) -> Any:
 class _Capture:
     graph_module: Any
     symbols: tuple[Any, ...]
-    guards: list[tuple[Any, str]] = field(default_factory=list)
-    """Guards recorded outside PyTorch's operators (the model's own code branching on a size), with their source line."""
+    branches: list[tuple[Any, str]] = field(default_factory=list)
+    """Guards of the model's own code branching on a size (``if``), with their source line: the graph is the model where they hold."""
+    asserts: list[tuple[Any, str]] = field(default_factory=list)
+    """Conditions the model asserts (``torch._assert``): sizes where one fails are invalid."""
 
 
-def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], source: str | None) -> _Capture:
+def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int]) -> _Capture:
     from torch.fx.experimental.proxy_tensor import make_fx
 
     example = torch.zeros(1, channels, *hints)
@@ -625,34 +636,62 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], source
         graph_module = make_fx(model, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=True)(example)
     placeholder = next(n for n in graph_module.graph.nodes if n.op == "placeholder")
     dims = placeholder.meta["val"].shape[2:]
-    symbols = tuple(_expr(d) for d in dims)
-    capture = _Capture(graph_module, symbols)
+    capture = _Capture(graph_module, tuple(_expr(d) for d in dims))
     shape_env = next((d.node.shape_env for d in dims if hasattr(d, "node")), None)
     for guard in getattr(shape_env, "guards", []) if shape_env is not None else []:
         where = str(getattr(guard.sloc, "framework_loc", "") or "").replace("\\", "/")
         user = getattr(guard.sloc, "maybe_user_loc", None)
-        if "/torch/" in where and "proxy_tensor.py" not in where and not user:
-            continue  # inside an operator: the operator's own size rule, which the translated layer carries
-        capture.guards.append((guard.expr, _short_path(str(user or where))))
+        if "proxy_tensor.py" in where and "__torch_function__" in where:
+            capture.asserts.append((guard.expr, _short_path(str(user or "torch._assert"))))
+        elif "/torch/" not in where or user:
+            capture.branches.append((guard.expr, _short_path(str(user or where))))
+        # else: inside an operator, whose own size rule the translated layer carries
     return capture
 
 
-def _evaluate(expr: Any, symbols: Sequence[Any], axes: Sequence[np.ndarray]) -> np.ndarray:
-    """``expr`` at every combination of the axes' sizes (a grid), exactly, in Python integers."""
-    import sympy
+class _Region:
+    """Where conditions on the input symbols hold, over the examined sizes (one array per axis, or tied)."""
 
-    free = [s for s in symbols if s in getattr(expr, "free_symbols", set())]
-    if not free:
-        value = expr
-        constant = bool(value) if isinstance(value, (bool, sympy.logic.boolalg.BooleanAtom)) else value
-        return np.full(tuple(len(a) for a in axes), constant, dtype=object)
-    result = np.empty(tuple(len(a) for a in axes), dtype=object)
-    for index in np.ndindex(result.shape):
-        try:
-            result[index] = expr.xreplace({s: sympy.Integer(int(axes[k][index[k]])) for k, s in enumerate(symbols)})
-        except (ArithmeticError, AssertionError, ValueError, TypeError):
-            result[index] = None  # a size of 0 or less on the way: an operator before it already failed there
-    return result
+    def __init__(self, symbols: Sequence[Any], axes: Sequence[np.ndarray], tied: bool) -> None:
+        self.symbols, self.axes, self.tied = tuple(symbols), [np.asarray(a) for a in axes], tied
+        self.shape = (len(self.axes[0]),) if tied else tuple(len(a) for a in self.axes)
+
+    def point(self, index: tuple[int, ...]) -> tuple[int, ...]:
+        if self.tied:
+            return (int(self.axes[0][index[0]]),) * len(self.symbols)
+        return tuple(int(self.axes[k][i]) for k, i in enumerate(index))
+
+    def holds(self, condition: Any) -> np.ndarray:
+        """True where ``condition`` holds, False where it fails, None where it cannot be evaluated (a size below 1 on the way)."""
+        import sympy
+
+        free: set[Any] = getattr(condition, "free_symbols", set())
+        involved = [k for k, s in enumerate(self.symbols) if s in free]
+        result = np.empty(self.shape, dtype=object)
+        cache: dict[tuple[int, ...], Any] = {}
+        for index in np.ndindex(self.shape):
+            key = (index[0],) if self.tied and involved else tuple(index[k] for k in involved if not self.tied)
+            if key not in cache:
+                point = self.point(index)
+                try:
+                    cache[key] = bool(condition.xreplace({s: sympy.Integer(point[k]) for k, s in enumerate(self.symbols)}))
+                except (ArithmeticError, AssertionError, ValueError, TypeError):
+                    cache[key] = None
+            result[index] = cache[key]
+        return result
+
+    def failing(self, holds: np.ndarray) -> list[tuple[int, ...]]:
+        return [index for index in np.ndindex(self.shape) if holds[index] is not None and not holds[index]]
+
+
+def _structure(layers: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The layers without their names: two captures giving equal structures give the same network."""
+    position = {layer["name"]: i for i, layer in enumerate(layers)}
+    return [
+        (tuple(sorted((k, repr(v)) for k, v in layer.items() if k not in ("name", "inputs"))),
+         tuple(position.get(n, n) for n in layer["inputs"]))
+        for layer in layers
+    ]
 
 
 def from_aten(
@@ -661,56 +700,29 @@ def from_aten(
     """The convsolve network of a ``torch.nn.Module`` captured as ATen operators with symbolic spatial sizes.
 
     Parameters are those of :func:`convsolve.io.torch.from_torch` (``channels`` and ``ndim`` required).
+    Where the model's code branches on the input size, it is captured again inside each branch met over
+    the range; branches giving the same layers are one network, others are refused.
 
     Raises
     ------
     ModelImportError
-        An operator without a translation (naming it and the model's source line), the model's code
-        branching on the input size where the captured branch does not cover the range, or a translated
-        layer disagreeing with PyTorch's own size expression.
+        An operator without a translation (naming it and the model's source line), branches of the model's
+        code giving different layers, or a translated layer disagreeing with PyTorch's own size expression.
     """
     import torch
 
     ranges, tied = input_ranges(input, ndim)
-    hints = _hints(ranges, tied)
-    capture = None
-    failures: list[str] = []
+    axes = [r.values() for r in ranges]
     was_training = model.training
     model.eval()
     try:
-        for hint in hints:
-            try:
-                capture = _capture(torch, model, channels, hint, source)
-                break
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model's own code refuses this size: try another
-                failures.append(f"{'x'.join(map(str, hint))}: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+        capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), source)
+        region = _Region(capture.symbols, axes, tied)
+        _cover_branches(torch, model, channels, capture, translator, region, source)
     finally:
         model.train(was_training)
-    if capture is None:
-        raise ModelImportError(
-            f"capturing the model with symbolic sizes failed at every size tried ({'; '.join(failures[:3])})",
-            file=source, module=type(model).__name__,
-        )
-    axes = [r.values() for r in ranges]
-    if tied:
-        axes = [axes[0]]
-        symbols: Sequence[Any] = [capture.symbols[0]]
-        substitute = {s: capture.symbols[0] for s in capture.symbols[1:]}
-    else:
-        symbols, substitute = capture.symbols, {}
-    for guard, where in capture.guards:
-        expr = guard.xreplace(substitute) if substitute else guard
-        holds = _evaluate(expr, symbols, axes)
-        if not all(v is None or bool(v) for v in holds.ravel()):
-            failing = next(index for index in np.ndindex(holds.shape) if holds[index] is not None and not bool(holds[index]))
-            size = "x".join(str(int(axes[k][i])) for k, i in enumerate(failing))
-            raise ModelImportError(
-                f"the model's code branches on the input size at {where} ({guard}); the captured branch does not hold at "
-                f"{size}, and convsolve answers for one branch only: give an input range inside it",
-                file=source, module=type(model).__name__,
-            )
-    translator = _Translator(torch, capture.graph_module, capture.symbols, source)
-    translator.run()
+    _assert_layers(capture, translator, region, source)
+    _check_views(translator, region, source)
     config = {"name": name or type(model).__name__, "convention": "pytorch", "input": input_config(ranges, tied, channels),
               "layers": translator.layers}
     try:
@@ -718,34 +730,128 @@ def from_aten(
     except ConfigError as exc:
         node = exc.facts.get("node")
         raise ModelImportError(exc.message, file=source, node=node, field=exc.facts.get("field")) from None
-    _check_against_pytorch(network, translator, axes, symbols, substitute, source)
+    _check_against_pytorch(network, translator, region, source)
     return network
 
 
-def _hints(ranges: Sequence[Any], tied: bool) -> list[tuple[int, ...]]:
-    """Sizes to capture at: distinct per axis (so that PyTorch keeps one symbol each), large first, inside the range."""
-    hints: list[tuple[int, ...]] = []
-    for step in (32, 16, 8, 1):
-        per_axis = []
-        for axis, r in enumerate(ranges):
-            values = [v for v in range(int(r.hi), int(r.lo) - 1, -1) if v % step == 0 and v >= 2]
-            preferred = [v for v in values if v <= 256] or values
-            pick = preferred[min(axis, len(preferred) - 1)] if preferred else None
-            per_axis.append(pick)
-        if all(v is not None for v in per_axis):
-            hint = tuple(int(v) for v in per_axis if v is not None)
-            if len(set(hint)) < len(hint) and step == 1:
-                continue
-            if hint not in hints:
-                hints.append(hint)
-    return hints[:4]
+def _first_capture(
+    torch: Any, model: Any, channels: int, hints: Sequence[tuple[int, ...]], source: str | None,
+) -> tuple[_Capture, _Translator]:
+    failures: list[str] = []
+    for hint in hints:
+        try:
+            capture = _capture(torch, model, channels, hint)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model's own code refuses this size: try another
+            text = str(exc).strip()
+            failures.append(f"at {'x'.join(map(str, hint))}: {type(exc).__name__}: {text.splitlines()[0] if text else ''}")
+            continue
+        translator = _Translator(torch, capture.graph_module, capture.symbols, source)
+        translator.run()
+        return capture, translator
+    raise ModelImportError(
+        f"capturing the model with symbolic sizes failed at every size tried ({'; '.join(failures[:3])})",
+        file=source, module=type(model).__name__,
+    )
 
 
-def _check_against_pytorch(
-    network: Network, translator: _Translator, axes: Sequence[np.ndarray], symbols: Sequence[Any], substitute: dict[Any, Any],
-    source: str | None,
+def _cover_branches(
+    torch: Any, model: Any, channels: int, capture: _Capture, translator: _Translator, region: _Region, source: str | None,
 ) -> None:
+    """Capture again where a branch guard fails; every branch met must give the same layers."""
+    structure = _structure(translator.layers)
+    pending = _outside(capture, region)
+    for _ in range(3):
+        if not pending:
+            return
+        index, (guard, where) = pending[0]
+        point = region.point(index)
+        try:
+            other = _capture(torch, model, channels, point)
+        except (Exception, SystemExit):  # noqa: BLE001 - the model fails at that size in its other branch
+            pending = [p for p in pending if p[0] != index]
+            continue
+        other_translator = _Translator(torch, other.graph_module, other.symbols, source)
+        other_translator.run()
+        if len(set(other.symbols)) == len(set(capture.symbols)):
+            rename = dict(zip(other.symbols, capture.symbols))
+            other.branches = [(g.xreplace(rename), w) for g, w in other.branches]
+        if _structure(other_translator.layers) != structure:
+            size = "x".join(map(str, point))
+            raise ModelImportError(
+                f"the model's code branches on the input size at {where} ({guard}), and the branch taken at {size} gives other "
+                "layers than the branch captured first; convsolve answers for one branch at a time: give an input range inside one",
+                file=source, module=type(model).__name__,
+            )
+        covered = {i for i, _ in _outside(other, region)} if len(set(other.symbols)) == len(set(capture.symbols)) else {index}
+        pending = [p for p in pending if p[0] in covered and p[0] != index]
+    if pending:
+        index, (guard, where) = pending[0]
+        raise ModelImportError(
+            f"the model's code branches on the input size at {where} ({guard}) more ways than convsolve follows; "
+            f"it does not hold at {'x'.join(map(str, region.point(index)))}", file=source, module=type(model).__name__,
+        )
+
+
+def _outside(capture: _Capture, region: _Region) -> list[tuple[tuple[int, ...], tuple[Any, str]]]:
+    """The examined sizes where a branch guard of ``capture`` fails, each with the first guard failing there."""
+    found: dict[tuple[int, ...], tuple[Any, str]] = {}
+    for guard, where in capture.branches:
+        for index in region.failing(region.holds(guard)):
+            found.setdefault(index, (guard, where))
+    return sorted(found.items())
+
+
+def _assert_layers(capture: _Capture, translator: _Translator, region: _Region, source: str | None) -> None:
+    """The model's asserts on sizes: a multiple of k on a node's axis becomes a ``multiple_of`` layer reading that node."""
+    import sympy
+
+    for condition, where in capture.asserts:
+        if all(v is not False for v in region.holds(condition).ravel()):
+            continue
+        placed = False
+        if isinstance(condition, sympy.Eq) and condition.rhs == 0 and type(condition.lhs).__name__ in ("Mod", "PythonMod"):
+            expr, factor = condition.lhs.args
+            for node, grid in list(translator.grid.items()):
+                if expr in grid and _is_static(factor):
+                    factors = [int(factor) if g == expr else 1 for g in grid]
+                    translator.layers.append({"name": translator.fresh(f"{node}_assert"), "type": "multiple_of",
+                                              "factor": _per_axis(factors), "inputs": [node]})
+                    placed = True
+                    break
+        if not placed:
+            raise ModelImportError(
+                f"the model asserts {condition} on the input size at {where}, which convsolve cannot place on a layer", file=source,
+            )
+
+
+def _check_views(translator: _Translator, region: _Region, source: str | None) -> None:
+    """A view keeps the element count; where two expressions of it differ at an examined size, PyTorch raises there."""
+    import sympy
+
+    for before, after, what, where in translator.view_checks:
+        holds = region.holds(sympy.Eq(before, after))
+        failing = region.failing(holds)
+        if failing:
+            raise ModelImportError(
+                f"the {what} at {where} holds only at some input sizes (not at {'x'.join(map(str, region.point(failing[0])))}); "
+                "convsolve does not yet translate such a view into a size rule", file=source,
+            )
+
+
+def _hints(ranges: Sequence[Any], ndim: int) -> list[tuple[int, ...]]:
+    """Sizes to capture at: large (no size on the way is 1, which PyTorch would fix as a constant) and distinct per
+    axis (so that each keeps a symbol of its own); then the examined range's largest, for models that need them."""
+    his = [int(r.hi) for r in ranges]
+    hints = [(256, 224, 192)[:ndim], (224, 256, 240)[:ndim], tuple(max(2, h - axis) for axis, h in enumerate(his)), tuple(his)]
+    if all(r.lo <= 224 <= r.hi for r in ranges):
+        hints.append((224,) * ndim)  # a model made for one size (224 most often) captures only there
+    return list(dict.fromkeys(hints))
+
+
+def _check_against_pytorch(network: Network, translator: _Translator, region: _Region, source: str | None) -> None:
     """Every translated node's sizes equal PyTorch's expression for them wherever convsolve calls the node valid."""
+    import sympy
+
     inference = network.infer()
     for node, grid in translator.grid.items():
         if node == INPUT or node not in inference.nodes or node in translator.unchecked:
@@ -754,19 +860,22 @@ def _check_against_pytorch(
         if sizes.sizes is None:
             continue
         for axis, expr in enumerate(grid):
-            expected = expr.xreplace(substitute) if substitute and hasattr(expr, "xreplace") else expr
-            axis_symbols = [s for s in symbols if s in getattr(expected, "free_symbols", set())]
-            if len(axis_symbols) > 1:
-                raise ModelImportError(f"the size of {node} on axis {axis} depends on several input axes ({expected})", file=source, node=node)
-            which = 0 if len(symbols) == 1 or not axis_symbols else list(symbols).index(axis_symbols[0])
-            values = axes[which]
+            free: set[Any] = getattr(expr, "free_symbols", set())
+            involved = [k for k, s in enumerate(region.symbols) if s in free]
+            if len(set(involved)) > 1 and not region.tied:
+                raise ModelImportError(f"the size of {node} on axis {axis} depends on other input axes ({expr})", file=source, node=node)
+            values = region.axes[0 if region.tied else axis]
             ok = np.asarray(sizes.ok[axis], dtype=bool)
             ours = np.asarray(sizes.sizes[axis])
+            checked: dict[int, int] = {}
             for k in np.flatnonzero(ok):
-                theirs = expected.xreplace({axis_symbols[0]: int(values[k])}) if axis_symbols else expected
-                if int(theirs) != int(ours[k]):
+                size = int(values[k])
+                if size not in checked:
+                    theirs = expr.xreplace({s: sympy.Integer(size) for s in region.symbols}) if involved else expr
+                    checked[size] = int(theirs)
+                if checked[size] != int(ours[k]):
                     raise ModelImportError(
-                        f"convsolve's size of {node} on axis {axis} at input {int(values[k])} is {int(ours[k])}, PyTorch's is "
-                        f"{int(theirs)} ({expected}); refusing rather than giving a wrong answer",
+                        f"convsolve's size of {node} on axis {axis} at input {size} is {int(ours[k])}, PyTorch's is "
+                        f"{checked[size]} ({expr}); refusing rather than giving a wrong answer",
                         file=source, node=node,
                     )
