@@ -642,11 +642,19 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int]) -> _Ca
         where = str(getattr(guard.sloc, "framework_loc", "") or "").replace("\\", "/")
         user = getattr(guard.sloc, "maybe_user_loc", None)
         if "proxy_tensor.py" in where and "__torch_function__" in where:
-            capture.asserts.append((guard.expr, _short_path(str(user or "torch._assert"))))
+            capture.asserts.append((guard.expr, _frame_text(user) if user else "torch._assert"))
         elif "/torch/" not in where or user:
-            capture.branches.append((guard.expr, _short_path(str(user or where))))
+            capture.branches.append((guard.expr, _frame_text(user or guard.sloc.framework_loc)))
         # else: inside an operator, whose own size rule the translated layer carries
     return capture
+
+
+def _frame_text(frame: Any) -> str:
+    """``file:line (code)`` of a frame PyTorch recorded (a ``FrameSummary``, or its text)."""
+    if hasattr(frame, "filename") and hasattr(frame, "lineno"):
+        code = (getattr(frame, "line", "") or "").strip()
+        return f"{_short_path(str(frame.filename))}:{frame.lineno}" + (f" ({code})" if code else "")
+    return _short_path(str(frame))
 
 
 class _Region:
@@ -763,7 +771,7 @@ def _cover_branches(
     for _ in range(3):
         if not pending:
             return
-        index, (guard, where) = pending[0]
+        index, (guard, where) = pending[-1]  # the largest size: the likeliest to run
         point = region.point(index)
         try:
             other = _capture(torch, model, channels, point)
@@ -842,7 +850,8 @@ def _hints(ranges: Sequence[Any], ndim: int) -> list[tuple[int, ...]]:
     """Sizes to capture at: large (no size on the way is 1, which PyTorch would fix as a constant) and distinct per
     axis (so that each keeps a symbol of its own); then the examined range's largest, for models that need them."""
     his = [int(r.hi) for r in ranges]
-    hints = [(256, 224, 192)[:ndim], (224, 256, 240)[:ndim], tuple(max(2, h - axis) for axis, h in enumerate(his)), tuple(his)]
+    hints = [(256, 224, 192)[:ndim], (255, 223, 191)[:ndim], (224, 256, 240)[:ndim], tuple(max(2, h - axis) for axis, h in enumerate(his)),
+             tuple(his)]
     if all(r.lo <= 224 <= r.hi for r in ranges):
         hints.append((224,) * ndim)  # a model made for one size (224 most often) captures only there
     return list(dict.fromkeys(hints))

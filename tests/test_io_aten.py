@@ -1,0 +1,172 @@
+"""Models torch.fx cannot trace or translate, imported through the ATen capture: valid exactly where PyTorch runs.
+
+Each model here defeats the module-level importer (a rank assert, a permute, a split, size-dependent
+control flow) and is compared with its own forward on ``meta`` tensors over every size of the range.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from extras import require
+
+torch = require("torch")
+from torch import nn  # noqa: E402
+
+from convsolve.errors import ModelImportError  # noqa: E402
+from convsolve.io.torch import from_torch  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+def forward_valid(model: nn.Module, sizes, channels: int = 3) -> set[int]:
+    """The square sizes at which the model's forward succeeds on meta tensors (batch 1)."""
+    model = model.to("meta").eval()
+    valid = set()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n in sizes:
+            try:
+                model(torch.empty(1, channels, n, n, device="meta"))
+            except Exception:  # noqa: BLE001 - the oracle: whatever PyTorch raises, the size is refused
+                continue
+            valid.add(n)
+    assert valid, "the forward fails at every size: a broken oracle, not a finding"
+    return valid
+
+
+def claimed(network) -> set[int]:
+    return set(network.valid_sizes().sets[0].values)
+
+
+class ChannelsLastBlock(nn.Module):
+    """A rank assert (static), a channels-last norm and linear (permute round trip), a channel split and a cat."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2)
+        self.norm = nn.LayerNorm(8)
+        self.mix = nn.Linear(8, 16)
+        self.down = nn.MaxPool2d(3, stride=2)
+        self.left = nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch._assert(x.ndim == 4, "expects NCHW")
+        x = self.stem(x).permute(0, 2, 3, 1)
+        x = self.mix(self.norm(x)).permute(0, 3, 1, 2)
+        a, b = x.chunk(2, dim=1)
+        y = torch.cat([self.left(a), b], dim=1)
+        return self.down(y).mean((2, 3))
+
+
+class PatchTokens(nn.Module):
+    """A vision-transformer stem: patches, an assert that the size is a multiple of the patch, tokens and back."""
+
+    def __init__(self, patch: int = 8) -> None:
+        super().__init__()
+        self.patch = patch
+        self.embed = nn.Conv2d(3, 16, patch, stride=patch)
+        self.attend = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch._assert(x.shape[-1] % self.patch == 0, "width must be a multiple of the patch")
+        torch._assert(x.shape[-2] % self.patch == 0, "height must be a multiple of the patch")
+        tokens = self.embed(x).flatten(2).transpose(1, 2)
+        tokens = tokens + self.attend(tokens, tokens, tokens, need_weights=False)[0]
+        return self.head(tokens.mean(1))
+
+
+class SizeBranch(nn.Module):
+    """Python control flow on a size: both branches keep the layers (``same``) or one adds a pad (``pad``)."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.pool = nn.AvgPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        if x.shape[-1] > 20:
+            x = x * 2 if self.how == "same" else nn.functional.pad(x, [0, 1, 0, 1])
+        else:
+            x = x + 1
+        return self.pool(x)
+
+
+class InPlaceAfterBranch(nn.Module):
+    """Untraceable by torch.fx (a size branch that changes nothing) and an in-place add whose left side is smaller."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, stride=2)
+        self.pool = nn.MaxPool2d(2)
+        self.widen = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = 2.0 if x.shape[-1] > 10 else 1.0
+        left, right = self.conv(x) * scale, self.widen(self.pool(x))
+        left += right
+        return left
+
+
+@pytest.mark.parametrize("model", [ChannelsLastBlock(), PatchTokens(), SizeBranch("same"), InPlaceAfterBranch()],
+                         ids=["channels_last", "patch_tokens", "size_branch", "in_place"])
+def test_models_beyond_torch_fx_are_valid_exactly_where_pytorch_runs(model):
+    network = from_torch(model.eval(), input=range(1, 49))
+    expected = forward_valid(model, range(1, 49))
+    assert claimed(network) == expected
+
+
+def test_an_asserted_multiple_is_a_multiple_of_layer():
+    network = from_torch(PatchTokens(patch=8).eval(), input=range(1, 49))
+    assert str(network.valid_sizes()) == "8, 16, ..., 48"
+    assert "multiple_of" in {network.layer(n).type for n in network.order[1:]}
+
+
+def test_in_place_add_keeps_its_left_operand_through_the_aten_capture():
+    network = from_torch(InPlaceAfterBranch().eval(), input=range(1, 49))
+    assert 4 not in claimed(network) and {3, 5, 7} <= claimed(network)
+
+
+def test_branches_giving_other_layers_are_refused_naming_the_line():
+    with pytest.raises(ModelImportError, match=r"branches on the input size at .*test_io_aten.py:\d+") as info:
+        from_torch(SizeBranch("pad").eval(), input=range(1, 49))
+    assert "gives other layers" in str(info.value)
+    # inside one branch the answer is exact
+    network = from_torch(SizeBranch("pad").eval(), input=range(30, 49))
+    assert claimed(network) == forward_valid(SizeBranch("pad"), range(30, 49))
+
+
+def test_an_untranslated_operator_is_named_with_its_source_line():
+    class Unfolds(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            torch._assert(x.ndim == 4, "NCHW")
+            return nn.functional.unfold(self.conv(x), 2)
+
+    with pytest.raises(ModelImportError, match=r"ATen operator \w+ .*test_io_aten.py:\d+"):
+        from_torch(Unfolds().eval(), input=range(1, 33))
+
+
+TIMM_MODELS = ["convnext_atto", "vit_tiny_patch16_224", "nfnet_l0", "rexnet_100", "resnetaa50"]
+"""Families the module-level importer refused (or, for resnetaa50, answered wrongly): norms with rank asserts,
+channels-last norms, dynamic-size transformers, standardized weights, in-place residual adds."""
+
+
+@pytest.mark.parametrize("name", TIMM_MODELS)
+def test_timm_models_are_valid_exactly_where_pytorch_runs(name):
+    timm = require("timm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model = timm.create_model(name, pretrained=False, dynamic_img_size=True)
+        except TypeError:
+            model = timm.create_model(name, pretrained=False)
+    network = from_torch(model.eval(), input=range(1, 65))
+    assert claimed(network) == forward_valid(model, range(1, 65))
