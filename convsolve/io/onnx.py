@@ -239,35 +239,28 @@ def translate_conv_transpose(node: OnnxNode) -> Layer:
     )
 
 
+POOL_KINDS: dict[str, tuple[str, frozenset[str]]] = {
+    "MaxPool": ("max", frozenset({"storage_order"})),
+    "AveragePool": ("avg", frozenset({"count_include_pad"})),
+    "LpPool": ("lp", frozenset({"p"})),
+}
+"""Pooling op -> the convsolve pool kind and the op's own attributes, none of which changes a size."""
+
+
 def translate_pool(node: OnnxNode) -> Layer:
-    """``MaxPool``/``AveragePool``; ``storage_order`` and ``count_include_pad`` do not change sizes."""
-    node.check_attributes({"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "storage_order", "strides"})
+    """``MaxPool``/``AveragePool``/``LpPool``: one pool rule, with ``pads``, ``auto_pad``, ``dilations`` (AveragePool
+    since opset 19, LpPool since 18) and ``ceil_mode``; ``storage_order``, ``count_include_pad`` and ``p`` change no size."""
+    kind, own = POOL_KINDS[node.op_type]
+    node.check_attributes({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides"} | own)
     ndim = node.spatial_rank()
     if "kernel_shape" not in node.attributes:
         raise node.error("kernel_shape is required", "kernel_shape")
     kernel = node.ints("kernel_shape", 0, minimum=1)
     stride, dilation = node.ints("strides", 1, minimum=1), node.ints("dilations", 1, minimum=1)
-    kind = "max" if node.op_type == "MaxPool" else "avg"
     return Pool(
         type=f"{kind}_pool{ndim}d", ndim=ndim, kernel=kernel, stride=stride,
         padding=_padding(node, kernel, stride, dilation), dilation=dilation, ceil_mode=bool(node.integer("ceil_mode", 0)),
     )
-
-
-def translate_lp_pool(node: OnnxNode) -> Layer:
-    """``LpPool``: an ``lp_pool`` (the pool rule; ``p`` changes no size), without pads or dilations as PyTorch's."""
-    node.check_attributes({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "p", "pads", "strides"})
-    ndim = node.spatial_rank()
-    if "kernel_shape" not in node.attributes:
-        raise node.error("kernel_shape is required", "kernel_shape")
-    kernel = node.ints("kernel_shape", 0, minimum=1)
-    stride, dilation = node.ints("strides", 1, minimum=1), node.ints("dilations", 1, minimum=1)
-    padding = _padding(node, kernel, stride, dilation)
-    if padding.dynamic or any(before or after for before, after in padding.pairs):
-        raise node.error("convsolve's lp_pool has no padding, as PyTorch's: an LpPool with pads or auto_pad SAME is refused", "pads")
-    if set(dilation) != {1}:
-        raise node.error(f"convsolve's lp_pool has no dilation, as PyTorch's: dilations {list(dilation)} are refused", "dilations")
-    return Pool(type=f"lp_pool{ndim}d", ndim=ndim, kernel=kernel, stride=stride, padding=padding, ceil_mode=bool(node.integer("ceil_mode", 0)))
 
 
 def translate_global_pool(node: OnnxNode) -> Layer:
@@ -436,7 +429,7 @@ ONNX_TRANSLATORS: dict[str, Callable[[OnnxNode], Layer]] = {
     "AveragePool": translate_pool,
     "GlobalAveragePool": translate_global_pool,
     "GlobalMaxPool": translate_global_pool,
-    "LpPool": translate_lp_pool,
+    "LpPool": translate_pool,
     "GlobalLpPool": translate_global_pool,
     "Flatten": translate_flatten,
     "Gemm": translate_gemm,
@@ -542,6 +535,21 @@ class _Activation:
 
 
 @dataclass(frozen=True)
+class _WeightShape:
+    """A weight given as a graph input with a static shape rather than as an initializer: only its shape is known."""
+
+    shape: tuple[int, ...]
+
+
+WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
+    "Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "PRelu": (1,),
+    "BatchNormalization": (1, 2, 3, 4), "InstanceNormalization": (1, 2), "LayerNormalization": (1, 2), "GroupNormalization": (1, 2),
+}
+"""Op type -> positions of the inputs whose shape alone matters (weight, bias, slope, statistics): a graph input with a
+static shape read only at such positions is a weight, as an initializer would be, and not the model's input."""
+
+
+@dataclass(frozen=True)
 class _Symbol:
     """A value of a shape computation on activations: the batch size, or something only known at run time."""
 
@@ -626,13 +634,37 @@ class _ModelImporter:
             return self.constant(name)
         raise self.error(f"input {name!r} is produced by no earlier node (the graph must be in topological order)")
 
-    def input_spec(self) -> tuple[int, int, list[SizeRange]]:
-        """Channels, spatial rank and the model's own size ranges (1..512 where symbolic), from the graph's one activation input."""
+    def weight_inputs(self) -> dict[str, tuple[int, ...]]:
+        """The graph inputs that are weights, with their shapes: a fully static shape, read by some node and only at
+        the :data:`WEIGHT_INPUTS` positions of its op (a Conv's W or B, a Gemm's B, ...)."""
         graph = self.model.graph
-        inputs = [value for value in graph.input if value.name not in self.initializers]
+        uses: dict[str, list[bool]] = {}
+        for node in graph.node:
+            for position, name in enumerate(node.input):
+                uses.setdefault(name, []).append(position in WEIGHT_INPUTS.get(node.op_type, ()))
+        weights = {}
+        for value in graph.input:
+            tensor = value.type.tensor_type if value.type.HasField("tensor_type") else None
+            if value.name in self.initializers or tensor is None or not tensor.HasField("shape") or not uses.get(value.name):
+                continue
+            if all(uses[value.name]) and all(d.HasField("dim_value") for d in tensor.shape.dim):
+                weights[value.name] = tuple(int(d.dim_value) for d in tensor.shape.dim)
+        return weights
+
+    def input_spec(self) -> tuple[int, int, list[SizeRange]]:
+        """Channels, spatial rank and the model's own size ranges (1..512 where symbolic), from the graph's one activation
+        input: the one graph input that is neither an initializer nor a weight (:meth:`weight_inputs`)."""
+        graph = self.model.graph
+        weights = self.weight_inputs()
+        for name, shape in weights.items():
+            self.values[name] = _WeightShape(shape)
+        inputs = [value for value in graph.input if value.name not in self.initializers and value.name not in weights]
         if len(inputs) != 1:
+            listed = f" ({', '.join(v.name for v in inputs)})" if inputs else ""
+            besides = f" besides the weights {', '.join(weights)}" if weights else ""
             raise ModelImportError(
-                f"the model has {len(inputs)} inputs ({', '.join(v.name for v in inputs)}); convsolve imports models with one input tensor",
+                f"the model has {len(inputs)} inputs{listed}{besides}; convsolve imports models with one input tensor "
+                f"(a graph input with a static shape read only as a weight or bias, such as a Conv's W, counts as a weight)",
                 file=self.source,
             )
         value = inputs[0]
@@ -739,8 +771,11 @@ class _ModelImporter:
         for value in inputs:
             if isinstance(value, _Symbol):
                 raise self.error(f"{node.op_type} reads {value.what}, which convsolve does not translate", "inputs")
-        constants = {name: value for name, value in zip(node.input, inputs) if name and not isinstance(value, (_Activation, _Symbol, list))}
+        constants = {
+            name: value for name, value in zip(node.input, inputs) if name and not isinstance(value, (_Activation, _Symbol, _WeightShape, list))
+        }
         shapes = {name: tuple(int(d) for d in getattr(value, "shape", ())) for name, value in constants.items()}
+        shapes.update({name: value.shape for name, value in zip(node.input, inputs) if isinstance(value, _WeightShape)})
         spatial = first.rank - 2
         input_shape = (self.batch, first.channels) + (-1,) * spatial if first.rank > 2 else (self.batch, first.channels)
         try:
@@ -758,7 +793,7 @@ class _ModelImporter:
             or first.rank != 2
             or isinstance(weight, (_Activation, _Symbol, list))
             or weight is None
-            or weight.ndim != 2
+            or len(weight.shape) != 2
         ):
             raise self.error("MatMul is translated as a linear layer: (batch, features) times a constant matrix", "inputs")
         layer = Linear(type="linear", ndim=0, out_features=int(weight.shape[1]), in_features=int(weight.shape[0]))
