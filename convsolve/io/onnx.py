@@ -47,7 +47,7 @@ from .sources import DEFAULT_RANGE, InputSizes, input_config, input_ranges
 if TYPE_CHECKING:
     from onnx import NodeProto
 
-__all__ = ["ONNX_TRANSLATORS", "SHAPE_PRESERVING_OPS", "from_onnx", "layer_from_onnx_node"]
+__all__ = ["ONNX_TRANSLATORS", "POOL_KINDS", "SHAPE_PRESERVING_OPS", "WEIGHT_INPUTS", "from_onnx", "layer_from_onnx_node"]
 
 Shape = Sequence[int]
 
@@ -451,7 +451,7 @@ def layer_from_onnx_node(
     Parameters
     ----------
     node : onnx.NodeProto
-        One node of op type Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool,
+        One node of op type Conv, ConvTranspose, MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool,
         Flatten, Gemm, Add, Mul, Concat, Resize, Upsample, or a shape-preserving op (see :data:`SHAPE_PRESERVING_OPS`).
     input_shape : sequence of int
         The shape of ``node.input[0]``: (batch, channels, spatial...) or, for Gemm, (batch, features).
@@ -627,6 +627,13 @@ class _ModelImporter:
             raise self.error(f"the tensor {name!r} cannot be read: its data does not fit its type and shape ({exc}); "
                              "is the model damaged?") from None
 
+    def weight(self, name: str) -> Any:
+        """The value at a :data:`WEIGHT_INPUTS` position: of an initializer only its shape, its data (maybe external)
+        left unread; else what :meth:`value` gives."""
+        if name in self.initializers and name not in self.values:
+            return _WeightShape(self.shapes[name])
+        return self.value(name) if name else None
+
     def value(self, name: str) -> Any:
         if name in self.values:
             return self.values[name]
@@ -736,7 +743,8 @@ class _ModelImporter:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise self.error(f"ops of domain {node.domain!r} are not supported (only the default ONNX domain)", "domain")
-        inputs = [self.value(name) if name else None for name in node.input]
+        weights = WEIGHT_INPUTS.get(op, ())
+        inputs = [self.weight(name) if position in weights else self.value(name) if name else None for position, name in enumerate(node.input)]
         activations = [v for v in inputs if isinstance(v, _Activation)]
         if op == "Constant":
             self.values[node.output[0]] = self.constant_node(node)
@@ -880,7 +888,8 @@ def from_onnx(
     ----------
     model : str, Path or onnx.ModelProto
         A ``.onnx`` file or a loaded model with one input tensor (batch, channels, spatial...). The
-        channel dimension must be fixed; spatial dimensions may be symbolic.
+        channel dimension must be fixed; spatial dimensions may be symbolic. Weights are initializers, or
+        graph inputs with a static shape read only as weights (:data:`WEIGHT_INPUTS`); external data is never read.
     input : int, range, SizeRange, or a list of them per spatial axis, optional
         The input sizes to examine. Default: the model's own spatial sizes when they are fixed, else
         square inputs 1..512.
@@ -892,14 +901,15 @@ def from_onnx(
     Returns
     -------
     Network
-        In the ONNX convention: explicit pads, SAME_UPPER/SAME_LOWER, ceil_mode, dilations, ConvTranspose
-        output_shape/output_padding, Resize/Upsample with constant scales or sizes, Concat, Add/Mul
+        In the ONNX convention: explicit pads, SAME_UPPER/SAME_LOWER, ceil_mode, dilations (of every pool
+        too), MaxPool/AveragePool/LpPool, ConvTranspose output_shape/output_padding, Resize/Upsample with constant scales or sizes, Concat, Add/Mul
         (broadcasting), Flatten, Gemm and MatMul with a constant matrix, Reshape to (batch, -1).
 
     Raises
     ------
     ModelImportError
-        A missing or unreadable file, several inputs, or an op convsolve does not translate (naming the node).
+        A missing or unreadable file, several inputs besides weights (naming them), or an op convsolve does not
+        translate (naming the node).
     MissingExtraError
         When the ``onnx`` package is not installed.
     """
