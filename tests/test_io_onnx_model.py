@@ -340,13 +340,12 @@ def test_external_data_is_never_read(tmp_path, monkeypatch, holder):
         from_onnx(model, 32)
 
 
-def test_a_weight_in_external_data_needs_only_its_shape(tmp_path, monkeypatch):
-    """Only a weight's shape matters: its data, said to be in an external file (there is none), is left unread (it used
-    to be refused)."""
-    monkeypatch.chdir(tmp_path)
-    weight = onnx.TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 3, 3, 3], data_location=TensorProto.EXTERNAL)
-    weight.external_data.add(key="location", value="w.bin")
-    model = make_model([helper.make_node("Conv", ["x", "w"], ["c"], name="c", strides=[2, 2])], [weight])
-    network = from_onnx(model, SizeRange(1, 8))
-    assert str(network.valid_sizes()) == "3..8"
-    assert network.shapes([8, 8])[-1].shape == (4, 3, 3)
+@pytest.mark.parametrize("op, attribute, opset", [("AveragePool", "dilations", 18), ("LpPool", "dilations", 17), ("LpPool", "ceil_mode", 17)])
+def test_a_pool_attribute_newer_than_the_models_opset_is_refused(op, attribute, opset):
+    """AveragePool has dilations since opset 19 and LpPool dilations and ceil_mode since 18: at an older opset ONNX
+    refuses the node, so convsolve does not size it (it used to drop an AveragePool's dilations, or honour them)."""
+    pool = helper.make_node(op, ["x"], ["y"], name="pool", kernel_shape=[2, 2], **{attribute: [2, 2] if attribute == "dilations" else 1})
+    with pytest.raises(ModelImportError, match=f"{op} has no attribute '{attribute}' at the model's opset \\({opset}\\)") as info:
+        from_onnx(make_model([pool], [], opset=opset))
+    assert info.value.facts["node"] == "pool" and info.value.facts["field"] == attribute
+    assert from_onnx(make_model([pool], [], opset=opset + 1), 8).layer("pool").type.endswith("pool2d")

@@ -627,13 +627,6 @@ class _ModelImporter:
             raise self.error(f"the tensor {name!r} cannot be read: its data does not fit its type and shape ({exc}); "
                              "is the model damaged?") from None
 
-    def weight(self, name: str) -> Any:
-        """The value at a :data:`WEIGHT_INPUTS` position: of an initializer only its shape, its data (maybe external)
-        left unread; else what :meth:`value` gives."""
-        if name in self.initializers and name not in self.values:
-            return _WeightShape(self.shapes[name])
-        return self.value(name) if name else None
-
     def value(self, name: str) -> Any:
         if name in self.values:
             return self.values[name]
@@ -698,12 +691,13 @@ class _ModelImporter:
     def run(self) -> None:
         for node in self.model.graph.node:
             self.node = node
-            self.check_arity(node)
+            self.check_schema(node)
             self.translate(node)
         self.node = None
 
-    def check_arity(self, node: Any) -> None:
-        """Refuse a node with fewer or more inputs or outputs than the ONNX schema of its op allows (or no output)."""
+    def check_schema(self, node: Any) -> None:
+        """Refuse a node with fewer or more inputs or outputs than the ONNX schema of its op at the model's opset
+        allows (or no output), or an attribute the op does not have there (AveragePool's ``dilations`` before opset 19)."""
         if not node.output or not node.output[0]:
             raise self.error(f"the {node.op_type or 'op-less'} node has no output", "output")
         opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), None)
@@ -715,6 +709,13 @@ class _ModelImporter:
                                        ("outputs", len(node.output), schema.min_output, schema.max_output)):
             if not low <= count <= high:
                 raise self.error(f"{node.op_type} takes {low}..{high} {what}, this node has {count}", what[:-1])
+        for attribute in node.attribute:
+            if attribute.name not in schema.attributes:
+                raise self.error(
+                    f"{node.op_type} has no attribute {attribute.name!r} at the model's opset ({opset or 1}), so ONNX refuses "
+                    f"the node; its attributes there: {', '.join(sorted(schema.attributes)) or 'none'}",
+                    attribute.name,
+                )
 
     def emit(self, layer: Layer, inputs: Sequence[_Activation], rank: int) -> _Activation:
         from .export import layer_to_config
@@ -743,8 +744,7 @@ class _ModelImporter:
         op = node.op_type
         if node.domain not in ("", "ai.onnx"):
             raise self.error(f"ops of domain {node.domain!r} are not supported (only the default ONNX domain)", "domain")
-        weights = WEIGHT_INPUTS.get(op, ())
-        inputs = [self.weight(name) if position in weights else self.value(name) if name else None for position, name in enumerate(node.input)]
+        inputs = [self.value(name) if name else None for name in node.input]
         activations = [v for v in inputs if isinstance(v, _Activation)]
         if op == "Constant":
             self.values[node.output[0]] = self.constant_node(node)
@@ -889,7 +889,8 @@ def from_onnx(
     model : str, Path or onnx.ModelProto
         A ``.onnx`` file or a loaded model with one input tensor (batch, channels, spatial...). The
         channel dimension must be fixed; spatial dimensions may be symbolic. Weights are initializers, or
-        graph inputs with a static shape read only as weights (:data:`WEIGHT_INPUTS`); external data is never read.
+        graph inputs with a static shape read only as weights (:data:`WEIGHT_INPUTS`); external data is never read
+        (an initializer stored there is refused).
     input : int, range, SizeRange, or a list of them per spatial axis, optional
         The input sizes to examine. Default: the model's own spatial sizes when they are fixed, else
         square inputs 1..512.
