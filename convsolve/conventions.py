@@ -34,12 +34,17 @@ class Convention:
     """``avg_pool3d`` also needs the unpadded input to be at least the kernel (PyTorch)."""
     output_size_derives_pads: bool = False
     """A transposed conv's ``output_size`` is ONNX's ``output_shape``: the pads follow from it, any input works."""
+    every_pool_pads_and_dilates: bool = False
+    """Average and Lp pools take padding and dilation as max pools do (ONNX's AveragePool since opset 19, LpPool
+    since 18); PyTorch's avg_pool has no dilation, its lp_pool neither dilation nor padding."""
 
 
 PYTORCH = Convention(
     "pytorch", ("valid", "same"), True, True, False, padding_words_only_for_conv=True, avg_pool3d_input_covers_kernel=True
 )
-ONNX = Convention("onnx", ("notset", "valid", "same_upper", "same_lower"), False, False, False, output_size_derives_pads=True)
+ONNX = Convention(
+    "onnx", ("notset", "valid", "same_upper", "same_lower"), False, False, False, output_size_derives_pads=True, every_pool_pads_and_dilates=True
+)
 TENSORFLOW = Convention("tensorflow", ("valid", "same"), False, False, True)
 CONVENTIONS = {c.name: c for c in (PYTORCH, ONNX, TENSORFLOW)}
 

@@ -173,8 +173,14 @@ class Layer:
 
     @classmethod
     def config_fields(cls, type_name: str) -> tuple[str, ...]:
-        """The fields a config of ``type_name`` may give, in the order a config writes them."""
+        """The fields a config of ``type_name`` may give in some convention, in the order a config writes them."""
         return tuple(spec.name for spec in fields(cls) if spec.name not in ("type", "ndim") and spec.metadata.get("kind") != "derived")
+
+    @classmethod
+    def fields_unknown_to(cls, type_name: str, convention: Convention) -> frozenset[str]:
+        """The :meth:`config_fields` that ``convention``'s framework lacks for ``type_name``: a config in that
+        convention giving one is refused, and a repair never proposes one."""
+        return frozenset()
 
     @classmethod
     def convention_fields(cls, type_name: str, convention: Convention, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -426,7 +432,8 @@ class Pool(Windowed):
     With ceil_mode, ``out = floor((n + pb + pe - E + s - 1) / s) + 1``, then one less if the last
     window would start past the input and the left padding (``(out-1)*s >= n + pb``). Valid when ``out >= 1``;
     with ``input_covers_kernel`` (PyTorch's ``avg_pool3d``) also ``n >= k``. ``lp_pool`` is an average
-    pool of the p-th powers without padding (``norm_type`` changes no size).
+    pool of the p-th powers (``norm_type`` and ONNX's ``p`` change no size). Padding and dilation follow the
+    same rule in every pool kind; which kinds take them depends on the convention (:meth:`fields_unknown_to`).
     """
 
     ceil_mode: bool = field(default=False, metadata={"kind": "bool"})
@@ -436,10 +443,18 @@ class Pool(Windowed):
     shape_free_fields: ClassVar[frozenset[str]] = Layer.shape_free_fields | {"norm_type"}
 
     @classmethod
-    def config_fields(cls, type_name: str) -> tuple[str, ...]:
-        """Average pools have no dilation; ``lp_pool`` has neither dilation nor padding."""
-        left_out = {"dilation"} if type_name.startswith("avg") else {"dilation", "padding"} if type_name.startswith("lp") else set()
-        return tuple(name for name in super().config_fields(type_name) if name not in left_out)
+    def fields_unknown_to(cls, type_name: str, convention: Convention) -> frozenset[str]:
+        """An average pool has no dilation and an ``lp_pool`` neither dilation nor padding, as in PyTorch (and
+        TensorFlow), unless the convention gives every pool both (ONNX's AveragePool and LpPool).
+
+        Example:
+            >>> from convsolve.conventions import ONNX, PYTORCH
+            >>> sorted(Pool.fields_unknown_to("lp_pool2d", PYTORCH)), sorted(Pool.fields_unknown_to("lp_pool2d", ONNX))
+            (['dilation', 'padding'], [])
+        """
+        if convention.every_pool_pads_and_dilates or type_name.startswith("max"):
+            return frozenset()
+        return frozenset({"dilation"} if type_name.startswith("avg") else {"dilation", "padding"})
 
     @classmethod
     def convention_fields(cls, type_name: str, convention: Convention, given: Mapping[str, Any]) -> dict[str, Any]:

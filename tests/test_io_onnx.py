@@ -48,14 +48,13 @@ def test_unsupported_op_names_node_and_op_type():
     assert "supported ops" in str(info.value)
 
 
-def test_lp_pool_translates_as_lp_pool_and_refuses_pads_it_cannot_write():
+def test_lp_pool_translates_as_lp_pool_with_the_pads_and_dilations_of_onnx():
     node = helper.make_node("LpPool", ["x"], ["y"], name="pool1", kernel_shape=[3, 3], strides=[2, 2], p=3)
     layer = layer_from_onnx_node(node, (1, 3, 8, 8))
     assert layer.type == "lp_pool2d" and layer.axis_size(0, 8) == (3, True)
-    padded = helper.make_node("LpPool", ["x"], ["y"], name="pool2", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-    with pytest.raises(ConfigError) as info:
-        layer_from_onnx_node(padded, (1, 3, 8, 8))
-    assert info.value.facts == {"node": "pool2", "field": "pads"}
+    padded = helper.make_node("LpPool", ["x"], ["y"], name="pool2", kernel_shape=[3, 3], pads=[1, 1, 1, 1], dilations=[2, 2])
+    # E = 2*(3 - 1) + 1 = 5: floor((8 + 2 - 5) / 1) + 1 = 6
+    assert layer_from_onnx_node(padded, (1, 3, 8, 8)).axis_size(0, 8) == (6, True)
 
 
 def test_resize_needs_the_value_of_its_scales():

@@ -154,6 +154,48 @@ def test_fixed_input_size_is_the_default_range_and_layer_names_are_identifiers(t
     assert network.shapes([32, 48])[-1].shape == (4, 26, 42)
 
 
+def weights_as_inputs(nodes, weights: dict[str, tuple], spatial=("h", "w")) -> onnx.ModelProto:
+    """A model whose weights are graph inputs (with these shapes), not initializers, as ONNX's backend cases have them."""
+    model = make_model(nodes, [], spatial=spatial)
+    model.graph.input.extend(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape)) for name, shape in weights.items())
+    return model
+
+
+def test_a_weight_given_as_a_graph_input_with_a_static_shape_is_a_weight():
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="c", strides=[2, 2]),
+        helper.make_node("Flatten", ["c"], ["flat"], name="flat"),
+        helper.make_node("MatMul", ["flat", "fc"], ["logits"], name="fc"),
+    ]
+    model = weights_as_inputs(nodes, {"w": (4, 3, 3, 3), "b": (4,), "fc": (4 * 3 * 3, 10)})
+    network = from_onnx(model, SizeRange(1, 12))
+    assert str(network.valid_sizes()) == "7..8"
+    assert network.shapes([7, 7])[-1].shape == (10,)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("symbolic weight shape", r"has 2 inputs \(x, w\); convsolve imports models with one input tensor"),
+    ("weight read as an activation too", r"has 2 inputs \(x, w\)"),
+    ("two activations", r"has 2 inputs \(x, y\) besides the weights w"),
+    ("only weights", r"has 0 inputs besides the weights w"),
+])
+def test_graph_inputs_that_are_not_clearly_weights_are_refused_by_name(case, message):
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], name="c")
+    if case == "symbolic weight shape":
+        model = weights_as_inputs([conv], {"w": (4, 3, "k", 3)})
+    elif case == "weight read as an activation too":
+        model = weights_as_inputs([conv, helper.make_node("Relu", ["w"], ["r"], name="r")], {"w": (4, 3, 3, 3)})
+    elif case == "two activations":
+        model = weights_as_inputs([conv, helper.make_node("Add", ["c", "y"], ["s"], name="s")], {"w": (4, 3, 3, 3), "y": (1, 4, 6, 6)})
+    else:  # the Conv's data is a constant: the one graph input left is its weight
+        data = helper.make_node("Constant", [], ["d"], value=numpy_helper.from_array(np.ones((1, 3, 5, 5), np.float32)))
+        model = weights_as_inputs([data, helper.make_node("Conv", ["d", "w"], ["c"], name="c")], {"w": (4, 3, 3, 3)})
+        del model.graph.input[0]
+    with pytest.raises(ModelImportError, match=message) as info:
+        from_onnx(model)
+    assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("case, message", [
     ("missing", "no such file"),
     ("garbage", "is not a readable ONNX model"),
@@ -296,3 +338,14 @@ def test_external_data_is_never_read(tmp_path, monkeypatch, holder):
         model = make_model([conv, constant, reshape], [init("w", (4, 3, 3, 3))])
     with pytest.raises(ModelImportError, match="'shape' is stored in an external data file, which convsolve does not read"):
         from_onnx(model, 32)
+
+
+@pytest.mark.parametrize("op, attribute, opset", [("AveragePool", "dilations", 18), ("LpPool", "dilations", 17), ("LpPool", "ceil_mode", 17)])
+def test_a_pool_attribute_newer_than_the_models_opset_is_refused(op, attribute, opset):
+    """AveragePool has dilations since opset 19 and LpPool dilations and ceil_mode since 18: at an older opset ONNX
+    refuses the node, so convsolve does not size it (it used to drop an AveragePool's dilations, or honour them)."""
+    pool = helper.make_node(op, ["x"], ["y"], name="pool", kernel_shape=[2, 2], **{attribute: [2, 2] if attribute == "dilations" else 1})
+    with pytest.raises(ModelImportError, match=f"{op} has no attribute '{attribute}' at the model's opset \\({opset}\\)") as info:
+        from_onnx(make_model([pool], [], opset=opset))
+    assert info.value.facts["node"] == "pool" and info.value.facts["field"] == attribute
+    assert from_onnx(make_model([pool], [], opset=opset + 1), 8).layer("pool").type.endswith("pool2d")

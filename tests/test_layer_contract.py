@@ -4,9 +4,10 @@ For every registered type name, random layers (drawn from the fields the type ta
 run over input sizes 1..80 and channel counts 1..12, and each declaration is checked against what the
 rule does: ``upward_closed`` (valid at n implies valid at n + 1), ``non_decreasing`` (the output never
 shrinks where valid), ``constant_output``, ``passes_input_on``, ``rule_key`` (equal keys act alike),
-``apply_sizes`` (the array form of ``axis_size``), ``stride_defaults_to_kernel`` and ``config_fields``
-(what the loader reads and export writes). Then the solver is shown to stay exact for a kind that
-declares nothing: a layer valid only at even sizes, and one whose output size goes down and up again.
+``apply_sizes`` (the array form of ``axis_size``), ``stride_defaults_to_kernel``, ``config_fields`` and
+``fields_unknown_to`` (what the loader reads and export writes, in the PyTorch and the ONNX convention).
+Then the solver is shown to stay exact for a kind that declares nothing: a layer valid only at even
+sizes, and one whose output size goes down and up again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from convsolve import load_config, ops
 from convsolve.errors import ChannelMismatch, ConfigError, InvalidAssignment
 from convsolve.io.export import layer_to_config
+from convsolve.conventions import CONVENTIONS
 from convsolve.layers import LAYER_TYPES, Layer, Size
 from convsolve.space import Space
 
@@ -33,14 +35,21 @@ LAYERS_PER_TYPE = 60
 SPATIAL_TYPES = sorted(name for name, (cls, _) in LAYER_TYPES.items() if cls.family != "merge")
 
 
-def random_layer(rng: random.Random, type_name: str) -> Layer:
-    """A layer of ``type_name`` built through the loader from random values of the fields it takes."""
+Drawn = tuple[str, Layer]
+"""A random layer and the convention it was loaded in."""
+
+
+def random_layer(rng: random.Random, type_name: str) -> Drawn:
+    """A layer of ``type_name`` built through the loader, in a random convention, from random values of the fields
+    it takes there."""
     cls, rank = LAYER_TYPES[type_name]
     ndim = rank or rng.choice([1, 2, 3])
     specs = {spec.name: spec for spec in dataclasses.fields(cls)}
     while True:
+        convention = rng.choice(["pytorch", "onnx"])
+        unknown = cls.fields_unknown_to(type_name, CONVENTIONS[convention])
         raw: dict[str, Any] = {"name": "x", "type": type_name}
-        for name in cls.config_fields(type_name):
+        for name in (name for name in cls.config_fields(type_name) if name not in unknown):
             metadata = specs[name].metadata
             if not metadata.get("required") and name not in cls.exactly_one_of and rng.random() < 0.3:
                 continue
@@ -49,9 +58,9 @@ def random_layer(rng: random.Random, type_name: str) -> Layer:
             keep = rng.choice(cls.exactly_one_of)
             raw = {key: value for key, value in raw.items() if key not in cls.exactly_one_of or key == keep}
         axes = {1: ["length"], 2: ["height", "width"], 3: ["depth", "height", "width"]}[ndim]
-        config = {"input": {"channels": 4, **{axis: 8 for axis in axes}}, "layers": [raw]}
+        config = {"convention": convention, "input": {"channels": 4, **{axis: 8 for axis in axes}}, "layers": [raw]}
         try:
-            return load_config(config).layer("x")
+            return convention, load_config(config).layer("x")
         except ConfigError:
             continue  # e.g. a pool padding over half its kernel: draw again
 
@@ -71,7 +80,7 @@ def random_value(rng: random.Random, name: str, kind: Any, minimum: int, ndim: i
     return rng.randint(minimum, minimum + 11)
 
 
-def layers_of(type_name: str) -> list[Layer]:
+def layers_of(type_name: str) -> list[Drawn]:
     rng = random.Random(f"contract-{type_name}")
     return [random_layer(rng, type_name) for _ in range(LAYERS_PER_TYPE)]
 
@@ -93,13 +102,13 @@ def channels_of(layer: Layer) -> list[int | None]:
 
 
 @pytest.fixture(scope="module", params=SPATIAL_TYPES)
-def kind(request: Any) -> tuple[str, list[Layer]]:
+def kind(request: Any) -> tuple[str, list[Drawn]]:
     return request.param, layers_of(request.param)
 
 
 def test_every_declared_fact_holds_for_the_size_rule(kind):
     type_name, layers = kind
-    for layer in layers:
+    for _, layer in layers:
         for axis in range(layer.ndim):
             out, ok = rule(layer, axis)
             where = f"{layer} on axis {axis}"
@@ -123,7 +132,7 @@ def test_every_declared_fact_holds_for_the_size_rule(kind):
 def test_layers_with_one_rule_key_act_alike(kind):
     _, layers = kind
     groups: dict[Any, list[Layer]] = {}
-    for layer in layers:
+    for _, layer in layers:
         key = layer.rule_key()
         if key is not None:
             groups.setdefault((layer.ndim, key), []).append(layer)
@@ -138,11 +147,12 @@ def test_layers_with_one_rule_key_act_alike(kind):
 
 def test_config_fields_round_trip_through_export(kind):
     type_name, layers = kind
-    for layer in layers:
+    for convention, layer in layers:
         written = layer_to_config(layer)
-        assert set(written) - {"type"} <= set(layer.config_fields(type_name))
+        assert set(written) - {"type"} <= set(layer.config_fields(type_name)) - layer.fields_unknown_to(type_name, CONVENTIONS[convention])
         axes = {1: ["length"], 2: ["height", "width"], 3: ["depth", "height", "width"]}[layer.ndim]
-        reloaded = load_config({"input": {"channels": 4, **{a: 8 for a in axes}}, "layers": [{"name": "x", **written}]}).layer("x")
+        config = {"convention": convention, "input": {"channels": 4, **{a: 8 for a in axes}}, "layers": [{"name": "x", **written}]}
+        reloaded = load_config(config).layer("x")
         assert reloaded == layer, f"{written} loads as {reloaded}, not {layer}"
 
 
@@ -152,12 +162,13 @@ def test_a_stride_left_out_is_the_kernel_exactly_where_declared(type_name):
     if "stride" not in cls.config_fields(type_name):
         assert not cls.stride_defaults_to_kernel
         return
-    layer = random_layer(random.Random(type_name), type_name)
+    convention, layer = random_layer(random.Random(type_name), type_name)
     written = {key: value for key, value in layer_to_config(layer).items() if key != "stride"}
     written["kernel"] = [2 + axis for axis in range(layer.ndim)]
     axes = {1: ["length"], 2: ["height", "width"], 3: ["depth", "height", "width"]}[layer.ndim]
+    config = {"convention": convention, "input": {"channels": 4, **{a: 8 for a in axes}}, "layers": [{"name": "x", **written}]}
     try:
-        loaded = load_config({"input": {"channels": 4, **{a: 8 for a in axes}}, "layers": [{"name": "x", **written}]}).layer("x")
+        loaded = load_config(config).layer("x")
     except ConfigError:  # a padding over half the new kernel: nothing to learn here
         return
     expected = tuple(written["kernel"]) if cls.stride_defaults_to_kernel else (1,) * layer.ndim

@@ -30,7 +30,7 @@ from convsolve.layers import Layer, Linear  # noqa: E402
 
 pytestmark = pytest.mark.onnx
 
-CORE_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool"}
+CORE_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"}
 """Ops whose every conformance case must translate and agree: no skip is allowed for them."""
 
 MERGE_OPS = {"Add", "Mul", "Concat"}
@@ -41,8 +41,6 @@ OUT_OF_SCOPE = {
     "axis": "flatten/concat along an axis other than the channels",
     "transA": "Gemm with a transposed input (transA = 1)",
     "keep_aspect_ratio_policy": "Resize to sizes keeping the aspect ratio (each output size depends on every axis's input)",
-    "pads": "LpPool with pads (PyTorch's lp_pool, and so convsolve's, has none)",
-    "dilations": "LpPool with dilations (PyTorch's lp_pool, and so convsolve's, has none)",
 }
 """ConfigError field -> the feature that is out of convsolve's scope, for the skip reason."""
 
@@ -147,13 +145,14 @@ def test_onnx_shape_inference_truncates_where_convsolve_says_invalid():
 
 def _sweep_nodes():
     """Conv and pooling over small sizes, kernels, strides, dilations, pads, auto_pad and ceil_mode."""
-    for op, n, k, s, d in itertools.product(("Conv", "MaxPool"), range(1, 8), (1, 2, 3), (1, 2, 3), (1, 2)):
+    pools = ("MaxPool", "AveragePool", "LpPool")
+    for op, n, k, s, d in itertools.product(("Conv", *pools), range(1, 8), (1, 2, 3), (1, 2, 3), (1, 2)):
         paddings = [("NOTSET", p) for p in ((0, 0), (1, 0), (0, 2), (1, 1))] + [(a, (0, 0)) for a in ("VALID", "SAME_UPPER", "SAME_LOWER")]
         for auto_pad, pads in paddings:
-            for ceil in (0, 1) if op == "MaxPool" else (0,):
+            for ceil in (0, 1) if op in pools else (0,):
                 attrs = {"strides": [s], "dilations": [d]}
                 attrs.update({"pads": list(pads)} if auto_pad == "NOTSET" else {"auto_pad": auto_pad})
-                if op == "MaxPool":
+                if op in pools:
                     attrs.update(kernel_shape=[k], ceil_mode=ceil)
                     yield helper.make_node(op, ["x"], ["y"], **attrs), n, None
                 else:

@@ -47,7 +47,7 @@ from .sources import DEFAULT_RANGE, InputSizes, input_config, input_ranges
 if TYPE_CHECKING:
     from onnx import NodeProto
 
-__all__ = ["ONNX_TRANSLATORS", "SHAPE_PRESERVING_OPS", "from_onnx", "layer_from_onnx_node"]
+__all__ = ["ONNX_TRANSLATORS", "POOL_KINDS", "SHAPE_PRESERVING_OPS", "WEIGHT_INPUTS", "from_onnx", "layer_from_onnx_node"]
 
 Shape = Sequence[int]
 
@@ -239,35 +239,28 @@ def translate_conv_transpose(node: OnnxNode) -> Layer:
     )
 
 
+POOL_KINDS: dict[str, tuple[str, frozenset[str]]] = {
+    "MaxPool": ("max", frozenset({"storage_order"})),
+    "AveragePool": ("avg", frozenset({"count_include_pad"})),
+    "LpPool": ("lp", frozenset({"p"})),
+}
+"""Pooling op -> the convsolve pool kind and the op's own attributes, none of which changes a size."""
+
+
 def translate_pool(node: OnnxNode) -> Layer:
-    """``MaxPool``/``AveragePool``; ``storage_order`` and ``count_include_pad`` do not change sizes."""
-    node.check_attributes({"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "storage_order", "strides"})
+    """``MaxPool``/``AveragePool``/``LpPool``: one pool rule, with ``pads``, ``auto_pad``, ``dilations`` (AveragePool
+    since opset 19, LpPool since 18) and ``ceil_mode``; ``storage_order``, ``count_include_pad`` and ``p`` change no size."""
+    kind, own = POOL_KINDS[node.op_type]
+    node.check_attributes({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "strides"} | own)
     ndim = node.spatial_rank()
     if "kernel_shape" not in node.attributes:
         raise node.error("kernel_shape is required", "kernel_shape")
     kernel = node.ints("kernel_shape", 0, minimum=1)
     stride, dilation = node.ints("strides", 1, minimum=1), node.ints("dilations", 1, minimum=1)
-    kind = "max" if node.op_type == "MaxPool" else "avg"
     return Pool(
         type=f"{kind}_pool{ndim}d", ndim=ndim, kernel=kernel, stride=stride,
         padding=_padding(node, kernel, stride, dilation), dilation=dilation, ceil_mode=bool(node.integer("ceil_mode", 0)),
     )
-
-
-def translate_lp_pool(node: OnnxNode) -> Layer:
-    """``LpPool``: an ``lp_pool`` (the pool rule; ``p`` changes no size), without pads or dilations as PyTorch's."""
-    node.check_attributes({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "p", "pads", "strides"})
-    ndim = node.spatial_rank()
-    if "kernel_shape" not in node.attributes:
-        raise node.error("kernel_shape is required", "kernel_shape")
-    kernel = node.ints("kernel_shape", 0, minimum=1)
-    stride, dilation = node.ints("strides", 1, minimum=1), node.ints("dilations", 1, minimum=1)
-    padding = _padding(node, kernel, stride, dilation)
-    if padding.dynamic or any(before or after for before, after in padding.pairs):
-        raise node.error("convsolve's lp_pool has no padding, as PyTorch's: an LpPool with pads or auto_pad SAME is refused", "pads")
-    if set(dilation) != {1}:
-        raise node.error(f"convsolve's lp_pool has no dilation, as PyTorch's: dilations {list(dilation)} are refused", "dilations")
-    return Pool(type=f"lp_pool{ndim}d", ndim=ndim, kernel=kernel, stride=stride, padding=padding, ceil_mode=bool(node.integer("ceil_mode", 0)))
 
 
 def translate_global_pool(node: OnnxNode) -> Layer:
@@ -436,7 +429,7 @@ ONNX_TRANSLATORS: dict[str, Callable[[OnnxNode], Layer]] = {
     "AveragePool": translate_pool,
     "GlobalAveragePool": translate_global_pool,
     "GlobalMaxPool": translate_global_pool,
-    "LpPool": translate_lp_pool,
+    "LpPool": translate_pool,
     "GlobalLpPool": translate_global_pool,
     "Flatten": translate_flatten,
     "Gemm": translate_gemm,
@@ -458,7 +451,7 @@ def layer_from_onnx_node(
     Parameters
     ----------
     node : onnx.NodeProto
-        One node of op type Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool,
+        One node of op type Conv, ConvTranspose, MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, GlobalLpPool,
         Flatten, Gemm, Add, Mul, Concat, Resize, Upsample, or a shape-preserving op (see :data:`SHAPE_PRESERVING_OPS`).
     input_shape : sequence of int
         The shape of ``node.input[0]``: (batch, channels, spatial...) or, for Gemm, (batch, features).
@@ -539,6 +532,21 @@ class _Activation:
     name: str
     rank: int
     channels: int
+
+
+@dataclass(frozen=True)
+class _WeightShape:
+    """A weight given as a graph input with a static shape rather than as an initializer: only its shape is known."""
+
+    shape: tuple[int, ...]
+
+
+WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {
+    "Conv": (1, 2), "ConvTranspose": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "PRelu": (1,),
+    "BatchNormalization": (1, 2, 3, 4), "InstanceNormalization": (1, 2), "LayerNormalization": (1, 2), "GroupNormalization": (1, 2),
+}
+"""Op type -> positions of the inputs whose shape alone matters (weight, bias, slope, statistics): a graph input with a
+static shape read only at such positions is a weight, as an initializer would be, and not the model's input."""
 
 
 @dataclass(frozen=True)
@@ -626,13 +634,37 @@ class _ModelImporter:
             return self.constant(name)
         raise self.error(f"input {name!r} is produced by no earlier node (the graph must be in topological order)")
 
-    def input_spec(self) -> tuple[int, int, list[SizeRange]]:
-        """Channels, spatial rank and the model's own size ranges (1..512 where symbolic), from the graph's one activation input."""
+    def weight_inputs(self) -> dict[str, tuple[int, ...]]:
+        """The graph inputs that are weights, with their shapes: a fully static shape, read by some node and only at
+        the :data:`WEIGHT_INPUTS` positions of its op (a Conv's W or B, a Gemm's B, ...)."""
         graph = self.model.graph
-        inputs = [value for value in graph.input if value.name not in self.initializers]
+        uses: dict[str, list[bool]] = {}
+        for node in graph.node:
+            for position, name in enumerate(node.input):
+                uses.setdefault(name, []).append(position in WEIGHT_INPUTS.get(node.op_type, ()))
+        weights = {}
+        for value in graph.input:
+            tensor = value.type.tensor_type if value.type.HasField("tensor_type") else None
+            if value.name in self.initializers or tensor is None or not tensor.HasField("shape") or not uses.get(value.name):
+                continue
+            if all(uses[value.name]) and all(d.HasField("dim_value") for d in tensor.shape.dim):
+                weights[value.name] = tuple(int(d.dim_value) for d in tensor.shape.dim)
+        return weights
+
+    def input_spec(self) -> tuple[int, int, list[SizeRange]]:
+        """Channels, spatial rank and the model's own size ranges (1..512 where symbolic), from the graph's one activation
+        input: the one graph input that is neither an initializer nor a weight (:meth:`weight_inputs`)."""
+        graph = self.model.graph
+        weights = self.weight_inputs()
+        for name, shape in weights.items():
+            self.values[name] = _WeightShape(shape)
+        inputs = [value for value in graph.input if value.name not in self.initializers and value.name not in weights]
         if len(inputs) != 1:
+            listed = f" ({', '.join(v.name for v in inputs)})" if inputs else ""
+            besides = f" besides the weights {', '.join(weights)}" if weights else ""
             raise ModelImportError(
-                f"the model has {len(inputs)} inputs ({', '.join(v.name for v in inputs)}); convsolve imports models with one input tensor",
+                f"the model has {len(inputs)} inputs{listed}{besides}; convsolve imports models with one input tensor "
+                f"(a graph input with a static shape read only as a weight or bias, such as a Conv's W, counts as a weight)",
                 file=self.source,
             )
         value = inputs[0]
@@ -659,12 +691,13 @@ class _ModelImporter:
     def run(self) -> None:
         for node in self.model.graph.node:
             self.node = node
-            self.check_arity(node)
+            self.check_schema(node)
             self.translate(node)
         self.node = None
 
-    def check_arity(self, node: Any) -> None:
-        """Refuse a node with fewer or more inputs or outputs than the ONNX schema of its op allows (or no output)."""
+    def check_schema(self, node: Any) -> None:
+        """Refuse a node with fewer or more inputs or outputs than the ONNX schema of its op at the model's opset
+        allows (or no output), or an attribute the op does not have there (AveragePool's ``dilations`` before opset 19)."""
         if not node.output or not node.output[0]:
             raise self.error(f"the {node.op_type or 'op-less'} node has no output", "output")
         opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), None)
@@ -676,6 +709,13 @@ class _ModelImporter:
                                        ("outputs", len(node.output), schema.min_output, schema.max_output)):
             if not low <= count <= high:
                 raise self.error(f"{node.op_type} takes {low}..{high} {what}, this node has {count}", what[:-1])
+        for attribute in node.attribute:
+            if attribute.name not in schema.attributes:
+                raise self.error(
+                    f"{node.op_type} has no attribute {attribute.name!r} at the model's opset ({opset or 1}), so ONNX refuses "
+                    f"the node; its attributes there: {', '.join(sorted(schema.attributes)) or 'none'}",
+                    attribute.name,
+                )
 
     def emit(self, layer: Layer, inputs: Sequence[_Activation], rank: int) -> _Activation:
         from .export import layer_to_config
@@ -739,8 +779,11 @@ class _ModelImporter:
         for value in inputs:
             if isinstance(value, _Symbol):
                 raise self.error(f"{node.op_type} reads {value.what}, which convsolve does not translate", "inputs")
-        constants = {name: value for name, value in zip(node.input, inputs) if name and not isinstance(value, (_Activation, _Symbol, list))}
+        constants = {
+            name: value for name, value in zip(node.input, inputs) if name and not isinstance(value, (_Activation, _Symbol, _WeightShape, list))
+        }
         shapes = {name: tuple(int(d) for d in getattr(value, "shape", ())) for name, value in constants.items()}
+        shapes.update({name: value.shape for name, value in zip(node.input, inputs) if isinstance(value, _WeightShape)})
         spatial = first.rank - 2
         input_shape = (self.batch, first.channels) + (-1,) * spatial if first.rank > 2 else (self.batch, first.channels)
         try:
@@ -758,7 +801,7 @@ class _ModelImporter:
             or first.rank != 2
             or isinstance(weight, (_Activation, _Symbol, list))
             or weight is None
-            or weight.ndim != 2
+            or len(weight.shape) != 2
         ):
             raise self.error("MatMul is translated as a linear layer: (batch, features) times a constant matrix", "inputs")
         layer = Linear(type="linear", ndim=0, out_features=int(weight.shape[1]), in_features=int(weight.shape[0]))
@@ -845,7 +888,9 @@ def from_onnx(
     ----------
     model : str, Path or onnx.ModelProto
         A ``.onnx`` file or a loaded model with one input tensor (batch, channels, spatial...). The
-        channel dimension must be fixed; spatial dimensions may be symbolic.
+        channel dimension must be fixed; spatial dimensions may be symbolic. Weights are initializers, or
+        graph inputs with a static shape read only as weights (:data:`WEIGHT_INPUTS`); external data is never read
+        (an initializer stored there is refused).
     input : int, range, SizeRange, or a list of them per spatial axis, optional
         The input sizes to examine. Default: the model's own spatial sizes when they are fixed, else
         square inputs 1..512.
@@ -857,14 +902,15 @@ def from_onnx(
     Returns
     -------
     Network
-        In the ONNX convention: explicit pads, SAME_UPPER/SAME_LOWER, ceil_mode, dilations, ConvTranspose
-        output_shape/output_padding, Resize/Upsample with constant scales or sizes, Concat, Add/Mul
+        In the ONNX convention: explicit pads, SAME_UPPER/SAME_LOWER, ceil_mode, dilations (of every pool
+        too), MaxPool/AveragePool/LpPool, ConvTranspose output_shape/output_padding, Resize/Upsample with constant scales or sizes, Concat, Add/Mul
         (broadcasting), Flatten, Gemm and MatMul with a constant matrix, Reshape to (batch, -1).
 
     Raises
     ------
     ModelImportError
-        A missing or unreadable file, several inputs, or an op convsolve does not translate (naming the node).
+        A missing or unreadable file, several inputs besides weights (naming them), or an op convsolve does not
+        translate (naming the node).
     MissingExtraError
         When the ``onnx`` package is not installed.
     """

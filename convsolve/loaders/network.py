@@ -209,16 +209,17 @@ class NetworkLoader:
         return LayerHead(name, type_name, cls, tuple(inputs or ()), line, values)
 
     def field_specs(
-        self, cls: type[Layer], type_name: str, values: Mapping[str, Any], name: str, raw: Any, line: int | None,
-        *, spaces: bool = False,
+        self, cls: type[Layer], type_name: str, values: Mapping[str, Any], convention: Convention, name: str, raw: Any,
+        line: int | None, *, spaces: bool = False,
     ) -> dict[str, Any]:
-        """The config fields of a layer type (dataclass fields by name, in the order a config writes them), after
-        refusing unknown keys in ``values``.
+        """The config fields of a layer type in ``convention`` (dataclass fields by name, in the order a config writes
+        them), after refusing unknown keys in ``values``.
 
         Unless ``spaces``, a field left open (``{choice: ...}`` and the like) is refused too.
         """
         specs = {spec.name: spec for spec in fields(cls)}
-        allowed = cls.config_fields(type_name)
+        unknown = cls.fields_unknown_to(type_name, convention)
+        allowed = tuple(key for key in cls.config_fields(type_name) if key not in unknown)
         for key in values:
             value = values[key]
             if not spaces and is_space_value(value):
@@ -238,7 +239,7 @@ class NetworkLoader:
         convention: Convention, name: str, raw: Any, line: int | None,
     ) -> Layer:
         """The layer built from its config fields ``values`` (plain values, no open choices)."""
-        specs = self.field_specs(cls, type_name, values, name, raw, line)
+        specs = self.field_specs(cls, type_name, values, convention, name, raw, line)
         parsed: dict[str, Any] = {}
         for key in ("kernel", "stride", "dilation"):
             if key in specs and key in values:

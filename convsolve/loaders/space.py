@@ -66,7 +66,7 @@ class SpaceLoader:
         for index, raw in enumerate(raw_layers):
             head = self.network_loader.layer_head(raw, index, raw_layers)
             previous = self.network_loader.add_node(graph, head, previous, type=head.type_name)
-            specs = self.network_loader.field_specs(head.cls, head.type_name, head.fields, head.name, raw, head.line, spaces=True)
+            specs = self.network_loader.field_specs(head.cls, head.type_name, head.fields, convention, head.name, raw, head.line, spaces=True)
             heads.append((head, raw, index, self.open_fields(head, specs, raw, index)))
         self.network_loader.connect(graph)
         order = list(nx.topological_sort(graph))
@@ -269,7 +269,7 @@ class SpaceLoader:
                 raise ConfigError(exc.message, **exc.facts) from None
             return
         fields = dict(head.fields)
-        specs = self.network_loader.field_specs(head.cls, head.type_name, fields, head.name, template.raw, head.line, spaces=True)
+        specs = self.network_loader.field_specs(head.cls, head.type_name, fields, space.convention, head.name, template.raw, head.line, spaces=True)
         for slot in template.slots:
             spec = specs[slot.field]
             kind = spec.metadata.get("kind")

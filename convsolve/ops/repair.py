@@ -332,7 +332,7 @@ def _repair_space(
         if not layer.tunable:
             continue
         kinds = set(KINDS) if node in relaxed else (set() if node in options.freeze else set(options.allow))
-        fields = set(layer.tunable) & set(layer.config_fields(layer.type))
+        fields = set(layer.tunable) & set(layer.config_fields(layer.type)) - layer.fields_unknown_to(layer.type, network.convention)
         symbols = not _spellable(node)
         written: dict[str, Any] = {}  # the open kinds' markers, added after the other fields in KINDS order
         names: dict[str, list[str]] = {}
