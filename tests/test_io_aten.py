@@ -154,9 +154,9 @@ def test_an_untranslated_operator_is_named_with_its_source_line():
         from_torch(Unfolds().eval(), input=range(1, 33))
 
 
-TIMM_MODELS = ["convnext_atto", "vit_tiny_patch16_224", "nfnet_l0", "rexnet_100", "resnetaa50"]
-"""Families the module-level importer refused (or, for resnetaa50, answered wrongly): norms with rank asserts,
-channels-last norms, dynamic-size transformers, standardized weights, in-place residual adds."""
+TIMM_MODELS = ["convnext_atto", "vit_tiny_patch16_224", "rexnet_100", "resnetaa50"]
+"""Families the module-level importer refused (or, for resnetaa50, answered wrongly): channels-last norms,
+dynamic-size transformers, norms with rank asserts, in-place residual adds (scripts/zoo_sweep.py runs the rest)."""
 
 
 @pytest.mark.parametrize("name", TIMM_MODELS)
@@ -168,5 +168,5 @@ def test_timm_models_are_valid_exactly_where_pytorch_runs(name):
             model = timm.create_model(name, pretrained=False, dynamic_img_size=True)
         except TypeError:
             model = timm.create_model(name, pretrained=False)
-    network = from_torch(model.eval(), input=range(1, 65))
-    assert claimed(network) == forward_valid(model, range(1, 65))
+    network = from_torch(model.eval(), input=range(1, 49))
+    assert claimed(network) == forward_valid(model, range(1, 49))
