@@ -27,6 +27,7 @@ EXTRA_OF = {
     "matplotlib": "plot",
     "optuna": "optuna",
     "dask": "dask",
+    "timm": "timm",
     "yaml": "test",  # PyYAML: the fast path of convsolve.io.quickyaml (optional at run time)
 }
 """The extra of pyproject.toml that installs each optional top-level module."""
