@@ -151,7 +151,7 @@ def parse_reference(text: str) -> ModelReference:
         )
     if module.partition(".")[0] in _DOWNLOADERS:
         for key, value in kwargs.items():
-            if (key == "pretrained" and value) or (key.endswith("weights") and value is not None):
+            if (key == "pretrained" and value) or ("weights" in key and value is not None):
                 raise ModelImportError(
                     f"{key}={value!r} asks for weights, which convsolve never downloads (weights do not change a size); "
                     f"drop the argument: {module} builds the model without them", file=text,
@@ -166,13 +166,13 @@ def _parse_arguments(arguments: str, reference: str) -> tuple[tuple[Any, ...], d
     try:
         tree = ast.parse("_" + arguments, mode="eval")
     except SyntaxError as exc:
-        raise ModelImportError(f"the arguments {_shown(arguments)} are not a Python argument list: {exc.msg}", file=reference) from None
+        raise ModelImportError(f"the arguments {_shown(arguments)!r} are not a Python argument list: {exc.msg}", file=reference) from None
     except (ValueError, RecursionError, MemoryError) as exc:  # a NUL byte; nesting deeper than the parser takes
-        raise ModelImportError(f"the arguments {_shown(arguments)} are not a Python argument list: {first_line(exc)}",
+        raise ModelImportError(f"the arguments {_shown(arguments)!r} are not a Python argument list: {first_line(exc)}",
                                file=reference) from None
     call = tree.body
     if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "_"):
-        raise ModelImportError(f"expected one argument list in parentheses after the callable, got {_shown(arguments)}", file=reference)
+        raise ModelImportError(f"expected one argument list in parentheses after the callable, got {_shown(arguments)!r}", file=reference)
     args = []
     for position, node in enumerate(call.args, start=1):
         args.append(_literal(node, f"argument {position}", reference))
@@ -180,6 +180,8 @@ def _parse_arguments(arguments: str, reference: str) -> tuple[tuple[Any, ...], d
     for keyword in call.keywords:
         if keyword.arg is None:
             raise ModelImportError(f"**-unpacking ({_shown(ast.unparse(keyword.value))}) is not allowed: {_LITERALS}", file=reference)
+        if keyword.arg in kwargs:
+            raise ModelImportError(f"keyword argument {keyword.arg!r} is given twice", file=reference)
         kwargs[keyword.arg] = _literal(keyword.value, f"argument {keyword.arg!r}", reference)
     return tuple(args), kwargs
 
