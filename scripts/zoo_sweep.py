@@ -35,6 +35,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -232,7 +233,7 @@ def sweep_model(candidate: Candidate, sizes: range, timeout: float, stage: Calla
     try:
         claimed, row.valid, channels = convsolve_valid_sizes(model, sizes)
     except ConvsolveError as exc:
-        row.verdict, row.detail, row.convsolve_s = "refused", exc.message.splitlines()[0], time.perf_counter() - clock
+        row.verdict, row.detail, row.convsolve_s = "refused", first_sentence(str(exc)), time.perf_counter() - clock
         return row
     except Exception as exc:  # noqa: BLE001 - a convsolve bug: recorded, and the sweep goes on
         row.verdict, row.detail, row.convsolve_s = "ERROR", _first_line(exc), time.perf_counter() - clock
@@ -281,6 +282,17 @@ def sweep_model(candidate: Candidate, sizes: range, timeout: float, stage: Calla
                      + (f", {len(unconfirmed)} of them disagreements judged by meta alone" if unconfirmed else ""))
     row.detail = "; ".join(notes)
     return row
+
+
+def first_sentence(message: str) -> str:
+    """The first sentence of a message's first line: where and why, without the how-to-fix that follows."""
+    return re.split(r"(?<=[\w)\]'])\. ", message.strip().splitlines()[0], maxsplit=1)[0]
+
+
+def refusal_reason(detail: str) -> str:
+    """A refusal grouped by its kind: the sentence without its location and with bracketed specifics as ``(...)``."""
+    reason = detail.rsplit("': ", 1)[-1] if detail.startswith(("layer ", "module ")) else detail
+    return re.sub(r"\([^()]*(\([^()]*\))*[^()]*\)", "(...)", reason).split(": ")[0]
 
 
 def compress(values: Sequence[int], limit: int = 12) -> str:
@@ -361,7 +373,15 @@ def summary(rows: Sequence[Row]) -> str:
         exact = sum(r.verdict == "exact" for r in judged)
         share = f"{100 * exact / len(judged):.0f}%" if judged else "-"
         parts.append(f"{kind} families: {exact}/{len(judged)} exact ({share})")
-    return "summary: " + "; ".join(parts)
+    reasons: dict[str, int] = {}
+    for row in rows:
+        if row.verdict == "refused":
+            reasons[refusal_reason(row.detail)] = reasons.get(refusal_reason(row.detail), 0) + 1
+    ranked = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    lines = ["summary: " + "; ".join(parts)]
+    if ranked:
+        lines.append("refused because: " + "; ".join(f"{count} x {reason}" for reason, count in ranked))
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
