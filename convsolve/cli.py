@@ -24,6 +24,7 @@ from rich.table import Table
 
 from .errors import ConvsolveError, MissingExtraError, SolverTimeout, UsageError
 from .io.config import MAX_CONFIG_BYTES, output_target, read_config
+from .io.references import split_reference
 from .io.sources import is_torch_reference, load
 from .network import Network
 from .sizesets import MAX_SIZE, SizeRange, parse_input
@@ -36,8 +37,9 @@ app = typer.Typer(
     "  convsolve sizes configs/unet.yaml --input 1:512\n\n"
     "  convsolve sizes torchvision.models:resnet50 --input 1:512\n\n"
     "Networks are config files (YAML/JSON), ONNX models (.onnx, read and never run) or PyTorch MODULE:CALLABLE / "
-    "FILE.py:CALLABLE references: for those convsolve imports only the named module (or file) and calls only the "
-    "named callable, without arguments, then traces the nn.Module it returns with torch.fx.",
+    "FILE.py:CALLABLE / timm:NAME references, optionally with literal arguments (CALLABLE(num_classes=10), parsed, "
+    "never evaluated): for those convsolve imports only the named module (or file) and calls only the named callable "
+    "(timm.create_model without weights), then traces the nn.Module it returns with torch.fx.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -115,8 +117,9 @@ MAX_SEED = 2**63 - 1
 MAX_WORKERS = 4 * (os.cpu_count() or 1)
 """The most local worker processes of ``batch-repair``: four per CPU core."""
 MODEL_HELP = (
-    "Network: a config (YAML or JSON), an ONNX model (.onnx), or a PyTorch MODULE:CALLABLE or FILE.py:CALLABLE "
-    "(convsolve imports only that module or file and calls only that callable, which must return an nn.Module)."
+    "Network: a config (YAML or JSON), an ONNX model (.onnx), or a PyTorch MODULE:CALLABLE, FILE.py:CALLABLE or timm:NAME, "
+    "optionally with literal arguments, CALLABLE(num_classes=10) (convsolve imports only that module or file and calls "
+    "only that callable, which must return an nn.Module)."
 )
 
 
@@ -149,8 +152,9 @@ def _load(path: Path, input_text: str | None, max_config_bytes: int) -> Network:
 
 def _input_files(reference: Path) -> list[Path]:
     """The files a command reads for ``reference``: the config or model, or a PyTorch reference's ``file.py``."""
-    if is_torch_reference(reference):
-        module = str(reference).rpartition(":")[0]
+    parts = split_reference(str(reference))
+    if is_torch_reference(reference) and parts is not None:
+        module = parts[0]
         return [Path(module)] if module.endswith(".py") else []
     return [reference]
 

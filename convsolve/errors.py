@@ -105,6 +105,26 @@ class ModelImportError(ConfigError):
         return f"{where}, module {module!r}" if where else f"module {module!r}"
 
 
+USER_CODE_FAILURES = (Exception, SystemExit)
+"""What user code (a model's module, factory, forward or rule) may raise that becomes a ModelImportError: anything
+but KeyboardInterrupt; a SystemExit too, which would otherwise end convsolve with the model's exit code and no word."""
+
+
+def first_line(exc: BaseException) -> str:
+    """One line saying what user code raised: the exception's type and the first line of its message.
+
+    Example:
+        >>> first_line(ValueError("no weights here\\nmore detail"))
+        'ValueError: no weights here'
+        >>> first_line(SystemExit(3))
+        'it called sys.exit(3)'
+    """
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 class InvalidAssignment(ConvsolveError):
     """Values of a search space's parameters that do not make a valid layer.
 

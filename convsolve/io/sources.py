@@ -1,14 +1,16 @@
-"""Where a network comes from: a config file, an ONNX model, or a PyTorch ``module:callable``.
+"""Where a network comes from: a config file, an ONNX model, or a PyTorch model reference.
 
 :func:`load` tells them apart by the reference alone: a path ending in ``.onnx`` is an ONNX model
-(read, never run); an existing file is a config (YAML or JSON); ``module:callable`` or
-``file.py:callable`` names something that gives a ``torch.nn.Module`` — that module (or file) is
-imported and that callable called without arguments, the only user code convsolve runs.
+(read, never run); an existing file is a config (YAML or JSON); ``module:callable``,
+``file.py:callable`` (either with literal arguments, ``callable(num_classes=10)``) or ``timm:name``
+names something that gives a ``torch.nn.Module`` (see :mod:`convsolve.io.references`) — that module
+(or file) is imported and that callable called, the only user code convsolve runs.
 
 Example:
-    >>> net = load("configs/unet.yaml")                   # doctest: +SKIP
-    >>> net = load("model.onnx")                          # doctest: +SKIP
-    >>> net = load("torchvision.models:resnet50")         # doctest: +SKIP
+    >>> net = load("configs/unet.yaml")                                 # doctest: +SKIP
+    >>> net = load("model.onnx")                                        # doctest: +SKIP
+    >>> net = load("torchvision.models:resnet18(num_classes=10)")       # doctest: +SKIP
+    >>> net = load("timm:resnet50")                                     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..errors import UsageError
 from ..network import AXIS_NAMES, Network
 from ..sizesets import SizeRange
 from . import config
+from .references import is_model_reference
 
 __all__ = ["DEFAULT_RANGE", "InputSizes", "input_config", "input_ranges", "is_torch_reference", "load"]
 
@@ -79,12 +82,13 @@ def input_config(ranges: Sequence[SizeRange], tied: bool, channels: int) -> dict
 
 
 def is_torch_reference(reference: str | Path) -> bool:
-    """Whether ``reference`` names a PyTorch callable (``module:callable``, ``file.py:callable``) rather than a file."""
-    text = str(reference)
-    if Path(text).exists() or ":" not in text:
-        return False
-    module, _, attribute = text.rpartition(":")
-    return bool(module) and bool(attribute) and "/" not in attribute
+    """Whether ``reference`` names a PyTorch model (``module:callable``, ``file.py:callable(...)``, ``timm:name``) rather than a file.
+
+    Example:
+        >>> is_torch_reference("torchvision.models:resnet18(num_classes=10)"), is_torch_reference("configs/unet.yaml")
+        (True, False)
+    """
+    return is_model_reference(reference)
 
 
 def load(reference: str | Path, *, max_config_bytes: int | None = None) -> Network:
@@ -93,7 +97,8 @@ def load(reference: str | Path, *, max_config_bytes: int | None = None) -> Netwo
     Parameters
     ----------
     reference : str or Path
-        ``configs/unet.yaml``, ``model.onnx``, ``torchvision.models:resnet50`` or ``my_models.py:build_net``.
+        ``configs/unet.yaml``, ``model.onnx``, ``torchvision.models:resnet50``, ``my_models.py:build_net(32)``
+        or ``timm:resnet50``.
     max_config_bytes : int, optional
         The largest config file read (default :data:`~convsolve.io.config.MAX_CONFIG_BYTES`); a config
         must also be a regular file, not a device, FIFO or folder.
@@ -110,7 +115,7 @@ def load(reference: str | Path, *, max_config_bytes: int | None = None) -> Netwo
     ModelImportError
         A model that cannot be imported (a subclass of ConfigError).
     MissingExtraError
-        When the model needs torch or onnx and it is not installed.
+        When the model needs torch, onnx or timm and it is not installed.
     """
     text = str(reference)
     if text.lower().endswith(".onnx"):
@@ -118,7 +123,8 @@ def load(reference: str | Path, *, max_config_bytes: int | None = None) -> Netwo
 
         return from_onnx(Path(text), source=text)
     if is_torch_reference(text):
-        from .torch import from_torch, load_callable
+        from .references import load_callable
+        from .torch import from_torch
 
         model, name = load_callable(text)
         return from_torch(model, name=name, source=text)

@@ -25,22 +25,20 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import importlib.util
 import inspect
 import operator
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..errors import USER_CODE_FAILURES as _USER_CODE_FAILURES
 from ..errors import ConfigError, MissingExtraError, ModelImportError
+from ..errors import first_line as _first_line
 from ..layers import LAYER_TYPES
 from ..network import INPUT, Network
 from ..sizesets import SizeRange
+from .references import load_callable
 from .sources import InputSizes, input_config, input_ranges
 
 __all__ = ["ModuleRule", "from_torch", "load_callable", "register_module"]
@@ -148,11 +146,6 @@ class _Refusal(Exception):
 # --- the tracer -----------------------------------------------------------------------------------
 
 
-_USER_CODE_FAILURES = (Exception, SystemExit)
-"""What user code (a model's module, factory, forward or rule) may raise that becomes a ModelImportError: anything
-but KeyboardInterrupt; a SystemExit too, which would otherwise end convsolve with the model's exit code and no word."""
-
-
 class _TraceFailure(Exception):
     def __init__(self, path: str, module_type: type, cause: BaseException) -> None:
         super().__init__(path)
@@ -212,13 +205,6 @@ def _qualname(obj: Any) -> str:
     module = getattr(obj, "__module__", None) or ""
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
     return f"{module}.{name}" if module and module != "builtins" else str(name)
-
-
-def _first_line(exc: BaseException) -> str:
-    if isinstance(exc, SystemExit):
-        return f"it called sys.exit({exc.code!r})"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _trace(torch: ModuleType, model: Any, source: str | None) -> Any:
@@ -1235,88 +1221,3 @@ def _check_features(network: Network, translator: _Translator, source: str | Non
                 f"linear layer with in_features = {features} reads the result; write torch.flatten(x, 1) instead",
                 file=source, node=flat, module=translator.module_of.get(flat),
             )
-
-
-# --- module:callable references -------------------------------------------------------------------
-
-
-def load_callable(reference: str) -> tuple[Any, str]:
-    """The ``torch.nn.Module`` a ``module:callable`` or ``file.py:callable`` reference gives, and the callable's name.
-
-    Only the named module (or file) is imported and only the named attribute is used: a module
-    instance as is, anything else called without arguments. Importing runs the module's top-level
-    code, as ``python -c "import module"`` would.
-
-    Raises
-    ------
-    ModelImportError
-        A malformed reference, a missing file or module, a missing attribute, a callable that fails or
-        returns something other than a ``torch.nn.Module``.
-    """
-    module_part, sep, attribute = reference.rpartition(":")
-    if not sep or not module_part or not attribute:
-        raise ModelImportError("expected MODULE:CALLABLE (e.g. torchvision.models:resnet50) or FILE.py:CALLABLE", file=reference)
-    file = Path(module_part)
-    if (module_part.endswith(".py") or "/" in module_part) and not file.is_file():  # a missing file says so, extra or not
-        raise ModelImportError("no such file" if not file.exists() else "is not a file", file=module_part)
-    torch = _import_torch()
-    module = _import_file(module_part, reference) if module_part.endswith(".py") or "/" in module_part else _import_module(module_part, reference)
-    target: Any = module
-    for index, part in enumerate(attribute.split(".")):
-        if not hasattr(target, part):
-            owner = Path(module_part).name if module_part.endswith(".py") else module_part
-            where = ".".join([owner] + attribute.split(".")[:index])
-            names = [n for n in dir(target) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ModelImportError(f"{where} has no attribute {part!r}{hint}", file=reference)
-        target = getattr(target, part)
-    if isinstance(target, torch.nn.Module):
-        return target, attribute.split(".")[-1]
-    if not callable(target):
-        raise ModelImportError(f"{attribute} is a {type(target).__name__}, neither a torch.nn.Module nor callable", file=reference)
-    try:
-        model = target()
-    except _USER_CODE_FAILURES as exc:
-        hint = ("it must return a torch.nn.Module" if isinstance(exc, SystemExit)
-                else "convsolve calls it without arguments; wrap it in a function that passes them")
-        raise ModelImportError(f"calling {attribute}() failed: {_first_line(exc)} ({hint})", file=reference) from None
-    if not isinstance(model, torch.nn.Module):
-        raise ModelImportError(f"{attribute}() returned a {type(model).__name__}, not a torch.nn.Module", file=reference)
-    return model, attribute.split(".")[-1]
-
-
-def _import_module(name: str, reference: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            raise ModelImportError(
-                f"no module named {exc.name!r} (is it installed, or is it a file? write FILE.py:CALLABLE)", file=reference
-            ) from None
-        raise ModelImportError(f"importing {name} failed: {_first_line(exc)}", file=reference) from None
-    except _USER_CODE_FAILURES as exc:
-        raise ModelImportError(f"importing {name} failed: {_first_line(exc)}", file=reference) from None
-
-
-def _import_file(path_text: str, reference: str) -> ModuleType:
-    path = Path(path_text)
-    if not path.is_file():
-        raise ModelImportError("no such file" if not path.exists() else "is not a file", file=path_text)
-    module_name = f"convsolve_model_{abs(hash(str(path.resolve()))):x}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ModelImportError("cannot be imported as a Python file", file=path_text)
-    module = importlib.util.module_from_spec(spec)
-    folder = str(path.resolve().parent)
-    sys.path.insert(0, folder)  # so the file can import its neighbours
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except _USER_CODE_FAILURES as exc:
-        sys.modules.pop(module_name, None)
-        raise ModelImportError(f"importing {path_text} failed: {_first_line(exc)}", file=reference) from None
-    finally:
-        if folder in sys.path:
-            sys.path.remove(folder)
-    return module
