@@ -170,3 +170,18 @@ def test_timm_models_are_valid_exactly_where_pytorch_runs(name):
             model = timm.create_model(name, pretrained=False)
     network = from_torch(model.eval(), input=range(1, 49))
     assert claimed(network) == forward_valid(model, range(1, 49))
+
+
+def test_a_slice_that_empties_a_tensor_is_not_called_valid():
+    class Shifted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            torch._assert(x.ndim == 4, "NCHW")
+            y = self.conv(x)
+            return y[:, :, 1:] * 2  # an empty tensor at height 1: PyTorch runs, convsolve's output rule does not hold
+
+    with pytest.raises(ModelImportError, match=r"size of s\d+ - 1, which is below 1 at input 1"):
+        from_torch(Shifted().eval(), input=range(1, 17))

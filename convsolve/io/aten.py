@@ -168,6 +168,8 @@ class _Translator:
         self.values: dict[Any, Any] = {}
         self.names: set[str] = {INPUT}
         self.where_of: dict[str, str] = {}
+        self.derived: dict[Any, str] = {}
+        """Every size expression of a tensor met, with the source line that made it first."""
         self.view_checks: list[tuple[Any, Any, str, str]] = []
         """Views whose element counts are different expressions: they must agree at every examined size."""
         self.unchecked: set[str] = set()
@@ -221,12 +223,21 @@ class _Translator:
                     self.values[node] = self.call(node)
                 except _Refusal as refusal:
                     raise self.error(str(refusal)) from None
+                self.note_derived(self.values[node])
             elif node.op == "output":
                 for value in _flatten_values(self.arg(node.args)):
                     if isinstance(value, (_Activation, _Flat)):
                         outputs.append(self.settled(value) if isinstance(value, _Activation) else value.node)
         self.node = None
         return outputs
+
+    def note_derived(self, value: Any) -> None:
+        """Remember sizes no layer checks (a slice's ``H - 1``, tokens ``N + 1``): each must be at least 1 where the network is valid."""
+        for item in _flatten_values([value]):
+            if isinstance(item, (_Activation, _Flat)):
+                for dim in item.dims:
+                    if not _is_static(dim) and dim not in self.derived:
+                        self.derived[dim] = _source_line(self.node)
 
     def arg(self, value: Any) -> Any:
         if isinstance(value, self.torch.fx.Node):
@@ -739,7 +750,26 @@ def from_aten(
         node = exc.facts.get("node")
         raise ModelImportError(exc.message, file=source, node=node, field=exc.facts.get("field")) from None
     _check_against_pytorch(network, translator, region, source)
+    _check_derived_sizes(network, translator, region, source)
     return network
+
+
+def _check_derived_sizes(network: Network, translator: _Translator, region: _Region, source: str | None) -> None:
+    """Every tensor's sizes are at least 1 wherever the network is valid (PyTorch would let an empty tensor through)."""
+    import sympy
+
+    mask = np.asarray(network.valid_sizes().mask, dtype=bool)
+    grid_exprs = {e for grid in translator.grid.values() for e in grid}
+    for expr, where in translator.derived.items():
+        if expr in grid_exprs:
+            continue
+        holds = region.holds(sympy.Ge(expr, 1))
+        bad = [index for index in np.ndindex(region.shape) if mask[index] and not holds[index]]
+        if bad:
+            raise ModelImportError(
+                f"a tensor made at {where} has a size of {expr}, which is below 1 at input {'x'.join(map(str, region.point(bad[0])))} "
+                "where every translated layer is valid; convsolve does not translate that size into a layer yet", file=source,
+            )
 
 
 def _first_capture(
@@ -783,6 +813,11 @@ def _cover_branches(
         if len(set(other.symbols)) == len(set(capture.symbols)):
             rename = dict(zip(other.symbols, capture.symbols))
             other.branches = [(g.xreplace(rename), w) for g, w in other.branches]
+            for expr, line in other_translator.derived.items():  # the other branch's tensors must not be empty either
+                translator.derived.setdefault(expr.xreplace(rename), line)
+        else:  # captured at a square size: one symbol for every axis
+            for expr, line in other_translator.derived.items():
+                translator.derived.setdefault(expr.xreplace({other.symbols[0]: capture.symbols[0]}), line)
         if _structure(other_translator.layers) != structure:
             size = "x".join(map(str, point))
             raise ModelImportError(
