@@ -183,6 +183,11 @@ class Layer:
         return frozenset()
 
     @classmethod
+    def input_count(cls, type_name: str) -> tuple[int, int | None]:
+        """The fewest and most inputs a layer of ``type_name`` takes (None: no most)."""
+        return (1, 1)
+
+    @classmethod
     def convention_fields(cls, type_name: str, convention: Convention, given: Mapping[str, Any]) -> dict[str, Any]:
         """Fields derived from the convention rather than written (``given``: the fields the config gave)."""
         return {}
@@ -680,6 +685,32 @@ class Pad(Monotone):
 
 
 @dataclass(frozen=True)
+class SamePad(Monotone):
+    """``pad_same``: TensorFlow's "same" padding, computed from the input size for the window that follows
+    (``kernel``, ``stride``, ``dilation``), as timm's ``Conv2dSame`` and ``pad_same`` do it:
+    ``out = n + max((ceil(n / stride) - 1) * stride + (kernel - 1) * dilation + 1 - n, 0)``, so that the
+    window after it (unpadded) gives ``ceil(n / stride)``.
+
+    Example:
+        >>> SamePad(type="pad_same", ndim=2, kernel=3, stride=2).apply_sizes(0, np.array([5, 6, 7]))[0].tolist()
+        [7, 7, 9]
+    """
+
+    kernel: tuple[int, ...] = axes_field(1, required=True)
+    stride: tuple[int, ...] = axes_field(1, default=1)
+    dilation: tuple[int, ...] = axes_field(1, default=1)
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        k, s, d = self.kernel[axis], self.stride[axis], self.dilation[axis]
+        needed = (_ceil_div(n, s) - 1) * s + (k - 1) * d + 1
+        return np.maximum(n, needed) if isinstance(n, np.ndarray) else max(n, needed), n >= 1
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        out, _ = self.axis_size(axis, n)
+        return f"{n} + {out - n} ('same' padding) = {out}", "" if n >= 1 else "nothing reaches it"
+
+
+@dataclass(frozen=True)
 class CenterCrop(Monotone):
     """``center_crop``: the central ``size`` pixels; the input must be at least that large."""
 
@@ -782,7 +813,8 @@ class MultipleOf(Layer):
 
 @dataclass(frozen=True)
 class Merge(Layer):
-    """``add``/``mul``: equal sizes and channels; ``concat``: equal sizes, channels summed.
+    """``add``/``mul``: equal sizes and channels; ``concat``: equal sizes, channels summed; ``resize_as``: the
+    first input interpolated to the second's size (``F.interpolate(x, size=skip.shape[2:])``), its channels kept.
 
     With ``broadcast`` an add/mul follows PyTorch broadcasting: a size (or channel count) of 1
     stretches to match the others, as in a squeeze-and-excitation gate. With ``in_place`` it is
@@ -801,8 +833,18 @@ class Merge(Layer):
 
     @classmethod
     def config_fields(cls, type_name: str) -> tuple[str, ...]:
-        """A concat neither broadcasts nor works in place."""
-        return tuple(name for name in super().config_fields(type_name) if not (type_name == "concat" and name in ("broadcast", "in_place")))
+        """A concat or resize_as neither broadcasts nor works in place."""
+        arithmetic = type_name not in ("concat", "resize_as")
+        return tuple(name for name in super().config_fields(type_name) if arithmetic or name not in ("broadcast", "in_place"))
+
+    @classmethod
+    def input_count(cls, type_name: str) -> tuple[int, int | None]:
+        """Two or more inputs; resize_as exactly two (what is resized, and the tensor whose size it takes)."""
+        return (2, 2) if type_name == "resize_as" else (2, None)
+
+    def requires_equal_sizes(self) -> bool:
+        """Whether the inputs must have equal sizes for the result to exist (an add/mul/concat without broadcasting)."""
+        return self.type != "resize_as" and not self.broadcast
 
     def merged(self, values: Sequence[Any]) -> Any:
         """The result's size or channel count: the first input's in place, else the largest (equal unless broadcasting)."""
@@ -816,12 +858,16 @@ class Merge(Layer):
         """Channels of the result; :class:`~convsolve.errors.ChannelMismatch` when an add/mul gets unequal channels."""
         if self.type == "concat":
             return sum(channels)
+        if self.type == "resize_as":
+            return int(channels[0])
         if not self.agree(list(channels)):
             raise ChannelMismatch("inputs", f"{self.type} needs equal channels, got {', '.join(map(str, channels))}")
         return int(self.merged(list(channels)))
 
     def merged_size(self, sizes: Sequence[Size]) -> tuple[Size, Any]:
         """The merged size on one axis and whether the inputs agree (equal, or 1 where broadcasting)."""
+        if self.type == "resize_as":
+            return sizes[1], _as_bool(sizes[0] == sizes[0])
         out = self.merged(sizes) if self.broadcast else sizes[0]
         return out, self.agree(sizes, out)
 
@@ -842,6 +888,8 @@ class Merge(Layer):
         """
         if self.type == "concat":
             return reduce(np.add, channels), True
+        if self.type == "resize_as":
+            return channels[0], True
         out = self.merged(channels)
         return out, self.agree(channels, out)
 
@@ -850,6 +898,8 @@ class Merge(Layer):
         add/mul needs them equal (flattened vectors are merged as they are, without broadcasting)."""
         if self.type == "concat":
             return reduce(np.add, features), True
+        if self.type == "resize_as":
+            return features[1], True
         return features[0], _as_bool(reduce(np.logical_and, [f == features[0] for f in features]))
 
     def merged_receptive(
@@ -862,6 +912,8 @@ class Merge(Layer):
             >>> Merge(type="add", ndim=2).merged_receptive([(2, 1), (2, 1)], [(5, 1), (7, 1)])
             ((2, 1), (7, 1))
         """
+        if self.type == "resize_as":  # on the second input's grid, seeing what the first saw
+            return jumps[1], fields[0]
         field = fields[0]
         for other in fields[1:]:
             wider = other[0] * field[1] > field[0] * other[1]
@@ -886,12 +938,13 @@ def _family_types() -> dict[str, tuple[type[Layer], int | None]]:
     table["pixel_shuffle"] = (PixelShuffle, 2)
     table["pixel_unshuffle"] = (PixelUnshuffle, 2)
     table["pad"] = (Pad, None)
+    table["pad_same"] = (SamePad, None)
     table["center_crop"] = (CenterCrop, None)
     table["flatten"] = (Flatten, None)
     table["linear"] = (Linear, None)
     table["channels"] = (Channels, None)
     table["multiple_of"] = (MultipleOf, None)
-    for name in ("add", "mul", "concat"):
+    for name in ("add", "mul", "concat", "resize_as"):
         table[name] = (Merge, None)
     for name in SHAPE_PRESERVING_TYPES:
         table[name] = (ShapePreserving, None)

@@ -185,3 +185,53 @@ def test_a_slice_that_empties_a_tensor_is_not_called_valid():
 
     with pytest.raises(ModelImportError, match=r"size of s\d+ - 1, which is below 1 at input 1"):
         from_torch(Shifted().eval(), input=range(1, 17))
+
+
+class DoubleConv(nn.Sequential):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(), nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU())
+
+
+class UpToSkip(nn.Module):
+    """A UNet decoder step fitted to its skip at any size: interpolate to the skip's size, or pad the difference."""
+
+    def __init__(self, cin: int, cout: int, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.up = nn.ConvTranspose2d(cin, cin // 2, 2, stride=2)
+        self.conv = DoubleConv(cin // 2 + cout, cout)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        if self.how == "interpolate":
+            x = nn.functional.interpolate(x, size=skip.shape[2:], mode="bilinear", align_corners=False)
+        else:  # the pad of milesial/Pytorch-UNet
+            x = self.up(x)
+            dy, dx = skip.size(2) - x.size(2), skip.size(3) - x.size(3)
+            x = nn.functional.pad(x, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        return self.conv(torch.cat([skip, x], 1)) if self.how != "interpolate" else self.conv(torch.cat([skip, x[:, : x.shape[1] // 2]], 1))
+
+
+class FittedUNet(nn.Module):
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.inc = DoubleConv(3, 8)
+        self.downs = nn.ModuleList([nn.Sequential(nn.MaxPool2d(2), DoubleConv(8 * 2**i, 16 * 2**i)) for i in range(4)])
+        self.ups = nn.ModuleList([UpToSkip(16 * 2**i, 8 * 2**i, how) for i in reversed(range(4))])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = [self.inc(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        x = skips.pop()
+        for up in self.ups:
+            x = up(x, skips.pop())
+        return x
+
+
+@pytest.mark.parametrize("how", ["interpolate", "pad"])
+def test_a_unet_fitted_to_its_skips_is_valid_at_every_size_pytorch_runs(how):
+    model = FittedUNet(how).eval()
+    network = from_torch(model, input=range(1, 81))
+    expected = forward_valid(model, range(1, 81))
+    assert claimed(network) == expected
+    assert min(expected) == 16 and 17 in expected  # not only the multiples of 16

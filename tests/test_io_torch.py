@@ -47,6 +47,10 @@ def torch_valid(model: nn.Module, sizes, channels: int = 3, ndim: int = 2) -> se
     return valid
 
 
+def claimed_sizes(network: convsolve.Network) -> set[int]:
+    return set(network.valid_sizes().sets[0].values)
+
+
 def sample_sizes(network: convsolve.Network, dense: int, every: int) -> list[int]:
     """1..dense, every ``every``-th size up to 300, and both sides of every change of validity convsolve reports."""
     mask = network.valid_sizes().mask
@@ -331,8 +335,13 @@ class ResizeToSkip(nn.Module):
         return torch.cat([x, y], 1)
 
 
+def test_interpolating_to_another_tensors_size_is_valid_exactly_where_pytorch_runs():
+    network = from_torch(ResizeToSkip("interpolate"), input=range(1, 40))
+    assert claimed_sizes(network) == torch_valid(ResizeToSkip("interpolate"), range(1, 40))
+    assert "resize_as" in {network.layer(n).type for n in network.order[1:]}
+
+
 @pytest.mark.parametrize("how, message", [
-    ("interpolate", r"size read from input.shape\[2:\]"),
     ("view(-1, F)", r"view/reshape to \(-1, 27\)"),
     ("slice", "indexing or slicing an activation"),
 ])

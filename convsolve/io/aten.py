@@ -500,7 +500,7 @@ class _Translator:
     def op_constant_pad_nd(self, node: Any, args: Any, kwargs: Any) -> Any:
         source, pad = args[0], list(args[1])
         if any(not isinstance(p, int) for p in pad):
-            raise _Refusal("padding by an amount computed from the input size (TensorFlow-style 'same' padding) is not translated yet")
+            return self.same_pad(node, source)
         padded = {len(source.dims) - 1 - i // 2 for i in range(len(pad)) if pad[i]}
         grid_positions = set(range(2, len(source.dims))) if self.in_spatial_layout(source) else {
             i for i, d in enumerate(source.dims) if not _is_static(d)}
@@ -512,6 +512,29 @@ class _Translator:
         pairs = [[0, 0]] * (self.ndim - len(pad) // 2) + [[pad[i], pad[i + 1]] for i in range(0, len(pad), 2)][::-1]
         return self.windowed(node, spatial, {"type": "pad", "padding": pairs})
 
+    def same_pad(self, node: Any, source: Any) -> Any:
+        """Padding by an amount computed from the size, read as TensorFlow's "same" for the window after it (a
+        ``pad_same`` layer); the check against PyTorch's expression refuses it if the amounts are anything else."""
+        spatial = self.spatial(source)
+        users = list(node.users)
+        window = users[0] if len(users) == 1 and users[0].op == "call_function" else None
+        name = _op_name(window) if window is not None else ""
+        if window is not None and name == "convolution" and not window.args[6]:
+            kernel = [int(d) for d in window.args[1].meta["val"].shape[2:]]
+            stride, dilation = window.args[3], window.args[5]
+        elif window is not None and name in ("max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool2d", "avg_pool3d"):
+            kernel = window.args[1]
+            stride = (window.args[2] if len(window.args) > 2 else None) or kernel
+            dilation = window.args[4] if name.startswith("max") and len(window.args) > 4 else 1
+        else:
+            out = _shape(node.meta["val"])
+            if any(n != spatial.node and tuple(grid) == tuple(out[2:]) for n, grid in self.grid.items()):
+                return self.resized(node, spatial, out)  # padded (or cropped) to another layer's size, as a UNet's skip
+            raise _Refusal("padding by an amount computed from the input size, not followed by a convolution or pool, is not translated")
+        _static_ints(kernel, stride, dilation)
+        spec = {"type": "pad_same", "kernel": _per_axis(kernel), "stride": _per_axis(stride), "dilation": _per_axis(dilation)}
+        return self.windowed(node, spatial, spec)
+
     def upsample(self, node: Any, args: Any, kwargs: Any) -> Any:
         out = _shape(node.meta["val"])
         source = self.spatial(args[0])
@@ -522,7 +545,36 @@ class _Translator:
         if scales and all(isinstance(s, (int, float)) for s in scales):
             values = [float(s) for s in scales]
             return self.windowed(node, source, {"type": "interpolate", "scale_factor": values[0] if len(set(values)) == 1 else values})
-        raise _Refusal("interpolating to a size read from another tensor at run time is not translated yet")
+        return self.resized(node, source, out)
+
+    def resized(self, node: Any, source: _Activation, out: tuple[Any, ...]) -> Any:
+        """A resampling to sizes computed from sizes: another layer's size (``resize_as``), or a whole multiple of the input's."""
+        import sympy
+
+        sizes = tuple(out[2:])
+        references = [n for n, grid in self.grid.items() if tuple(grid) == sizes and n != source.node]
+        out_channels = int(math.prod(int(d) for d in out[:2]))
+        if references:
+            resized = self.emit({"type": "resize_as"}, [self.settled(source), references[-1]], sizes, out_channels)
+            return _Activation(resized, out)
+        ratios = [sympy.simplify(size / grid) for size, grid in zip(sizes, source.dims[2:])]
+        if all(getattr(r, "is_Integer", False) and int(r) >= 1 for r in ratios):
+            scales = [float(int(r)) for r in ratios]
+            return self.windowed(node, source, {"type": "interpolate", "scale_factor": scales[0] if len(set(scales)) == 1 else scales})
+        raise _Refusal(f"resampling {_show(source.dims)} to {_show(out)}, a size that is neither fixed, a layer's size nor a multiple")
+
+    def op__unsafe_index(self, node: Any, args: Any, kwargs: Any) -> Any:
+        """Indexing with index tensors computed from sizes: how PyTorch lowers an interpolation to a size it reads at run time."""
+        source = self.spatial(args[0])
+        indices = list(args[1])
+        out = _shape(node.meta["val"])
+        if len(indices) != len(source.dims) or any(i is not None for i in indices[:2]) or any(isinstance(i, (_Activation, _Flat)) for i in indices):
+            raise _Refusal("indexing an activation other than along its spatial axes by indices computed from sizes")
+        if tuple(out[:2]) != tuple(source.dims[:2]):
+            raise _Refusal(f"indexing {_show(source.dims)} into {_show(out)}")
+        if all(_is_static(d) for d in out[2:]):
+            return self.windowed(node, source, {"type": "interpolate", "size": _per_axis([int(d) for d in out[2:]])})
+        return self.resized(node, source, out)
 
     op_upsample_nearest2d = upsample
     op_upsample_bilinear2d = upsample

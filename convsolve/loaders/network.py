@@ -324,15 +324,22 @@ class NetworkLoader:
         flat: dict[str, bool] = {INPUT: False}
         for name in order[1:]:
             type_name, inputs, line = types[name], graph.nodes[name]["inputs"], graph.nodes[name]["line"]
-            family = LAYER_TYPES[type_name][0].family
-            if family == "merge":
-                if len(inputs) < 2:
-                    raise self.error(f"{type_name} needs at least two inputs, got {len(inputs)}", node=name, field="inputs", line=line)
-                if len({flat[i] for i in inputs}) > 1:
-                    raise self.error(f"{type_name} mixes flattened and spatial inputs", node=name, field="inputs", line=line)
-            elif len(inputs) != 1:
+            kind = LAYER_TYPES[type_name][0]
+            family = kind.family
+            fewest, most = kind.input_count(type_name)
+            if most == 1 and len(inputs) != 1:
                 raise self.error(f"{type_name} takes one input, got {len(inputs)}: {', '.join(inputs)}", node=name, field="inputs", line=line)
+            if len(inputs) < fewest:
+                raise self.error(f"{type_name} needs at least {_count(fewest)} inputs, got {len(inputs)}", node=name, field="inputs", line=line)
+            if most is not None and len(inputs) > most:
+                raise self.error(f"{type_name} takes {_count(most)} inputs, got {len(inputs)}", node=name, field="inputs", line=line)
+            if family == "merge" and len({flat[i] for i in inputs}) > 1:
+                raise self.error(f"{type_name} mixes flattened and spatial inputs", node=name, field="inputs", line=line)
             source_flat = flat[inputs[0]]
             if source_flat and family == "spatial":
                 raise self.error(f"{type_name} needs spatial input but {inputs[0]!r} is flattened", node=name, field="inputs", line=line)
             flat[name] = source_flat or family == "flatten"
+
+
+def _count(number: int) -> str:
+    return {1: "one", 2: "two", 3: "three"}.get(number, str(number))

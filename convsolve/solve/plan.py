@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import ConfigError, InvalidAssignment
 from ..inference import Sweep
-from ..layers import Layer
+from ..layers import Layer, Merge
 from ..network import INPUT, hashable_value
 
 __all__ = ["Step", "Plan", "make_plan", "local_name"]
@@ -216,7 +216,7 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
         steps.append(Step(
             j, node, inputs_of[node], new, old, uses[node], tuple(checked),
             tuple(targets_of.get(node, ())), tuple(live_tensors), tuple(live_params), combos,
-            sample is not None and sample.family == "merge" and not getattr(sample, "broadcast", False) and node not in receptive,
+            isinstance(sample, Merge) and sample.requires_equal_sizes() and node not in receptive,
             twins[node], tuple((n, 0) for n in uses[node] if (node, n) in unnoticed),
         ))
     initial_live = (INPUT,) if last_consumed[INPUT] > 0 else ()
