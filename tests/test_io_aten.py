@@ -235,3 +235,29 @@ def test_a_unet_fitted_to_its_skips_is_valid_at_every_size_pytorch_runs(how):
     expected = forward_valid(model, range(1, 81))
     assert claimed(network) == expected
     assert min(expected) == 16 and 17 in expected  # not only the multiples of 16
+
+
+def test_tensorflow_same_padding_is_a_pad_same_layer():
+    timm_layers = require("timm.layers")
+    model = nn.Sequential(
+        timm_layers.Conv2dSame(3, 8, 3, stride=2), nn.ReLU(), timm_layers.create_pool2d("max", 3, stride=2, padding="same"),
+        timm_layers.Conv2dSame(8, 8, 5, stride=3, dilation=2),
+    ).eval()
+    network = from_torch(model, input=range(1, 61))
+    assert claimed(network) == forward_valid(model, range(1, 61))
+    assert [network.layer(n).type for n in network.order[1:]].count("pad_same") == 3
+
+
+def test_a_model_fixed_to_one_size_answers_for_that_size_alone():
+    class Fixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 4, stride=4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            torch._assert(x.shape[-1] == 32 and x.shape[-2] == 32, "made for 32x32")
+            return self.conv(x).flatten(1)
+
+    with pytest.raises(ModelImportError, match=r"fixes the input size on axis 0 to 32 .*give --input 32"):
+        from_torch(Fixed().eval(), input=range(24, 33))
+    assert str(from_torch(Fixed().eval(), input=range(32, 33)).valid_sizes()) == "32"

@@ -690,13 +690,13 @@ class _Capture:
     """Conditions the model asserts (``torch._assert``): sizes where one fails are invalid."""
 
 
-def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int]) -> _Capture:
+def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces: bool) -> _Capture:
     from torch.fx.experimental.proxy_tensor import make_fx
 
     example = torch.zeros(1, channels, *hints)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        graph_module = make_fx(model, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=True)(example)
+        graph_module = make_fx(model, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=traces)(example)
     placeholder = next(n for n in graph_module.graph.nodes if n.op == "placeholder")
     dims = placeholder.meta["val"].shape[2:]
     capture = _Capture(graph_module, tuple(_expr(d) for d in dims))
@@ -780,6 +780,15 @@ def from_aten(
         An operator without a translation (naming it and the model's source line), branches of the model's
         code giving different layers, or a translated layer disagreeing with PyTorch's own size expression.
     """
+    try:
+        return _import(model, input, channels, ndim, name, source, traces=False)
+    except ModelImportError:  # captured again with stack traces, so that the refusal names the model's source line
+        return _import(model, input, channels, ndim, name, source, traces=True)
+
+
+def _import(
+    model: Any, input: InputSizes | None, channels: int, ndim: int, name: str | None, source: str | None, traces: bool,
+) -> Network:
     import torch
 
     ranges, tied = input_ranges(input, ndim)
@@ -787,9 +796,10 @@ def from_aten(
     was_training = model.training
     model.eval()
     try:
-        capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), source)
+        capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), source, traces)
+        _check_fixed_sizes(capture, ranges, source)
         region = _Region(capture.symbols, axes, tied)
-        _cover_branches(torch, model, channels, capture, translator, region, source)
+        _cover_branches(torch, model, channels, capture, translator, region, source, traces)
     finally:
         model.train(was_training)
     _assert_layers(capture, translator, region, source)
@@ -825,12 +835,12 @@ def _check_derived_sizes(network: Network, translator: _Translator, region: _Reg
 
 
 def _first_capture(
-    torch: Any, model: Any, channels: int, hints: Sequence[tuple[int, ...]], source: str | None,
+    torch: Any, model: Any, channels: int, hints: Sequence[tuple[int, ...]], source: str | None, traces: bool,
 ) -> tuple[_Capture, _Translator]:
     failures: list[str] = []
     for hint in hints:
         try:
-            capture = _capture(torch, model, channels, hint)
+            capture = _capture(torch, model, channels, hint, traces)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model's own code refuses this size: try another
             text = str(exc).strip()
             failures.append(f"at {'x'.join(map(str, hint))}: {type(exc).__name__}: {text.splitlines()[0] if text else ''}")
@@ -844,8 +854,22 @@ def _first_capture(
     )
 
 
+def _check_fixed_sizes(capture: _Capture, ranges: Sequence[Any], source: str | None) -> None:
+    """A model whose code fixes an input size (``assert H == 224``) is captured with that size as a constant: it
+    answers for that size alone."""
+    fixed = [(axis, int(symbol)) for axis, symbol in enumerate(capture.symbols) if _is_static(symbol)]
+    for axis, size in fixed:
+        if ranges[axis].lo != size or ranges[axis].hi != size:
+            raise ModelImportError(
+                f"the model's code fixes the input size on axis {axis} to {size} (PyTorch captured it as a constant); "
+                f"convsolve answers for that size alone: give --input {size}, or build the model for other sizes "
+                "(timm: dynamic_img_size=True)", file=source,
+            )
+
+
 def _cover_branches(
     torch: Any, model: Any, channels: int, capture: _Capture, translator: _Translator, region: _Region, source: str | None,
+    traces: bool,
 ) -> None:
     """Capture again where a branch guard fails; every branch met must give the same layers."""
     structure = _structure(translator.layers)
@@ -856,7 +880,7 @@ def _cover_branches(
         index, (guard, where) = pending[-1]  # the largest size: the likeliest to run
         point = region.point(index)
         try:
-            other = _capture(torch, model, channels, point)
+            other = _capture(torch, model, channels, point, traces)
         except (Exception, SystemExit):  # noqa: BLE001 - the model fails at that size in its other branch
             pending = [p for p in pending if p[0] != index]
             continue
