@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ from ..network import INPUT, Network
 from .sources import InputSizes, input_config, input_ranges
 
 __all__ = ["from_aten"]
+
+RECAPTURE_SECONDS = 10.0
+"""A refused import is captured again with stack traces (to name the model's source line) when the first took less."""
 
 
 @dataclass(frozen=True)
@@ -347,11 +351,18 @@ class _Translator:
             for size, result in zip(aligned, out):
                 if not _is_static(size) and size != result:
                     raise _Refusal(f"a tensor of shape {_show(constant.dims)} computed from sizes does not line up with the result {_show(out)}")
+                if _is_static(size) and int(size) != 1 and not _is_static(result):
+                    raise _Refusal(f"a parameter of shape {_show(constant.dims)} fixes a size that depends on the input ({result})")
         symbolic_out = [d for d in out if not _is_static(d)]
         if len(nodes) == 1:
             source = sources[0]
             if any(not _is_static(d) and d not in source.dims for d in symbolic_out):
                 raise _Refusal(f"a parameter or constant broadcasts the activation {_show(source.dims)} to {_show(out)}")
+            for operand in sources:  # tensors of one layer, shaped differently: their sizes must line up at every input size
+                aligned = (None,) * (len(out) - len(operand.dims)) + tuple(operand.dims)
+                for size, result in zip(aligned, out):
+                    if size is not None and (size != result if not _is_static(size) else int(size) != 1 and not _is_static(result)):
+                        raise _Refusal(f"operands of shapes {', '.join(_show(v.dims) for v in sources)} line up only at some sizes")
             return _Flat(source.node, out) if isinstance(source, _Flat) else _Activation(source.node, out)
         kind = _MERGE_KIND.get(name.rstrip("_"), "mul")
         if any(isinstance(v, _Flat) for v in sources):
@@ -514,7 +525,11 @@ class _Translator:
 
     def same_pad(self, node: Any, source: Any) -> Any:
         """Padding by an amount computed from the size, read as TensorFlow's "same" for the window after it (a
-        ``pad_same`` layer); the check against PyTorch's expression refuses it if the amounts are anything else."""
+        ``pad_same`` layer); the check against PyTorch's expression refuses it if the amounts are anything else.
+        Off the standard layout (a window partition's padding to a multiple), the padded sizes are followed as
+        sizes no layer checks: each must be at least 1 where the network is valid."""
+        if not self.in_spatial_layout(source):
+            return self.result(source.node)
         spatial = self.spatial(source)
         users = list(node.users)
         window = users[0] if len(users) == 1 and users[0].op == "call_function" else None
@@ -780,9 +795,13 @@ def from_aten(
         An operator without a translation (naming it and the model's source line), branches of the model's
         code giving different layers, or a translated layer disagreeing with PyTorch's own size expression.
     """
+    started = time.perf_counter()
     try:
         return _import(model, input, channels, ndim, name, source, traces=False)
-    except ModelImportError:  # captured again with stack traces, so that the refusal names the model's source line
+    except ModelImportError:
+        if time.perf_counter() - started > RECAPTURE_SECONDS:
+            raise  # PyTorch's capture alone was slow: the refusal names the operator, not the line
+        # captured again with stack traces, so that the refusal names the model's source line
         return _import(model, input, channels, ndim, name, source, traces=True)
 
 
