@@ -706,25 +706,38 @@ class _Capture:
 
 
 def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces: bool) -> _Capture:
+    """``make_fx`` of the model on a fake input whose batch (1) and channels are constants and whose every spatial
+    size is a symbol of its own (no duck sizing: equal hints still give two symbols)."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.experimental.proxy_tensor import make_fx
+    from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv, StatelessSymbolicContext
 
-    example = torch.zeros(1, channels, *hints)
+    shape_env = ShapeEnv(duck_shape=False)
+    fake_mode = FakeTensorMode(shape_env=shape_env, allow_non_fake_inputs=True)
+    context: Any = StatelessSymbolicContext(dynamic_sizes=[DimDynamic.STATIC] * 2 + [DimDynamic.DYNAMIC] * len(hints))
+    example = fake_mode.from_tensor(torch.zeros(1, channels, *hints), symbolic_context=context)
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # make_fx finds the fake mode (and its shape environment) on the input
         graph_module = make_fx(model, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=traces)(example)
     placeholder = next(n for n in graph_module.graph.nodes if n.op == "placeholder")
-    dims = placeholder.meta["val"].shape[2:]
-    capture = _Capture(graph_module, tuple(_expr(d) for d in dims))
-    shape_env = next((d.node.shape_env for d in dims if hasattr(d, "node")), None)
-    for guard in getattr(shape_env, "guards", []) if shape_env is not None else []:
+    capture = _Capture(graph_module, tuple(_expr(d) for d in placeholder.meta["val"].shape[2:]))
+    for guard in shape_env.guards:
         where = str(getattr(guard.sloc, "framework_loc", "") or "").replace("\\", "/")
         user = getattr(guard.sloc, "maybe_user_loc", None)
+        if user is None and "/torch/" in where and _is_size_one_check(guard.expr):
+            continue  # PyTorch asking whether a size is 0 or 1 (contiguity, broadcasting): the layers carry those rules
         if "proxy_tensor.py" in where and "__torch_function__" in where:
-            capture.asserts.append((guard.expr, _frame_text(user) if user else "torch._assert"))
+            capture.asserts.append((guard.expr, _frame_text(user) if user else "a torch function called by the model"))
         elif "/torch/" not in where or user:
             capture.branches.append((guard.expr, _frame_text(user or guard.sloc.framework_loc)))
         # else: inside an operator, whose own size rule the translated layer carries
     return capture
+
+
+def _is_size_one_check(condition: Any) -> bool:
+    import sympy
+
+    return isinstance(condition, sympy.Ne) and any(side in (0, 1) for side in (condition.lhs, condition.rhs))
 
 
 def _frame_text(frame: Any) -> str:

@@ -1125,8 +1125,8 @@ def from_torch(
             return _from_aten_instead(torch, model, input, channels, name, source)
         except ModelImportError as aten_refusal:
             raise ModelImportError(
-                f"{fx_refusal.message}. Captured as ATen operators instead, it is refused too: {aten_refusal.message}",
-                **{**aten_refusal.facts, **fx_refusal.facts},
+                f"{aten_refusal.message.rstrip('.')}. (Before the ATen capture, the torch.fx path refused it too: {fx_refusal.message})",
+                **{**fx_refusal.facts, **aten_refusal.facts},
             ) from None
     if ndim is None:
         raise _unknown_rank(model, source)
