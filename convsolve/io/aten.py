@@ -250,9 +250,9 @@ class _Translator:
             return type(value)(self.arg(v) for v in value)
         return value
 
-    def settled(self, value: _Activation) -> str:
+    def settled(self, value: _Activation, channels: int | None = None) -> str:
         """The node of ``value`` with its channel count brought to the tensor's (a ``channels`` layer where it changed)."""
-        channels = self.channels_of(value)
+        channels = self.channels_of(value) if channels is None else channels
         if channels is None or self.channels.get(value.node) == channels or value.node not in self.grid:
             return value.node
         return self.emit({"type": "channels", "out_channels": channels}, [value.node], self.grid[value.node], channels)
@@ -372,14 +372,58 @@ class _Translator:
             return _Flat(merged, out)
         # PyTorch broadcasts the operands against each other; the merge layer carries that rule, so the result's
         # sizes are the merge's (PyTorch's expression for them is one operand's, which is not checked against it)
-        settled = [self.settled(self.spatial(v, "operand")) for v in sources]
+        spatial = [v for v in sources if isinstance(v, _Activation)]
+        positions = self.merge_positions(spatial, len(out))
+        channels_of = [int(math.prod(int(d) for p, d in enumerate(_right_aligned(v.dims, len(out))) if p not in positions and d is not None))
+                       for v in spatial]
+        settled = [self.settled(v, channels) for v, channels in zip(spatial, channels_of)]
         spec: dict[str, Any] = {"type": kind, "broadcast": True}
         if in_place:
             spec["in_place"] = True
-        merged = self.emit(spec, list(dict.fromkeys(settled)), tuple(out[2:]), int(math.prod(int(d) for d in out[:2])))
+        result_channels = int(math.prod(int(d) for p, d in enumerate(out) if p not in positions))
+        merged = self.emit(spec, list(dict.fromkeys(settled)), tuple(out[p] for p in positions), result_channels)
         if not in_place:
             self.unchecked.add(merged)
         return _Activation(merged, out)
+
+    def merge_positions(self, sources: Sequence[_Activation], rank: int) -> tuple[int, ...]:
+        """Where the spatial axes sit in the result of a broadcasting merge of tensors of different layers: the same
+        place in every operand (counted from the right), every other dim fixed and equal in all of them (or 1 in all
+        but one), so that convsolve's merge of sizes and channel counts is PyTorch's broadcast."""
+        known = [self.grid_positions(v) for v in sources]
+        found = {tuple(p + rank - len(v.dims) for p in ps) for v, ps in zip(sources, known) if ps is not None}
+        if len(found) != 1:
+            shapes = ", ".join(_show(v.dims) for v in sources)
+            raise _Refusal(f"arithmetic between activations of shapes {shapes} whose spatial axes do not sit in one place")
+        positions = found.pop()
+        others: list[tuple[Any, ...]] = []
+        for value in sources:
+            aligned = _right_aligned(value.dims, rank)
+            grid = tuple(self.grid[value.node])
+            if tuple(aligned[p] for p in positions) != grid:
+                raise _Refusal(f"an operand of shape {_show(value.dims)} does not hold its spatial axes where the others do")
+            rest = tuple(d for p, d in enumerate(aligned) if p not in positions and d is not None)
+            if any(not _is_static(d) for d in rest):
+                raise _Refusal(f"an operand of shape {_show(value.dims)} has other sizes that depend on the input")
+            others.append(tuple(1 for _ in range(rank - len(positions) - len(rest))) + tuple(int(d) for d in rest))
+        full = [o for o in others if math.prod(o) != 1]
+        if len(set(full)) > 1:
+            raise _Refusal(f"arithmetic broadcasting channel-like dims of shapes {', '.join(_show(v.dims) for v in sources)}")
+        return positions
+
+    def grid_positions(self, value: _Activation) -> tuple[int, ...] | None:
+        """The dims of ``value`` holding its node's spatial axes, in order; None when the grid is fixed (any dims could be it)."""
+        grid = self.grid.get(value.node)
+        if grid is None:
+            return None
+        if self.in_spatial_layout(value):
+            return tuple(range(2, 2 + self.ndim))
+        if any(_is_static(g) for g in grid):
+            return None
+        positions = tuple(value.dims.index(g) if g in value.dims else -1 for g in grid)
+        if -1 in positions or list(positions) != sorted(positions):
+            return None
+        return positions
 
     def layout(self, node: Any, args: Any) -> Any:
         """A permute, view, split...: the grid is kept; a view to (batch, features) of a spatial tensor is a flatten."""
@@ -648,6 +692,11 @@ class _Translator:
         settled = [self.settled(t) for t in spatial]
         merged = self.emit({"type": "concat"}, settled, tuple(out[2:]), int(math.prod(int(d) for d in out[:2])))
         return _Activation(merged, out)
+
+
+def _right_aligned(dims: Sequence[Any], rank: int) -> tuple[Any, ...]:
+    """``dims`` as broadcasting lines them up against ``rank`` dims: None for the missing leading ones."""
+    return (None,) * (rank - len(dims)) + tuple(dims)
 
 
 def _op_name(node: Any) -> str:

@@ -1126,7 +1126,7 @@ def from_torch(
         except ModelImportError as aten_refusal:
             raise ModelImportError(
                 f"{aten_refusal.message.rstrip('.')}. (Before the ATen capture, the torch.fx path refused it too: {fx_refusal.message})",
-                **{**fx_refusal.facts, **aten_refusal.facts},
+                **{**aten_refusal.facts, **fx_refusal.facts},  # the module path torch.fx found is the more precise location
             ) from None
     if ndim is None:
         raise _unknown_rank(model, source)
