@@ -121,7 +121,7 @@ _SAME_SHAPE = {
     "native_dropout", "dropout", "clone", "alias", "detach", "contiguous", "_to_copy", "to", "lift_fresh_copy",
     "gelu", "hardswish", "hardsigmoid", "silu", "mish", "relu", "relu6", "leaky_relu", "elu", "hardtanh", "sigmoid",
     "tanh", "softplus", "_prelu_kernel", "prelu", "copy", "fill", "zero", "bernoulli", "empty_like", "zeros_like",
-    "ones_like", "rand_like", "randn_like", "full_like", "_local_scalar_dense", "native_channel_shuffle",
+    "ones_like", "rand_like", "randn_like", "full_like", "_local_scalar_dense", "native_channel_shuffle", "_safe_softmax",
 }
 """Operators that keep their input's shape (pointwise ones are known by PyTorch's ``pointwise`` tag)."""
 
@@ -373,6 +373,13 @@ class _Translator:
         # PyTorch broadcasts the operands against each other; the merge layer carries that rule, so the result's
         # sizes are the merge's (PyTorch's expression for them is one operand's, which is not checked against it)
         spatial = [v for v in sources if isinstance(v, _Activation)]
+        grids = {tuple(self.grid.get(v.node, ())) for v in spatial}
+        same_shapes = len({_right_aligned(v.dims, len(out)) for v in spatial}) == 1
+        if len(grids) == 1 and same_shapes and all(not _is_static(g) for g in next(iter(grids))) and not self.in_spatial_layout(spatial[0]):
+            # layers on one grid expression (tokens of equal sizes at every input size): a merge of equal sizes
+            settled = [self.settled(v) for v in spatial]
+            merged = self.emit({"type": kind}, list(dict.fromkeys(settled)), next(iter(grids)), spatial[0].static_product)
+            return _Activation(merged, out)
         positions = self.merge_positions(spatial, len(out))
         channels_of = [int(math.prod(int(d) for p, d in enumerate(_right_aligned(v.dims, len(out))) if p not in positions and d is not None))
                        for v in spatial]
@@ -648,9 +655,14 @@ class _Translator:
         operands = list(args[1:3]) if name == "addmm" else list(args[:2])
         out = _shape(node.meta["val"])
         sources = [v for v in operands if isinstance(v, (_Activation, _Flat))]
-        if len({v.node for v in sources}) > 1:
-            raise _Refusal("a matrix product of activations from different layers")
+        left, right = (list(getattr(v, "dims", ())) for v in operands)
+        if len(left) >= 1 and len(right) >= 2 and name in ("mm", "bmm", "matmul", "addmm", "baddbmm"):
+            inner = (left[-1], right[-2])
+            if any(not _is_static(d) for d in inner) and inner[0] != inner[1]:
+                raise _Refusal(f"a matrix product contracting sizes {inner[0]} and {inner[1]}, which agree only at some input sizes")
         source = sources[0]
+        if len({v.node for v in sources}) > 1 and not all(isinstance(v, _Activation) for v in sources):
+            raise _Refusal("a matrix product of a flattened tensor with another layer's")
         weight = next((v for v in operands if isinstance(v, _Constant)), None)
         if isinstance(source, _Flat):
             if weight is None or len(weight.dims) != 2 or operands[0] is not source:
@@ -658,7 +670,9 @@ class _Translator:
             in_features, out_features = int(weight.dims[0]), int(weight.dims[1])
             linear = self.emit({"type": "linear", "in_features": in_features, "out_features": out_features}, [source.node], None, None)
             return _Flat(linear, out)
-        return _Activation(source.node, out)  # over channels (or tokens with tokens): the grid is kept
+        # over channels, or attention between tokens (another layer's tokens on the way: their sizes are followed
+        # as sizes no layer checks); the result lives on the first operand's grid
+        return _Activation(source.node, out)
 
     op_addmm = matrix_product
     op_mm = matrix_product
@@ -765,28 +779,38 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces
     fake_mode = FakeTensorMode(shape_env=shape_env, allow_non_fake_inputs=True)
     context: Any = StatelessSymbolicContext(dynamic_sizes=[DimDynamic.STATIC] * 2 + [DimDynamic.DYNAMIC] * len(hints))
     example = fake_mode.from_tensor(torch.zeros(1, channels, *hints), symbolic_context=context)
+    asserted: set[int] = set()
+
+    class AssertRecorder(torch.overrides.TorchFunctionMode):  # type: ignore[misc]
+        """Marks the guards PyTorch records inside ``torch._assert``: the model's asserts on sizes."""
+
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            start = len(shape_env.guards)
+            try:
+                return func(*args, **(kwargs or {}))
+            finally:
+                if func is torch._assert:
+                    asserted.update(range(start, len(shape_env.guards)))
+
+    def forward(x: Any) -> Any:
+        with AssertRecorder():
+            return model(x)
+
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # make_fx finds the fake mode (and its shape environment) on the input
-        graph_module = make_fx(model, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=traces)(example)
+        graph_module = make_fx(forward, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=traces)(example)
     placeholder = next(n for n in graph_module.graph.nodes if n.op == "placeholder")
     capture = _Capture(graph_module, tuple(_expr(d) for d in placeholder.meta["val"].shape[2:]))
-    for guard in shape_env.guards:
+    for index, guard in enumerate(shape_env.guards):
         where = str(getattr(guard.sloc, "framework_loc", "") or "").replace("\\", "/")
         user = getattr(guard.sloc, "maybe_user_loc", None)
-        if user is None and "/torch/" in where and _is_size_one_check(guard.expr):
-            continue  # PyTorch asking whether a size is 0 or 1 (contiguity, broadcasting): the layers carry those rules
-        if "proxy_tensor.py" in where and "__torch_function__" in where:
-            capture.asserts.append((guard.expr, _frame_text(user) if user else "a torch function called by the model"))
-        elif "/torch/" not in where or user:
+        if index in asserted:
+            capture.asserts.append((guard.expr, _frame_text(user) if user else "torch._assert"))
+        elif user is None and "/torch/" in where:
+            continue  # inside PyTorch (an operator, or a torch function's own size arithmetic): the layers carry its rules
+        else:
             capture.branches.append((guard.expr, _frame_text(user or guard.sloc.framework_loc)))
-        # else: inside an operator, whose own size rule the translated layer carries
     return capture
-
-
-def _is_size_one_check(condition: Any) -> bool:
-    import sympy
-
-    return isinstance(condition, sympy.Ne) and any(side in (0, 1) for side in (condition.lhs, condition.rhs))
 
 
 def _frame_text(frame: Any) -> str:
