@@ -409,7 +409,9 @@ class _Translator:
             grid = tuple(self.grid[value.node])
             if tuple(aligned[p] for p in positions) != grid:
                 shapes = ", ".join(_show(v.dims) for v in sources)
-                raise _Refusal(f"arithmetic between activations of shapes {shapes}: the spatial axes {_show(grid)} of one are not where the others hold theirs")
+                raise _Refusal(
+                    f"arithmetic between activations of shapes {shapes}: the spatial axes {_show(grid)} of one are not where the others hold theirs"
+                )
             rest = tuple(d for p, d in enumerate(aligned) if p not in positions and d is not None)
             if any(not _is_static(d) for d in rest):
                 raise _Refusal(f"an operand of shape {_show(value.dims)} has other sizes that depend on the input")
