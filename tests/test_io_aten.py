@@ -261,3 +261,41 @@ def test_a_model_fixed_to_one_size_answers_for_that_size_alone():
     with pytest.raises(ModelImportError, match=r"fixes the input size on axis 0 to 32 .*give --input 32"):
         from_torch(Fixed().eval(), input=range(24, 33))
     assert str(from_torch(Fixed().eval(), input=range(32, 33)).valid_sizes()) == "32"
+
+
+class SplitAttention(nn.Module):
+    """resnest's split attention: a 5-D (batch, radix, channels, h, w) tensor gated by a pooled one of another layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, stride=2, padding=1)
+        self.fc = nn.Conv2d(8, 16, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        b, c, h, w = x.shape
+        split = x.reshape(b, 2, c // 2, h, w)
+        gate = self.fc(split.sum(1).mean((2, 3), keepdim=True)).reshape(b, 2, c // 2, 1, 1).softmax(1)
+        return (split * gate).sum(1)
+
+
+class TokenResidual(nn.Module):
+    """Tokens of two layers on one grid (a 'same' convolution and its input) added in (batch, tokens, channels) layout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(3, 8, 4, stride=4)
+        self.mix = nn.Conv2d(8, 8, 3, padding=1)
+        self.norm = nn.LayerNorm(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.embed(x)
+        tokens = x.flatten(2).transpose(1, 2) + self.mix(x).flatten(2).transpose(1, 2)
+        return self.norm(tokens).mean(1)
+
+
+@pytest.mark.parametrize("model", [SplitAttention(), TokenResidual()], ids=["split_attention", "token_residual"])
+def test_merges_of_layers_outside_the_standard_layout_are_exact(model):
+    network = from_torch(model.eval(), input=range(1, 41))
+    assert claimed(network) == forward_valid(model, range(1, 41))
+    assert any(network.layer(n).family == "merge" for n in network.order[1:])
