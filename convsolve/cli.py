@@ -147,7 +147,13 @@ def _over_input(loaded: Any, input_text: str | None) -> Any:
 
 
 def _load(path: Path, input_text: str | None, max_config_bytes: int) -> Network:
-    return _over_input(load(path, max_config_bytes=max_config_bytes), input_text)  # type: ignore[no-any-return]
+    import_over = None
+    if input_text is not None and "x" not in input_text.lower() and is_torch_reference(path):
+        try:  # one range for every axis: a PyTorch model is imported over it (its branches and checks cover just these)
+            import_over = SizeRange.parse(input_text.strip())
+        except ValueError:
+            import_over = None  # parse_input below says what is wrong with it
+    return _over_input(load(path, max_config_bytes=max_config_bytes, input=import_over), input_text)  # type: ignore[no-any-return]
 
 
 def _input_files(reference: Path) -> list[Path]:

@@ -6,6 +6,7 @@ control flow) and is compared with its own forward on ``meta`` tensors over ever
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
@@ -299,3 +300,19 @@ def test_merges_of_layers_outside_the_standard_layout_are_exact(model):
     network = from_torch(model.eval(), input=range(1, 41))
     assert claimed(network) == forward_valid(model, range(1, 41))
     assert any(network.layer(n).family == "merge" for n in network.order[1:])
+
+
+def test_a_vit_whose_position_table_fits_one_size_follows_both_branches_through_the_cli():
+    """At 224 timm adds its position table as it is, elsewhere it resamples it: two branches, the same layers."""
+    require("timm")
+    from typer.testing import CliRunner
+
+    from convsolve.cli import app
+
+    result = CliRunner().invoke(app, ["sizes", "timm:vit_tiny_patch16_224(dynamic_img_size=True)", "--input", "200:256", "--json"])
+    assert result.exit_code == 0, result.output
+    timm = require("timm")
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False, dynamic_img_size=True)
+    expected = forward_valid(model, range(200, 257))
+    assert expected == {208, 224, 240, 256}
+    assert set(json.loads(result.output)["values"]) == expected

@@ -52,6 +52,9 @@ from .sources import InputSizes, input_config, input_ranges
 
 __all__ = ["from_aten"]
 
+RECAPTURES = 5
+"""The most captures again inside other branches of the model's code (beyond the first capture)."""
+
 RECAPTURE_SECONDS = 10.0
 """A refused import is captured again with stack traces (to name the model's source line) when the first took less."""
 
@@ -172,6 +175,8 @@ class _Translator:
         self.values: dict[Any, Any] = {}
         self.names: set[str] = {INPUT}
         self.where_of: dict[str, str] = {}
+        self.requirements: list[tuple[Any, int, str, str]] = []
+        """(a size that depends on the input, the fixed size it must equal, what fixes it, where)."""
         self.derived: dict[Any, str] = {}
         """Every size expression of a tensor met, with the source line that made it first."""
         self.view_checks: list[tuple[Any, Any, str, str]] = []
@@ -352,7 +357,8 @@ class _Translator:
                 if not _is_static(size) and size != result:
                     raise _Refusal(f"a tensor of shape {_show(constant.dims)} computed from sizes does not line up with the result {_show(out)}")
                 if _is_static(size) and int(size) != 1 and not _is_static(result):
-                    raise _Refusal(f"a parameter of shape {_show(constant.dims)} fixes a size that depends on the input ({result})")
+                    # the branch captured settled that they agree (a guard): checked where the branch holds
+                    self.requirements.append((result, int(size), f"a parameter of shape {_show(constant.dims)}", _source_line(self.node)))
         symbolic_out = [d for d in out if not _is_static(d)]
         if len(nodes) == 1:
             source = sources[0]
@@ -907,6 +913,7 @@ def _import(
         capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), source, traces)
         _check_fixed_sizes(capture, ranges, source)
         region = _Region(capture.symbols, axes, tied)
+        _check_requirements(capture, translator, region, source)
         _cover_branches(torch, model, channels, capture, translator, region, source, traces)
     finally:
         model.train(was_training)
@@ -962,6 +969,25 @@ def _first_capture(
     )
 
 
+def _check_requirements(capture: _Capture, translator: _Translator, region: _Region, source: str | None) -> None:
+    """A size that a parameter fixes must equal it wherever the captured branch holds."""
+    import sympy
+
+    if not translator.requirements:
+        return
+    inside = np.ones(region.shape, dtype=bool)
+    for guard, _where in capture.branches:
+        inside &= np.asarray([v is not False for v in region.holds(guard).ravel()]).reshape(region.shape)
+    for size, fixed, what, where in translator.requirements:
+        holds = region.holds(sympy.Eq(size, fixed))
+        bad = [index for index in np.ndindex(region.shape) if inside[index] and holds[index] is not None and not holds[index]]
+        if bad:
+            raise ModelImportError(
+                f"{what} at {where} fixes a size to {fixed}, but at input {'x'.join(map(str, region.point(bad[0])))} it is {size}; "
+                "convsolve does not translate a size fixed by a parameter into a layer yet", file=source,
+            )
+
+
 def _check_fixed_sizes(capture: _Capture, ranges: Sequence[Any], source: str | None) -> None:
     """A model whose code fixes an input size (``assert H == 224``) is captured with that size as a constant: it
     answers for that size alone."""
@@ -982,10 +1008,14 @@ def _cover_branches(
     """Capture again where a branch guard fails; every branch met must give the same layers."""
     structure = _structure(translator.layers)
     pending = _outside(capture, region)
-    for _ in range(3):
+    asserted_ok = np.ones(region.shape, dtype=bool)
+    for condition, _where in capture.asserts:
+        asserted_ok &= np.asarray([v is not False for v in region.holds(condition).ravel()]).reshape(region.shape)
+    for _ in range(RECAPTURES):
         if not pending:
             return
-        index, (guard, where) = pending[-1]  # the largest size: the likeliest to run
+        # the largest size where the model's asserts hold: the likeliest to run
+        index, (guard, where) = ([p for p in pending if asserted_ok[p[0]]] or pending)[-1]
         point = region.point(index)
         try:
             other = _capture(torch, model, channels, point, traces)
@@ -994,6 +1024,7 @@ def _cover_branches(
             continue
         other_translator = _Translator(torch, other.graph_module, other.symbols, source)
         other_translator.run()
+        _check_requirements(other, other_translator, _Region(other.symbols, region.axes, region.tied), source)
         if len(set(other.symbols)) == len(set(capture.symbols)):
             rename = dict(zip(other.symbols, capture.symbols))
             other.branches = [(g.xreplace(rename), w) for g, w in other.branches]

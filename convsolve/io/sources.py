@@ -91,7 +91,7 @@ def is_torch_reference(reference: str | Path) -> bool:
     return is_model_reference(reference)
 
 
-def load(reference: str | Path, *, max_config_bytes: int | None = None) -> Network:
+def load(reference: str | Path, *, max_config_bytes: int | None = None, input: InputSizes | None = None) -> Network:
     """The network a config file, an ``.onnx`` file or a ``module:callable`` reference describes.
 
     Parameters
@@ -102,6 +102,9 @@ def load(reference: str | Path, *, max_config_bytes: int | None = None) -> Netwo
     max_config_bytes : int, optional
         The largest config file read (default :data:`~convsolve.io.config.MAX_CONFIG_BYTES`); a config
         must also be a regular file, not a device, FIFO or folder.
+    input : int, range, SizeRange, or a list of them per spatial axis, optional
+        For a PyTorch model, the input sizes it is imported over (default 1..512): the capture's checks
+        cover just these.
 
     Returns
     -------
@@ -127,5 +130,5 @@ def load(reference: str | Path, *, max_config_bytes: int | None = None) -> Netwo
         from .torch import from_torch
 
         model, name = load_callable(text)
-        return from_torch(model, name=name, source=text)
+        return from_torch(model, input, name=name, source=text)
     return config.load(reference, max_bytes=max_config_bytes)
