@@ -316,3 +316,44 @@ def test_a_vit_whose_position_table_fits_one_size_follows_both_branches_through_
     expected = forward_valid(model, range(200, 257))
     assert expected == {208, 224, 240, 256}
     assert set(json.loads(result.output)["values"]) == expected
+
+
+class SameLayerMismatch(nn.Module):
+    """Two tensors of one layer whose sizes differ by one: PyTorch refuses to add or concatenate them at every size."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch._assert(x.ndim == 4, "NCHW")
+        y = self.conv(x)
+        if self.how == "cat":
+            return torch.cat([y, y[:, :, 1:]], 1)
+        return torch.maximum(y, y[:, :, 1:])
+
+
+@pytest.mark.parametrize("how", ["cat", "maximum"])
+def test_tensors_of_one_layer_that_never_line_up_are_refused_not_passed(how):
+    with pytest.raises(ModelImportError, match="only at some input sizes|line up only at some sizes|capturing the model"):
+        from_torch(SameLayerMismatch(how).eval(), input=range(1, 17))
+
+
+def test_a_slice_clamped_to_its_end_is_not_called_valid_beyond_it():
+    """``y[:, :, :300]`` has y's size up to 300 and 300 after: PyTorch's capture assumes the first, so does nothing else."""
+
+    class Clamped(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            torch._assert(x.ndim == 4, "NCHW")
+            y = self.conv(x)
+            return torch.maximum(y, y[:, :, :300])
+
+    assert max(forward_valid(Clamped(), range(290, 320))) == 302  # 303 and up fail in PyTorch
+    with pytest.raises(ModelImportError, match=r"ATen operator slice relies on s\d+ - 2 < 300"):
+        from_torch(Clamped().eval(), input=range(290, 320))
+    assert claimed(from_torch(Clamped().eval(), input=range(1, 200))) == forward_valid(Clamped(), range(1, 200))

@@ -174,7 +174,6 @@ class _Translator:
         self.channels: dict[str, int | None] = {}
         self.values: dict[Any, Any] = {}
         self.names: set[str] = {INPUT}
-        self.where_of: dict[str, str] = {}
         self.requirements: list[tuple[Any, int, str, str]] = []
         """(a size that depends on the input, the fixed size it must equal, what fixes it, where)."""
         self.derived: dict[Any, str] = {}
@@ -207,13 +206,11 @@ class _Translator:
         if grid is not None:
             self.grid[name] = grid
         self.channels[name] = channels
-        self.where_of[name] = _source_line(self.node)
         return name
 
     # -- the graph --
 
-    def run(self) -> list[str]:
-        outputs: list[str] = []
+    def run(self) -> None:
         first = True
         for node in self.graph_module.graph.nodes:
             self.node = node
@@ -233,12 +230,11 @@ class _Translator:
                 except _Refusal as refusal:
                     raise self.error(str(refusal)) from None
                 self.note_derived(self.values[node])
-            elif node.op == "output":
+            elif node.op == "output":  # the outputs' channel counts are the tensors'
                 for value in _flatten_values(self.arg(node.args)):
-                    if isinstance(value, (_Activation, _Flat)):
-                        outputs.append(self.settled(value) if isinstance(value, _Activation) else value.node)
+                    if isinstance(value, _Activation):
+                        self.settled(value)
         self.node = None
-        return outputs
 
     def note_derived(self, value: Any) -> None:
         """Remember sizes no layer checks (a slice's ``H - 1``, tokens ``N + 1``): each must be at least 1 where the network is valid."""
@@ -294,7 +290,11 @@ class _Translator:
         target = node.target
         if target is operator.getitem:
             container, index = args
-            return container.items[index] if isinstance(container, _Several) else _Constant(())
+            if isinstance(container, _Several):
+                return container.items[index]
+            if isinstance(container, (list, tuple)):
+                return container[index]
+            raise _Refusal(f"indexing {_describe(container)}")
         val = node.meta.get("val")
         if not hasattr(val, "shape") and not isinstance(val, (list, tuple)):
             return _expr(val)  # a size read from a tensor (sym_size) or computed from sizes
@@ -335,7 +335,7 @@ class _Translator:
 
     def same_shape(self, node: Any, args: Any, name: str) -> Any:
         sources = [v for v in _flatten_values(args) if isinstance(v, (_Activation, _Flat))]
-        if len({v.node for v in sources}) > 1:
+        if len(sources) > 1:  # several activations broadcast against each other: their sizes must line up
             return self.elementwise(node, args, name)
         source = sources[0]
         if isinstance(source, _Flat):
@@ -542,9 +542,6 @@ class _Translator:
     def op_max_pool3d_with_indices(self, node: Any, args: Any, kwargs: Any) -> Any:
         return self.pool(node, args, "max", 3)
 
-    def op_max_pool2d(self, node: Any, args: Any, kwargs: Any) -> Any:
-        return self.pool(node, args, "max", 2)
-
     def op_avg_pool2d(self, node: Any, args: Any, kwargs: Any) -> Any:
         return self.pool(node, args, "avg", 2)
 
@@ -702,6 +699,11 @@ class _Translator:
         dim %= len(out)
         sources = [t for t in tensors if isinstance(t, (_Activation, _Flat))]
         nodes = list(dict.fromkeys(t.node for t in sources))
+        for t in tensors if len(nodes) == 1 else ():  # no concat layer checks them: every other dim equal at every size
+            dims = getattr(t, "dims", ())
+            if len(dims) == len(out) and any(d != o and not (_is_static(d) and _is_static(o) and int(d) == int(o))
+                                             for k, (d, o) in enumerate(zip(dims, out)) if k != dim):
+                raise _Refusal(f"a concatenation of {', '.join(_describe(t) for t in tensors)} whose other sizes agree only at some input sizes")
         if len(nodes) == 1 and (all(isinstance(t, (_Activation, _Flat, _Constant)) for t in tensors)):
             if _is_static(out[dim]) or any(not _is_static(t.dims[dim]) for t in sources):
                 source = sources[0]
@@ -775,6 +777,9 @@ class _Capture:
     """Guards of the model's own code branching on a size (``if``), with their source line: the graph is the model where they hold."""
     asserts: list[tuple[Any, str]] = field(default_factory=list)
     """Conditions the model asserts (``torch._assert``): sizes where one fails are invalid."""
+    operator_guards: list[tuple[Any, str]] = field(default_factory=list)
+    """Guards of operators whose size rule no translated layer carries (a slice clamping to its end), with the operator:
+    they must hold wherever the network is valid."""
 
 
 def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces: bool) -> _Capture:
@@ -801,8 +806,22 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces
                 if func is torch._assert:
                     asserted.update(range(start, len(shape_env.guards)))
 
+    origin: dict[int, str] = {}
+
+    class OperatorRecorder(torch.utils._python_dispatch.TorchDispatchMode):  # type: ignore[misc]
+        """Marks each guard with the ATen operator whose size rule asked it."""
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            start = len(shape_env.guards)
+            try:
+                return func(*args, **(kwargs or {}))
+            finally:
+                name = str(getattr(getattr(func, "overloadpacket", None), "__name__", func))
+                for index in range(start, len(shape_env.guards)):
+                    origin.setdefault(index, name)
+
     def forward(x: Any) -> Any:
-        with AssertRecorder():
+        with AssertRecorder(), OperatorRecorder():
             return model(x)
 
     with warnings.catch_warnings(), torch.no_grad():
@@ -816,10 +835,40 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces
         if index in asserted:
             capture.asserts.append((guard.expr, _frame_text(user) if user else "torch._assert"))
         elif user is None and "/torch/" in where:
-            continue  # inside PyTorch (an operator, or a torch function's own size arithmetic): the layers carry its rules
+            operator_name = origin.get(index, "")
+            if operator_name.rstrip("_") not in _RULED_OPERATORS and not _asks_size_one(guard.expr):
+                capture.operator_guards.append((guard.expr, operator_name or "a torch function"))
+            # else: the translated layer carries the operator's rule, or PyTorch asks whether a size is 0 or 1
         else:
             capture.branches.append((guard.expr, _frame_text(user or guard.sloc.framework_loc)))
     return capture
+
+
+_RULED_OPERATORS = {
+    "convolution", "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool2d", "avg_pool3d", "_adaptive_avg_pool2d",
+    "_adaptive_avg_pool3d", "adaptive_max_pool2d", "constant_pad_nd", "upsample_nearest2d", "upsample_bilinear2d",
+    "upsample_bicubic2d", "_upsample_nearest_exact2d", "upsample_nearest3d", "upsample_trilinear3d", "_unsafe_index",
+    "add", "sub", "rsub", "mul", "div", "maximum", "minimum", "where", "pow", "cat", "mean", "sum", "amax", "amin",
+    "addmm", "mm", "bmm", "matmul", "baddbmm", "native_batch_norm", "_native_batch_norm_legit_no_training",
+    "native_layer_norm", "native_group_norm", "convolution_backward", "empty", "empty_strided", "new_empty",
+    "_upsample_bicubic2d_aa", "_upsample_bilinear2d_aa", "view", "_unsafe_view", "reshape", "clone", "permute", "transpose",
+    "t", "unsqueeze", "squeeze", "contiguous", "_to_copy", "copy", "alias", "detach", "_softmax", "_safe_softmax",
+    "_log_softmax", "gelu", "silu", "relu", "sigmoid", "tanh", "hardswish", "native_dropout",
+}
+"""Operators whose guards the translation carries: the layer's size rule, a merge's broadcast, the checks of views
+(element counts; their other guards ask which sizes are 1, for strides), products and concatenations of one layer,
+moves of dims, copies, allocations."""
+
+
+def _asks_size_one(condition: Any) -> bool:
+    """Whether a guard only asks if a size is 0 or 1 (contiguity, broadcasting, 0/1 specialisation)."""
+    import sympy
+
+    if isinstance(condition, (sympy.Eq, sympy.Ne)):
+        return any(getattr(side, "is_number", False) and side in (0, 1) for side in (condition.lhs, condition.rhs))
+    if isinstance(condition, (sympy.StrictGreaterThan, sympy.GreaterThan, sympy.StrictLessThan, sympy.LessThan)):
+        return any(getattr(side, "is_number", False) and side in (0, 1, 2) for side in (condition.lhs, condition.rhs))
+    return False
 
 
 def _frame_text(frame: Any) -> str:
@@ -928,7 +977,35 @@ def _import(
         raise ModelImportError(exc.message, file=source, node=node, field=exc.facts.get("field")) from None
     _check_against_pytorch(network, translator, region, source)
     _check_derived_sizes(network, translator, region, source)
+    _check_operator_guards(network, capture, translator, region, source)
     return network
+
+
+def _some_size_is_zero_or_one(sizes: Sequence[Any], region: _Region, index: tuple[int, ...]) -> bool:
+    import sympy
+
+    point = region.point(index)
+    values = {s: sympy.Integer(point[k]) for k, s in enumerate(region.symbols)}
+    return any(int(size.xreplace(values)) in (0, 1) for size in sizes)
+
+
+def _check_operator_guards(network: Network, capture: _Capture, translator: _Translator, region: _Region, source: str | None) -> None:
+    """An operator's guard no layer carries (a slice clamping to its end) must hold wherever the network is valid,
+    unless it fails only where a tensor size it mentions is 0 or 1 (PyTorch asking about strides or broadcasting)."""
+    import sympy
+
+    mask = np.asarray(network.valid_sizes().mask, dtype=bool)
+    sizes = set(translator.derived) | {e for grid in translator.grid.values() for e in grid if not _is_static(e)}
+    for guard, operator_name in capture.operator_guards:
+        holds = region.holds(guard)
+        mentioned = [e for e in sympy.preorder_traversal(guard) if e in sizes]
+        bad = [index for index in np.ndindex(region.shape) if mask[index] and not holds[index]
+               and not _some_size_is_zero_or_one(mentioned, region, index)]
+        if bad:
+            raise ModelImportError(
+                f"ATen operator {operator_name} relies on {guard}, which fails at input {'x'.join(map(str, region.point(bad[0])))} "
+                "where every translated layer is valid; convsolve does not translate that condition into a layer yet", file=source,
+            )
 
 
 def _check_derived_sizes(network: Network, translator: _Translator, region: _Region, source: str | None) -> None:
