@@ -5,19 +5,23 @@ symbol (``s0``, ``s1``), PyTorch's own meta functions compute every tensor's sha
 them, and static facts (ranks, channel counts, parameter shapes, asserts on them) are settled during the
 capture, so they need no rule. Each ATen operator is then translated into convsolve layers:
 
-- convolution, pools, adaptive pools, a mean over the spatial axes: the layer with the same size rule;
+- convolution, pools, adaptive pools, a mean over the spatial axes, constant pads: the layer with the same
+  size rule; a pad computed from the size before a window: TensorFlow's "same" (``pad_same``);
+- an interpolation to another tensor's size, or a pad of the difference to it: ``resize_as``;
 - element-wise arithmetic between activations: add/mul merges with PyTorch broadcasting (in place for
   ``add_`` and the like, whose left operand cannot stretch);
 - everything that keeps the spatial grid (activations, norms, permutes, views that keep or merge the
-  spatial axes, channel splits and linear maps over the channels): no spatial layer, only the channel count
-  is followed (a ``channels`` layer where it changes);
-- a view to ``(batch, features)``: a flatten, and a matrix product with a parameter after it: a linear.
+  spatial axes, channel splits, attention and linear maps over the channels): no spatial layer, only the
+  channel count is followed (a ``channels`` layer where it changes);
+- a view to ``(batch, features)``: a flatten, and a matrix product with a parameter after it: a linear;
+- ``torch._assert`` of a multiple: ``multiple_of``.
 
-Nothing is guessed: an operator or a use of one that is not translated is refused naming the operator and
-the source line, and every translated layer's output size is compared with PyTorch's own expression for
-it at every input size of the range (a disagreement is refused, never returned). A branch of the model's
-code on the input size (a guard recorded outside PyTorch's operators) that does not hold at every size of
-the range is refused with its source line: the captured graph is the model only where its guards hold.
+Nothing is guessed. An operator or a use of one that is not translated is refused naming the operator and
+the source line. Every translated layer's output size is compared with PyTorch's own expression for it at
+every input size of the range. The capture holds where its guards hold: a branch of the model's own code
+on a size is captured again inside the other branch (which must give the same layers), and a guard of an
+operator whose rule no layer carries (a slice clamping to its end) must hold wherever the network is valid.
+Any disagreement is refused, never returned.
 
 Example:
     >>> import torch.nn as nn
