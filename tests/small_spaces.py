@@ -64,6 +64,10 @@ SPACES = {
         params={"k": {"choice": [1, 3, 5]}, "w": {"choice": [2, 4, 6]}},
         constraints=["c1.stride <= c2.stride", "p1.kernel + k != 6"],
     ),
+    "resize_to_skip": lambda: space_of([
+        conv("c1"), pool("p1"), conv("c2", kernel=(1, 3), inputs=["p1"]), {"name": "r", "type": "resize_as", "inputs": ["c2", "c1"]},
+        {"name": "cat", "type": "concat", "inputs": ["c1", "r"]}, conv("c3", kernel=(3, 5)),
+    ]),
     "target": lambda: space_of([conv("c1"), pool("p1")], lo=8, hi=20, targets=[{"node": "p1", "size": 4, "at": 16}]),
     # two adds in a row: states that differ only in how many input sizes reach each size are one state
     "stacked_residual": lambda: space_of(STACKED_RESIDUAL, lo=5, hi=16),
