@@ -357,3 +357,24 @@ def test_a_slice_clamped_to_its_end_is_not_called_valid_beyond_it():
     with pytest.raises(ModelImportError, match=r"ATen operator slice relies on s\d+ - 2 < 300"):
         from_torch(Clamped().eval(), input=range(290, 320))
     assert claimed(from_torch(Clamped().eval(), input=range(1, 200))) == forward_valid(Clamped(), range(1, 200))
+
+
+class CropToSkip(nn.Module):
+    """Up-sampled past its skip, then cropped back to it (``x[:, :, :h, :w]``): valid wherever the crop fits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.down = nn.MaxPool2d(2, ceil_mode=True)
+        self.up = nn.ConvTranspose2d(4, 4, 2, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = self.stem(x)
+        y = self.up(self.down(skip))
+        return skip + y[:, :, : skip.shape[2], : skip.shape[3]]
+
+
+def test_a_crop_back_to_a_skip_is_a_resize_as_checked_by_the_slices_guard():
+    network = from_torch(CropToSkip().eval(), input=range(1, 41))
+    assert claimed(network) == forward_valid(CropToSkip(), range(1, 41)) == set(range(1, 41))
+    assert "resize_as" in {network.layer(n).type for n in network.order[1:]}

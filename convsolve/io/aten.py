@@ -180,6 +180,8 @@ class _Translator:
         self.names: set[str] = {INPUT}
         self.requirements: list[tuple[Any, int, str, str]] = []
         """(a size that depends on the input, the fixed size it must equal, what fixes it, where)."""
+        self.fails_at: list[tuple[tuple[int, ...], str]] = []
+        """Sizes where a capture again failed, and PyTorch's error: the network must be invalid there."""
         self.derived: dict[Any, str] = {}
         """Every size expression of a tensor met, with the source line that made it first."""
         self.view_checks: list[tuple[Any, Any, str, str]] = []
@@ -468,6 +470,13 @@ class _Translator:
             before, after = math.prod(source.dims), math.prod(out)
             if not _is_static(before - after):
                 self.view_checks.append((before, after, f"{_op_name(node)} of {_show(source.dims)} as {_show(out)}", _source_line(node)))
+        if name in ("slice", "narrow") and hasattr(val, "shape") and len(source.dims) == self.ndim + 2 and grid:
+            out = _shape(val)
+            if tuple(out[:2]) == tuple(source.dims[:2]) and tuple(out[2:]) != tuple(grid) and any(
+                    n != source.node and tuple(g) == tuple(out[2:]) for n, g in self.grid.items()):
+                # cropped to another layer's size: PyTorch's expression assumes the crop fits (a guard of the slice,
+                # which must hold wherever the network is valid), so the sizes are that layer's
+                return self.resized(node, source, out)
         return self.multi(node, lambda dims: _Activation(source.node, dims))
 
     def reduction(self, node: Any, args: Any, kwargs: Any, name: str) -> Any:
@@ -914,6 +923,16 @@ class _Region:
             result[index] = cache[key]
         return result
 
+    def index_of(self, point: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The index of an examined size (None when it was not examined)."""
+        positions = []
+        for k, size in enumerate(point[:1] if self.tied else point):
+            found = np.flatnonzero(self.axes[k] == size)
+            if not len(found):
+                return None
+            positions.append(int(found[0]))
+        return tuple(positions)
+
     def failing(self, holds: np.ndarray) -> list[tuple[int, ...]]:
         return [index for index in np.ndindex(self.shape) if holds[index] is not None and not holds[index]]
 
@@ -961,27 +980,28 @@ def _import(
     ranges, tied = input_ranges(input, ndim)
     axes = [r.values() for r in ranges]
     was_training = model.training
-    model.eval()
+    model.eval()  # captures again (inside other branches) happen up to the last check
     try:
         capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), source, traces)
         _check_fixed_sizes(capture, ranges, source)
         region = _Region(capture.symbols, axes, tied)
         _check_requirements(capture, translator, region, source)
         _cover_branches(torch, model, channels, capture, translator, region, source, traces)
+        _assert_layers(capture, translator, region, source)
+        _check_views(translator, region, source)
+        config = {"name": name or type(model).__name__, "convention": "pytorch", "input": input_config(ranges, tied, channels),
+                  "layers": translator.layers}
+        try:
+            network = Network.from_config(config, source=source)
+        except ConfigError as exc:
+            node = exc.facts.get("node")
+            raise ModelImportError(exc.message, file=source, node=node, field=exc.facts.get("field")) from None
+        _check_against_pytorch(network, translator, region, source)
+        _cover_operator_guards(torch, model, channels, capture, translator, region, network, source, traces)
+        _check_derived_sizes(network, translator, region, source)
+        _check_failures(network, translator, region, source)
     finally:
         model.train(was_training)
-    _assert_layers(capture, translator, region, source)
-    _check_views(translator, region, source)
-    config = {"name": name or type(model).__name__, "convention": "pytorch", "input": input_config(ranges, tied, channels),
-              "layers": translator.layers}
-    try:
-        network = Network.from_config(config, source=source)
-    except ConfigError as exc:
-        node = exc.facts.get("node")
-        raise ModelImportError(exc.message, file=source, node=node, field=exc.facts.get("field")) from None
-    _check_against_pytorch(network, translator, region, source)
-    _check_derived_sizes(network, translator, region, source)
-    _check_operator_guards(network, capture, translator, region, source)
     return network
 
 
@@ -993,22 +1013,55 @@ def _some_size_is_zero_or_one(sizes: Sequence[Any], region: _Region, index: tupl
     return any(int(size.xreplace(values)) in (0, 1) for size in sizes)
 
 
-def _check_operator_guards(network: Network, capture: _Capture, translator: _Translator, region: _Region, source: str | None) -> None:
-    """An operator's guard no layer carries (a slice clamping to its end) must hold wherever the network is valid,
-    unless it fails only where a tensor size it mentions is 0 or 1 (PyTorch asking about strides or broadcasting)."""
+def _cover_operator_guards(
+    torch: Any, model: Any, channels: int, capture: _Capture, translator: _Translator, region: _Region, network: Network,
+    source: str | None, traces: bool,
+) -> None:
+    """An operator's guard no layer carries (a slice that crops nothing at the size captured) must hold wherever the
+    network is valid, unless a size it mentions is 0 or 1 there: where it fails, the model is captured again (it must
+    give the same layers, and its own guards must hold there)."""
     import sympy
 
     mask = np.asarray(network.valid_sizes().mask, dtype=bool)
     sizes = set(translator.derived) | {e for grid in translator.grid.values() for e in grid if not _is_static(e)}
-    for guard, operator_name in capture.operator_guards:
-        holds = region.holds(guard)
-        mentioned = [e for e in sympy.preorder_traversal(guard) if e in sizes]
-        bad = [index for index in np.ndindex(region.shape) if mask[index] and not holds[index]
-               and not _some_size_is_zero_or_one(mentioned, region, index)]
-        if bad:
+
+    def failing(guards: Sequence[tuple[Any, str]]) -> list[tuple[tuple[int, ...], tuple[Any, str]]]:
+        found: dict[tuple[int, ...], tuple[Any, str]] = {}
+        for guard, operator_name in guards:
+            holds = region.holds(guard)
+            mentioned = [e for e in sympy.preorder_traversal(guard) if e in sizes]
+            for index in np.ndindex(region.shape):
+                if mask[index] and not holds[index] and not _some_size_is_zero_or_one(mentioned, region, index):
+                    found.setdefault(index, (guard, operator_name))
+        return sorted(found.items())
+
+    pending = failing(capture.operator_guards)
+    first = pending[0] if pending else None
+    for _ in range(RECAPTURES):
+        if not pending:
+            return
+        index, (guard, operator_name) = pending[-1]
+        other = _recapture(torch, model, channels, region.point(index), traces, source, capture, translator, region,
+                           f"ATen operator {operator_name} relies on {guard}")
+        still = {i for i, _ in failing(other.operator_guards)} if other is not None else set(np.ndindex(region.shape))
+        pending = [p for p in pending if p[0] in still and p[0] != index]
+    if pending and first is not None:
+        index, (guard, operator_name) = first
+        raise ModelImportError(
+            f"ATen operator {operator_name} relies on {guard}, which fails at input {'x'.join(map(str, region.point(index)))} "
+            "where every translated layer is valid; convsolve does not translate that condition into a layer yet", file=source,
+        )
+
+
+def _check_failures(network: Network, translator: _Translator, region: _Region, source: str | None) -> None:
+    """Where a capture again failed (PyTorch refuses the model there), the network must not be valid either."""
+    mask = np.asarray(network.valid_sizes().mask, dtype=bool)
+    for point, reason in translator.fails_at:
+        index = region.index_of(point)
+        if index is not None and mask[index]:
             raise ModelImportError(
-                f"ATen operator {operator_name} relies on {guard}, which fails at input {'x'.join(map(str, region.point(bad[0])))} "
-                "where every translated layer is valid; convsolve does not translate that condition into a layer yet", file=source,
+                f"PyTorch refuses the model at {'x'.join(map(str, point))} ({reason}), where the layers captured at other sizes "
+                "are valid: the model's code does something there that convsolve did not capture", file=source,
             )
 
 
@@ -1082,13 +1135,41 @@ def _check_fixed_sizes(capture: _Capture, ranges: Sequence[Any], source: str | N
             )
 
 
+def _recapture(
+    torch: Any, model: Any, channels: int, point: tuple[int, ...], traces: bool, source: str | None,
+    capture: _Capture, translator: _Translator, region: _Region, why: str,
+) -> _Capture | None:
+    """The model captured again at ``point`` (inside another branch of its code or of an operator's guard), its guards
+    renamed to the first capture's symbols; None when PyTorch fails there. Its layers must be the first capture's."""
+    try:
+        other = _capture(torch, model, channels, point, traces)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model fails at that size: noted, checked against the network
+        text = str(exc).strip()
+        translator.fails_at.append((point, f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"))
+        return None
+    other_translator = _Translator(torch, other.graph_module, other.symbols, source)
+    other_translator.run()
+    _check_requirements(other, other_translator, _Region(other.symbols, region.axes, region.tied), source)
+    if _structure(other_translator.layers) != _structure(translator.layers):
+        raise ModelImportError(
+            f"{why}, and at {'x'.join(map(str, point))} the model gives other layers than the capture before; convsolve answers for "
+            "one branch at a time: give an input range inside one", file=source, module=type(model).__name__,
+        )
+    rename = dict(zip(other.symbols, capture.symbols)) if len(set(other.symbols)) == len(set(capture.symbols)) else {
+        other.symbols[0]: capture.symbols[0]}
+    other.branches = [(g.xreplace(rename), w) for g, w in other.branches]
+    other.operator_guards = [(g.xreplace(rename), w) for g, w in other.operator_guards]
+    for expr, line in other_translator.derived.items():  # the other branch's tensors must not be empty either
+        translator.derived.setdefault(expr.xreplace(rename), line)
+    return other
+
+
 def _cover_branches(
     torch: Any, model: Any, channels: int, capture: _Capture, translator: _Translator, region: _Region, source: str | None,
     traces: bool,
 ) -> None:
     """Capture again where a branch guard fails; every branch met must give the same layers."""
-    structure = _structure(translator.layers)
-    pending = _outside(capture, region)
+    pending = _outside(capture.branches, region)
     asserted_ok = np.ones(region.shape, dtype=bool)
     for condition, _where in capture.asserts:
         asserted_ok &= np.asarray([v is not False for v in region.holds(condition).ravel()]).reshape(region.shape)
@@ -1097,31 +1178,9 @@ def _cover_branches(
             return
         # the largest size where the model's asserts hold: the likeliest to run
         index, (guard, where) = ([p for p in pending if asserted_ok[p[0]]] or pending)[-1]
-        point = region.point(index)
-        try:
-            other = _capture(torch, model, channels, point, traces)
-        except (Exception, SystemExit):  # noqa: BLE001 - the model fails at that size in its other branch
-            pending = [p for p in pending if p[0] != index]
-            continue
-        other_translator = _Translator(torch, other.graph_module, other.symbols, source)
-        other_translator.run()
-        _check_requirements(other, other_translator, _Region(other.symbols, region.axes, region.tied), source)
-        if len(set(other.symbols)) == len(set(capture.symbols)):
-            rename = dict(zip(other.symbols, capture.symbols))
-            other.branches = [(g.xreplace(rename), w) for g, w in other.branches]
-            for expr, line in other_translator.derived.items():  # the other branch's tensors must not be empty either
-                translator.derived.setdefault(expr.xreplace(rename), line)
-        else:  # captured at a square size: one symbol for every axis
-            for expr, line in other_translator.derived.items():
-                translator.derived.setdefault(expr.xreplace({other.symbols[0]: capture.symbols[0]}), line)
-        if _structure(other_translator.layers) != structure:
-            size = "x".join(map(str, point))
-            raise ModelImportError(
-                f"the model's code branches on the input size at {where} ({guard}), and the branch taken at {size} gives other "
-                "layers than the branch captured first; convsolve answers for one branch at a time: give an input range inside one",
-                file=source, module=type(model).__name__,
-            )
-        covered = {i for i, _ in _outside(other, region)} if len(set(other.symbols)) == len(set(capture.symbols)) else {index}
+        other = _recapture(torch, model, channels, region.point(index), traces, source, capture, translator, region,
+                           f"the model's code branches on the input size at {where} ({guard})")
+        covered = {i for i, _ in _outside(other.branches, region)} if other is not None else set(np.ndindex(region.shape))
         pending = [p for p in pending if p[0] in covered and p[0] != index]
     if pending:
         index, (guard, where) = pending[0]
@@ -1131,10 +1190,10 @@ def _cover_branches(
         )
 
 
-def _outside(capture: _Capture, region: _Region) -> list[tuple[tuple[int, ...], tuple[Any, str]]]:
-    """The examined sizes where a branch guard of ``capture`` fails, each with the first guard failing there."""
+def _outside(guards: Sequence[tuple[Any, str]], region: _Region) -> list[tuple[tuple[int, ...], tuple[Any, str]]]:
+    """The examined sizes where one of ``guards`` fails, each with the first guard failing there."""
     found: dict[tuple[int, ...], tuple[Any, str]] = {}
-    for guard, where in capture.branches:
+    for guard, where in guards:
         for index in region.failing(region.holds(guard)):
             found.setdefault(index, (guard, where))
     return sorted(found.items())
