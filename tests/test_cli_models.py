@@ -146,3 +146,10 @@ def test_help_says_what_a_torch_reference_runs():
     assert "imports only the named module (or file) and calls only the named callable" in text
     sizes_help = " ".join(runner.invoke(app, ["sizes", "--help"]).output.split())
     assert "MODULE:CALLABLE" in sizes_help and "calls only that callable" in sizes_help
+
+
+def test_a_python_file_without_a_callable_names_the_form_to_use(models_py):
+    result = runner.invoke(app, ["check", str(models_py)])
+    assert result.exit_code == 2
+    assert "is a Python file, not a config" in result.output and f"{models_py}:build_model" in result.output
+    assert "YAML" not in result.output and result.output.count("\n") == 1

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import ModelImportError, UsageError
 from ..network import AXIS_NAMES, Network
 from ..sizesets import SizeRange
 from . import config
@@ -131,4 +131,9 @@ def load(reference: str | Path, *, max_config_bytes: int | None = None, input: I
 
         model, name = load_callable(text)
         return from_torch(model, input, name=name, source=text)
+    if text.lower().endswith(".py") and Path(text).is_file():
+        raise ModelImportError(
+            "is a Python file, not a config: name the callable in it that builds the model, as FILE.py:CALLABLE "
+            f"(for example {text}:build_model)", file=text,
+        )
     return config.load(reference, max_bytes=max_config_bytes)
