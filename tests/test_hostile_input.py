@@ -83,3 +83,14 @@ def test_a_bad_binary_value_is_named_without_python_internals(tmp_path, value):
     message = str(caught.value)
     assert "bin.yaml" in message and ":2" in message and "!!binary value is not base64 text" in message
     assert "codec" not in message and "Incorrect padding" not in message
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".json", '{"input": {"channels": 3, "size": 32}, "layers": [{"name": "c", "type": "conv2d", "out_channels": 8, "kernel": 3, "kernel": 5}]}'),
+    (".yaml", "input: {channels: 3, size: 32}\nlayers:\n  - {name: c, type: conv2d, out_channels: 8, kernel: 3, kernel: 5}\n"),
+])
+def test_a_key_given_twice_is_refused_in_json_as_in_yaml(tmp_path, suffix, text):
+    path = tmp_path / f"dup{suffix}"
+    path.write_text(text)
+    result = subprocess.run([sys.executable, "-m", "convsolve", "check", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "duplicate key" in result.stderr and "kernel" in result.stderr, result.stderr

@@ -149,9 +149,24 @@ def _decoded(content: bytes, path: Path) -> str:
                           "a config is a YAML or JSON text file", file=str(path)) from None
 
 
+class _DuplicateKey(ValueError):
+    """A JSON object giving a key twice (json keeps the last silently; the YAML reader refuses it, and so does this)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(f"found duplicate key {key!r} with value {value!r} (original value: {data[key]!r})")
+        data[key] = value
+    return data
+
+
 def _parse_json(text: str, path: Path) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"is not valid JSON: {exc}", file=str(path)) from None
     except RecursionError:
         raise ConfigError(f"is nested too deeply (more than {MAX_DEPTH} levels)", file=str(path)) from None
     except json.JSONDecodeError as exc:
