@@ -29,12 +29,27 @@ if TYPE_CHECKING:
     from .diagnose import Report
     from .inference import Inference, ShapeRow, ValidSizes
 
-__all__ = ["InputSpec", "Network", "INPUT", "hashable_value"]
+__all__ = ["fresh_layer_name", "InputSpec", "Network", "INPUT", "hashable_value"]
 
 INPUT = "input"
 """The name of the network's input node."""
 
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
+
+
+def fresh_layer_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name_1``, ``name_2``, ... : the first not in ``taken``, which it joins (importers naming layers).
+
+    Example:
+        >>> taken = {"conv", "conv_1"}
+        >>> fresh_layer_name("conv", taken), fresh_layer_name("pool", taken)
+        ('conv_2', 'pool')
+    """
+    candidate, index = name, 1
+    while candidate in taken:
+        candidate, index = f"{name}_{index}", index + 1
+    taken.add(candidate)
+    return candidate
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, ModelImportError
-from ..network import INPUT, Network
+from ..network import INPUT, Network, fresh_layer_name
 from .sources import InputSizes, input_config, input_ranges
 
 __all__ = ["from_aten"]
@@ -200,11 +200,7 @@ class _Translator:
         return ModelImportError(text, file=self.source, node=None if node is None else node.name)
 
     def fresh(self, name: str) -> str:
-        candidate, index = name, 1
-        while candidate in self.names:
-            candidate, index = f"{name}_{index}", index + 1
-        self.names.add(candidate)
-        return candidate
+        return fresh_layer_name(name, self.names)
 
     def emit(self, spec: dict[str, Any], inputs: Sequence[str], grid: tuple[Any, ...] | None, channels: int | None) -> str:
         name = self.fresh(self.node.name)

@@ -36,7 +36,7 @@ from ..errors import USER_CODE_FAILURES as _USER_CODE_FAILURES
 from ..errors import ConfigError, MissingExtraError, ModelImportError
 from ..errors import first_line as _first_line
 from ..layers import LAYER_TYPES
-from ..network import INPUT, Network
+from ..network import INPUT, Network, fresh_layer_name
 from ..sizesets import SizeRange
 from .references import load_callable
 from .sources import InputSizes, input_config, input_ranges
@@ -509,11 +509,7 @@ class _Translator:
                                 module=None if node is None else self.where(node))
 
     def fresh(self, name: str) -> str:
-        candidate, index = name, 1
-        while candidate in self.names:
-            candidate, index = f"{name}_{index}", index + 1
-        self.names.add(candidate)
-        return candidate
+        return fresh_layer_name(name, self.names)
 
     def emit(self, specs: Sequence[Mapping[str, Any]], inputs: Sequence[_Tensor]) -> _Tensor:
         """Add a chain of layers reading ``inputs``; the last is named after the fx node."""
