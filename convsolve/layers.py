@@ -812,6 +812,30 @@ class MultipleOf(Layer):
 
 
 @dataclass(frozen=True)
+class FixedSize(Layer):
+    """``fixed_size``: valid only where the size equals ``size``, which passes on unchanged, as where an imported
+    model asserts it (a vision transformer built for 224x224 images: ``assert H == self.img_size[0]``).
+
+    Example:
+        >>> FixedSize(type="fixed_size", ndim=2, size=224).apply_sizes(0, np.array([223, 224, 225]))[1].tolist()
+        [False, True, False]
+    """
+
+    size: tuple[int, ...] = axes_field(1, required=True)
+
+    def non_decreasing(self) -> bool:
+        """The size passes on unchanged."""
+        return True
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        return n, _as_bool(n == self.size[axis])
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        size = self.size[axis]
+        return f"{n} -> {n}", "" if n == size else f"the model requires a size of exactly {size}, got {n}"
+
+
+@dataclass(frozen=True)
 class Merge(Layer):
     """``add``/``mul``: equal sizes and channels; ``concat``: equal sizes, channels summed; ``resize_as``: the
     first input interpolated to the second's size (``F.interpolate(x, size=skip.shape[2:])``), its channels kept.
@@ -944,6 +968,7 @@ def _family_types() -> dict[str, tuple[type[Layer], int | None]]:
     table["linear"] = (Linear, None)
     table["channels"] = (Channels, None)
     table["multiple_of"] = (MultipleOf, None)
+    table["fixed_size"] = (FixedSize, None)
     for name in ("add", "mul", "concat", "resize_as"):
         table[name] = (Merge, None)
     for name in SHAPE_PRESERVING_TYPES:

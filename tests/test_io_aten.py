@@ -127,6 +127,31 @@ def test_an_asserted_multiple_is_a_multiple_of_layer():
     assert "multiple_of" in {network.layer(n).type for n in network.order[1:]}
 
 
+class MadeForOneSize(nn.Module):
+    """A vision transformer's stem made for one image size: it asserts the size, then adds a fixed-size position table."""
+
+    def __init__(self, size: int = 32, patch: int = 8) -> None:
+        super().__init__()
+        self.size = size
+        self.embed = nn.Conv2d(3, 16, patch, stride=patch)
+        self.position = nn.Parameter(torch.zeros(1, (size // patch) ** 2, 16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch._assert(x.shape[-2] == self.size, "height must be the model's")
+        torch._assert(x.shape[-1] == self.size, "width must be the model's")
+        tokens = self.embed(x).flatten(2).transpose(1, 2) + self.position
+        return tokens.mean(1)
+
+
+@pytest.mark.parametrize("size", [24, 32])
+def test_a_model_asserting_its_size_is_valid_at_that_size_alone(size):
+    model = MadeForOneSize(size=size).eval()
+    network = from_torch(model, input=range(1, 49))
+    assert claimed(network) == forward_valid(model, range(1, 49)) == {size}
+    assert network.layer(network.order[1]).type == "fixed_size"
+    assert "exactly" in network.layer(network.order[1]).explain(0, size + 8)[1]
+
+
 def test_in_place_add_keeps_its_left_operand_through_the_aten_capture():
     network = from_torch(InPlaceAfterBranch().eval(), input=range(1, 49))
     assert 4 not in claimed(network) and {3, 5, 7} <= claimed(network)

@@ -168,8 +168,12 @@ def _short_path(path: str) -> str:
 class _Translator:
     """Turns the ATen graph into config layers, following each value's shape and convsolve node."""
 
-    def __init__(self, torch: Any, graph_module: Any, symbols: Sequence[Any], source: str | None) -> None:
+    def __init__(
+        self, torch: Any, graph_module: Any, symbols: Sequence[Any], source: str | None, fixed: Sequence[int] | None = None,
+    ) -> None:
         self.torch, self.graph_module, self.source = torch, graph_module, source
+        self.fixed = fixed
+        """The input sizes the model asserts (``H == 224``): a ``fixed_size`` layer reads the input first."""
         self.symbols = tuple(symbols)
         self.ndim = len(symbols)
         self.layers: list[dict[str, Any]] = []
@@ -223,6 +227,11 @@ class _Translator:
                 dims = _shape(node.meta["val"])
                 self.channels[INPUT] = int(dims[1])
                 self.values[node] = _Activation(INPUT, dims)
+                if self.fixed is not None:
+                    name = self.fresh("input_size")
+                    self.layers.append({"name": name, "type": "fixed_size", "size": _per_axis(self.fixed), "inputs": [INPUT]})
+                    self.grid[name], self.channels[name] = tuple(dims[2:]), int(dims[1])
+                    self.values[node] = _Activation(name, dims)
             elif node.op == "get_attr":
                 value = getattr(self.graph_module, node.target)
                 self.values[node] = _Constant(tuple(int(d) for d in value.shape)) if hasattr(value, "shape") else value
@@ -782,6 +791,9 @@ def _per_axis(values: Any) -> Any:
 class _Capture:
     graph_module: Any
     symbols: tuple[Any, ...]
+    """The input's spatial sizes in the graph: a symbol each, or the constant PyTorch fixed it to."""
+    input_symbols: tuple[Any, ...]
+    """The symbol each spatial size had before the capture (what the model's asserts name)."""
     branches: list[tuple[Any, str]] = field(default_factory=list)
     """Guards of the model's own code branching on a size (``if``), with their source line: the graph is the model where they hold."""
     asserts: list[tuple[Any, str]] = field(default_factory=list)
@@ -802,6 +814,7 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces
     fake_mode = FakeTensorMode(shape_env=shape_env, allow_non_fake_inputs=True)
     context: Any = StatelessSymbolicContext(dynamic_sizes=[DimDynamic.STATIC] * 2 + [DimDynamic.DYNAMIC] * len(hints))
     example = fake_mode.from_tensor(torch.zeros(1, channels, *hints), symbolic_context=context)
+    input_symbols = tuple(_expr(d) for d in example.shape[2:])
     asserted: set[int] = set()
 
     class AssertRecorder(torch.overrides.TorchFunctionMode):  # type: ignore[misc]
@@ -837,7 +850,7 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces
         warnings.simplefilter("ignore")  # make_fx finds the fake mode (and its shape environment) on the input
         graph_module = make_fx(forward, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=traces)(example)
     placeholder = next(n for n in graph_module.graph.nodes if n.op == "placeholder")
-    capture = _Capture(graph_module, tuple(_expr(d) for d in placeholder.meta["val"].shape[2:]))
+    capture = _Capture(graph_module, tuple(_expr(d) for d in placeholder.meta["val"].shape[2:]), input_symbols)
     for index, guard in enumerate(shape_env.guards):
         where = str(getattr(guard.sloc, "framework_loc", "") or "").replace("\\", "/")
         user = getattr(guard.sloc, "maybe_user_loc", None)
@@ -979,7 +992,7 @@ def _import(
     model.eval()  # captures again (inside other branches) happen up to the last check
     try:
         capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), source, traces)
-        _check_fixed_sizes(capture, ranges, source)
+        _check_fixed_sizes(capture, translator, ranges, source)
         region = _Region(capture.symbols, axes, tied)
         _check_requirements(capture, translator, region, source)
         _cover_branches(torch, model, channels, capture, translator, region, source, traces)
@@ -1090,7 +1103,7 @@ def _first_capture(
             text = str(exc).strip()
             failures.append(f"at {'x'.join(map(str, hint))}: {type(exc).__name__}: {text.splitlines()[0] if text else ''}")
             continue
-        translator = _Translator(torch, capture.graph_module, capture.symbols, source)
+        translator = _Translator(torch, capture.graph_module, capture.symbols, source, _asserted_sizes(capture))
         translator.run()
         return capture, translator
     raise ModelImportError(
@@ -1118,16 +1131,31 @@ def _check_requirements(capture: _Capture, translator: _Translator, region: _Reg
             )
 
 
-def _check_fixed_sizes(capture: _Capture, ranges: Sequence[Any], source: str | None) -> None:
-    """A model whose code fixes an input size (``assert H == 224``) is captured with that size as a constant: it
-    answers for that size alone."""
+def _asserted_sizes(capture: _Capture) -> tuple[int, ...] | None:
+    """The input sizes a model made for one size asserts (``torch._assert(H == 224)``), when PyTorch captured every
+    spatial size as a constant and an assert fixes each: the model raises at every other size. Else None."""
+    import sympy
+
+    if not capture.symbols or not all(_is_static(symbol) for symbol in capture.symbols):
+        return None
+    asserted = {frozenset((condition.lhs, condition.rhs)) for condition, _where in capture.asserts if isinstance(condition, sympy.Eq)}
+    if all(frozenset((symbol, sympy.Integer(int(size)))) in asserted for symbol, size in zip(capture.input_symbols, capture.symbols)):
+        return tuple(int(size) for size in capture.symbols)
+    return None
+
+
+def _check_fixed_sizes(capture: _Capture, translator: _Translator, ranges: Sequence[Any], source: str | None) -> None:
+    """A model whose code fixes an input size without asserting it (``if H == 224``) is captured with that size as a
+    constant: it answers for that size alone. (An asserted size is a ``fixed_size`` layer instead.)"""
+    if translator.fixed is not None:
+        return
     fixed = [(axis, int(symbol)) for axis, symbol in enumerate(capture.symbols) if _is_static(symbol)]
     for axis, size in fixed:
         if ranges[axis].lo != size or ranges[axis].hi != size:
             raise ModelImportError(
-                f"the model's code fixes the input size on axis {axis} to {size} (PyTorch captured it as a constant); "
-                f"convsolve answers for that size alone: give --input {size}, or build the model for other sizes "
-                "(timm: dynamic_img_size=True)", file=source,
+                f"the model's code fixes the input size on axis {axis} to {size} (PyTorch captured it as a constant) "
+                f"without asserting it; convsolve answers for that size alone: give --input {size}, or build the model "
+                "for other sizes (timm: dynamic_img_size=True)", file=source,
             )
 
 
