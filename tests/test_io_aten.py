@@ -152,6 +152,62 @@ def test_a_model_asserting_its_size_is_valid_at_that_size_alone(size):
     assert "exactly" in network.layer(network.order[1]).explain(0, size + 8)[1]
 
 
+class WindowAttention(nn.Module):
+    """Swin-style windows of 7x7 patches: padded to a multiple of the window (valid wherever the stem is) or not
+    (valid only where the patch grid is a multiple of 7: the view into windows fails elsewhere)."""
+
+    def __init__(self, pad: bool) -> None:
+        super().__init__()
+        self.pad, self.window = pad, 7
+        self.embed = nn.Conv2d(3, 16, 4, stride=4)
+        self.qkv = nn.Linear(16, 48)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.embed(x).permute(0, 2, 3, 1)
+        batch, height, width, channels = x.shape
+        w = self.window
+        y = nn.functional.pad(x, (0, 0, 0, (w - width % w) % w, 0, (w - height % w) % w)) if self.pad else x
+        rows, cols = y.shape[1] // w, y.shape[2] // w
+        y = y.view(batch, rows, w, cols, w, channels).permute(0, 1, 3, 2, 4, 5).reshape(-1, w * w, channels)
+        q, k, v = self.qkv(y).chunk(3, dim=-1)
+        y = nn.functional.scaled_dot_product_attention(q, k, v)
+        y = y.view(batch, rows, cols, w, w, channels).permute(0, 1, 3, 2, 4, 5).reshape(batch, rows * w, cols * w, channels)
+        return (x + y[:, :height, :width]).mean((1, 2))
+
+
+@pytest.mark.parametrize("pad", [True, False], ids=["padded", "unpadded"])
+def test_window_partitions_are_valid_exactly_where_pytorch_runs(pad):
+    model = WindowAttention(pad).eval()
+    network = from_torch(model, input=range(1, 65))
+    assert claimed(network) == forward_valid(model, range(1, 65))
+    assert ("multiple_of" in {network.layer(n).type for n in network.order[1:]}) is not pad
+    if not pad:
+        assert str(network.valid_sizes()) == "28..31, 56..59"
+
+
+class AttentionBiasTable(nn.Module):
+    """LeViT/EfficientFormer-style attention with a learned bias per pair of the 4x4 positions it was built for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(3, 8, 4, stride=4)
+        self.qkv = nn.Linear(8, 24)
+        self.bias = nn.Parameter(torch.zeros(2, 16, 16))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(x).flatten(2).transpose(1, 2)
+        q, k, v = self.qkv(tokens).view(1, -1, 3, 2, 4).permute(2, 0, 3, 1, 4)
+        attention = (q @ k.transpose(-2, -1) + self.bias).softmax(-1)
+        return (attention @ v).mean(2)
+
+
+def test_a_parameter_fixing_the_token_count_is_a_fixed_size_layer():
+    model = AttentionBiasTable().eval()
+    network = from_torch(model, input=range(1, 49))
+    assert claimed(network) == forward_valid(model, range(1, 49)) == set(range(16, 20))
+    assert "fixed_size" in {network.layer(n).type for n in network.order[1:]}
+
+
 def test_in_place_add_keeps_its_left_operand_through_the_aten_capture():
     network = from_torch(InPlaceAfterBranch().eval(), input=range(1, 49))
     assert 4 not in claimed(network) and {3, 5, 7} <= claimed(network)

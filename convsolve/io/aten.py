@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import operator
 import re
@@ -61,6 +62,9 @@ RECAPTURES = 5
 
 RECAPTURE_SECONDS = 10.0
 """A refused import is captured again with stack traces (to name the model's source line) when the first took less."""
+
+FIRST_CAPTURE_EXTRA_TRIES = 4
+"""Captures tried beyond the hints, each where a failed one asks (a size the model asserts or that a guard needs)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,20 @@ class _Several:
     """An operator's several results (``max_pool2d_with_indices``, ``split``): ``getitem`` picks one."""
 
     items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _ShapeCheck:
+    """Two expressions PyTorch needs equal (a view's element counts, an operation's operand sizes), of tensors of
+    ``node``'s layer: where they differ, PyTorch raises."""
+
+    left: Any
+    right: Any
+    what: str
+    where: str
+    node: str
+    broadcasts: bool = False
+    """Operand sizes: where one of them is 1 PyTorch broadcasts instead of raising."""
 
 
 class _Refusal(Exception):
@@ -188,8 +206,11 @@ class _Translator:
         """Sizes where a capture again failed, and PyTorch's error: the network must be invalid there."""
         self.derived: dict[Any, str] = {}
         """Every size expression of a tensor met, with the source line that made it first."""
-        self.view_checks: list[tuple[Any, Any, str, str]] = []
-        """Views whose element counts are different expressions: they must agree at every examined size."""
+        self.view_checks: list[_ShapeCheck] = []
+        """Views whose element counts, and operands whose sizes, are different expressions: where they disagree at
+        an examined size, PyTorch raises, and a ``multiple_of`` layer must say so (a window partition)."""
+        self.unsettled: list[tuple[_ShapeCheck, np.ndarray]] = []
+        """Shape checks with examined sizes where they could not be compared (set by :func:`_view_layers`)."""
         self.unchecked: set[str] = set()
         """Broadcasting merges: PyTorch's expression for their size is one operand's, true only where they agree."""
         self.node: Any = None
@@ -378,8 +399,16 @@ class _Translator:
             for operand in sources:  # tensors of one layer, shaped differently: their sizes must line up at every input size
                 aligned = (None,) * (len(out) - len(operand.dims)) + tuple(operand.dims)
                 for size, result in zip(aligned, out):
-                    if size is not None and (size != result if not _is_static(size) else int(size) != 1 and not _is_static(result)):
+                    if size is None or size == result:
+                        continue
+                    if _is_static(size) or _is_static(result):
+                        if _is_static(size) and int(size) == 1:
+                            continue
                         raise _Refusal(f"operands of shapes {', '.join(_show(v.dims) for v in sources)} line up only at some sizes")
+                    # two expressions of one size (a window partition and its reverse): where they differ, PyTorch
+                    # raises unless one is 1 (it broadcasts there: that size must be settled by another check)
+                    self.view_checks.append(_ShapeCheck(size, result, f"{_op_name(node)} of {', '.join(_show(v.dims) for v in sources)}",
+                                                        _source_line(node), source.node, broadcasts=True))
             return _Flat(source.node, out) if isinstance(source, _Flat) else _Activation(source.node, out)
         kind = _MERGE_KIND.get(name.rstrip("_"), "mul")
         if any(isinstance(v, _Flat) for v in sources):
@@ -472,9 +501,10 @@ class _Translator:
             if len(out) == 2 and all(_is_static(d) for d in out) and all(_is_static(d) for d in grid) and self.in_spatial_layout(source):
                 flat = self.emit({"type": "flatten"}, [self.settled(self.spatial(source))], None, None)
                 return _Flat(flat, out)
-            before, after = math.prod(source.dims), math.prod(out)
+            before, after = math.prod(source.dims), self.requested_numel(node, source)
             if not _is_static(before - after):
-                self.view_checks.append((before, after, f"{_op_name(node)} of {_show(source.dims)} as {_show(out)}", _source_line(node)))
+                self.view_checks.append(_ShapeCheck(before, after, f"{_op_name(node)} of {_show(source.dims)} as {_show(out)}",
+                                                    _source_line(node), source.node))
         if name in ("slice", "narrow") and hasattr(val, "shape") and len(source.dims) == self.ndim + 2 and grid:
             out = _shape(val)
             if tuple(out[:2]) == tuple(source.dims[:2]) and tuple(out[2:]) != tuple(grid) and any(
@@ -483,6 +513,18 @@ class _Translator:
                 # which must hold wherever the network is valid), so the sizes are that layer's
                 return self.resized(node, source, out)
         return self.multi(node, lambda dims: _Activation(source.node, dims))
+
+    def requested_numel(self, node: Any, source: Any) -> Any:
+        """The element count a view's requested shape asks for (PyTorch's own expression of the result may be
+        rewritten from the input's count at the size captured); with a -1, 0 where the rest divides the input's count."""
+        shape = node.args[1] if len(node.args) > 1 else node.kwargs.get("size", ())
+        dims = [_expr(d.meta["val"]) if isinstance(d, self.torch.fx.Node) else int(d) for d in shape]
+        known = math.prod(d for d in dims if not (_is_static(d) and int(d) == -1))
+        if len(known_dims := [d for d in dims if _is_static(d) and int(d) == -1]) == 1 and known_dims:
+            import sympy
+
+            return math.prod(source.dims) - sympy.Mod(math.prod(source.dims), known)
+        return known
 
     def reduction(self, node: Any, args: Any, kwargs: Any, name: str) -> Any:
         """Over channels only: the grid is kept. Over every spatial axis: a global pool (and a flatten without keepdim)."""
@@ -803,9 +845,22 @@ class _Capture:
     they must hold wherever the network is valid."""
 
 
-def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces: bool) -> _Capture:
+@dataclass
+class _Failure:
+    """What a failed capture leaves to steer the next: the sizes the model's asserts name, and the last guard
+    PyTorch decided (in terms of ``symbols``) before raising."""
+
+    asserted: dict[int, int] = field(default_factory=dict)
+    symbols: tuple[Any, ...] = ()
+    last_guard: Any = None
+
+
+def _capture(
+    torch: Any, model: Any, channels: int, hints: Sequence[int], traces: bool, failure: _Failure | None = None,
+) -> _Capture:
     """``make_fx`` of the model on a fake input whose batch (1) and channels are constants and whose every spatial
-    size is a symbol of its own (no duck sizing: equal hints still give two symbols)."""
+    size is a symbol of its own (no duck sizing: equal hints still give two symbols). When it fails, ``failure``
+    gets what could steer another capture before the error propagates."""
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.experimental.proxy_tensor import make_fx
     from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv, StatelessSymbolicContext
@@ -815,7 +870,7 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces
     context: Any = StatelessSymbolicContext(dynamic_sizes=[DimDynamic.STATIC] * 2 + [DimDynamic.DYNAMIC] * len(hints))
     example = fake_mode.from_tensor(torch.zeros(1, channels, *hints), symbolic_context=context)
     input_symbols = tuple(_expr(d) for d in example.shape[2:])
-    asserted: set[int] = set()
+    marked: set[int] = set()
 
     class AssertRecorder(torch.overrides.TorchFunctionMode):  # type: ignore[misc]
         """Marks the guards PyTorch records inside ``torch._assert``: the model's asserts on sizes."""
@@ -826,7 +881,7 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces
                 return func(*args, **(kwargs or {}))
             finally:
                 if func is torch._assert:
-                    asserted.update(range(start, len(shape_env.guards)))
+                    marked.update(range(start, len(shape_env.guards)))
 
     origin: dict[int, str] = {}
 
@@ -846,15 +901,27 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces
         with AssertRecorder(), OperatorRecorder():
             return model(x)
 
+    quiet = logging.getLogger("torch._subclasses.fake_tensor")  # logs a traceback wherever the model fails a size
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # make_fx finds the fake mode (and its shape environment) on the input
-        graph_module = make_fx(forward, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=traces)(example)
+        try:
+            graph_module = make_fx(forward, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=traces)(example)
+        except BaseException:
+            if failure is not None:
+                failure.asserted.update(_sizes_asserted(shape_env, marked, input_symbols))
+                failure.symbols = input_symbols
+                failure.last_guard = shape_env.guards[-1].expr if shape_env.guards else None
+            raise
+        finally:
+            quiet.setLevel(level)
     placeholder = next(n for n in graph_module.graph.nodes if n.op == "placeholder")
     capture = _Capture(graph_module, tuple(_expr(d) for d in placeholder.meta["val"].shape[2:]), input_symbols)
     for index, guard in enumerate(shape_env.guards):
         where = str(getattr(guard.sloc, "framework_loc", "") or "").replace("\\", "/")
         user = getattr(guard.sloc, "maybe_user_loc", None)
-        if index in asserted:
+        if index in marked:
             capture.asserts.append((guard.expr, _frame_text(user) if user else "torch._assert"))
         elif user is None and "/torch/" in where:
             operator_name = origin.get(index, "")
@@ -864,6 +931,22 @@ def _capture(torch: Any, model: Any, channels: int, hints: Sequence[int], traces
         else:
             capture.branches.append((guard.expr, _frame_text(user or guard.sloc.framework_loc)))
     return capture
+
+
+def _sizes_asserted(shape_env: Any, marked: set[int], input_symbols: Sequence[Any]) -> dict[int, int]:
+    """Axis -> size for every assert of the form ``symbol == size`` on an input axis that the capture recorded
+    (failed, it is recorded as ``symbol != size``)."""
+    import sympy
+
+    found: dict[int, int] = {}
+    for index in marked:
+        condition = shape_env.guards[index].expr if index < len(shape_env.guards) else None
+        if isinstance(condition, (sympy.Eq, sympy.Ne)):
+            for axis, symbol in enumerate(input_symbols):
+                for one, other in ((condition.lhs, condition.rhs), (condition.rhs, condition.lhs)):
+                    if one == symbol and getattr(other, "is_Integer", False) and int(other) >= 1:
+                        found[axis] = int(other)
+    return found
 
 
 _RULED_OPERATORS = {
@@ -932,6 +1015,25 @@ class _Region:
             result[index] = cache[key]
         return result
 
+    def values(self, expr: Any) -> np.ndarray:
+        """``expr``'s integer value at every examined size (None where it cannot be evaluated)."""
+        import sympy
+
+        free: set[Any] = getattr(expr, "free_symbols", set())
+        involved = [k for k, s in enumerate(self.symbols) if s in free]
+        result = np.empty(self.shape, dtype=object)
+        cache: dict[tuple[int, ...], Any] = {}
+        for index in np.ndindex(self.shape):
+            key = (index[0],) if self.tied and involved else tuple(index[k] for k in involved if not self.tied)
+            if key not in cache:
+                point = self.point(index)
+                try:
+                    cache[key] = int(sympy.sympify(expr).xreplace({s: sympy.Integer(point[k]) for k, s in enumerate(self.symbols)}))
+                except (ArithmeticError, ValueError, TypeError):
+                    cache[key] = None
+            result[index] = cache[key]
+        return result
+
     def index_of(self, point: tuple[int, ...]) -> tuple[int, ...] | None:
         """The index of an examined size (None when it was not examined)."""
         positions = []
@@ -991,13 +1093,13 @@ def _import(
     was_training = model.training
     model.eval()  # captures again (inside other branches) happen up to the last check
     try:
-        capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), source, traces)
+        capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), ranges, tied, source, traces)
         _check_fixed_sizes(capture, translator, ranges, source)
         region = _Region(capture.symbols, axes, tied)
-        _check_requirements(capture, translator, region, source)
+        _requirement_layers(torch, model, channels, capture, translator, region, source, traces)
         _cover_branches(torch, model, channels, capture, translator, region, source, traces)
         _assert_layers(capture, translator, region, source)
-        _check_views(translator, region, source)
+        _view_layers(translator, region, source)
         config = {"name": name or type(model).__name__, "convention": "pytorch", "input": input_config(ranges, tied, channels),
                   "layers": translator.layers}
         try:
@@ -1005,6 +1107,7 @@ def _import(
         except ConfigError as exc:
             node = exc.facts.get("node")
             raise ModelImportError(exc.message, file=source, node=node, field=exc.facts.get("field")) from None
+        _check_unsettled_views(network, translator, region, source)
         _check_against_pytorch(network, translator, region, source)
         _cover_operator_guards(torch, model, channels, capture, translator, region, network, source, traces)
         _check_derived_sizes(network, translator, region, source)
@@ -1093,23 +1196,55 @@ def _check_derived_sizes(network: Network, translator: _Translator, region: _Reg
 
 
 def _first_capture(
-    torch: Any, model: Any, channels: int, hints: Sequence[tuple[int, ...]], source: str | None, traces: bool,
+    torch: Any, model: Any, channels: int, hints: Sequence[tuple[int, ...]], ranges: Sequence[Any], tied: bool,
+    source: str | None, traces: bool,
 ) -> tuple[_Capture, _Translator]:
+    """The first capture that succeeds: at each hint in turn, and after a failure first where it asks (the size an
+    assert names, else the largest examined size where the guard PyTorch decided last goes the other way)."""
     failures: list[str] = []
-    for hint in hints:
+    pending, tried, steered = list(hints), set[tuple[int, ...]](), set[tuple[int, ...]]()
+    while pending and len(tried) < len(hints) + FIRST_CAPTURE_EXTRA_TRIES:
+        hint = pending.pop(0)
+        tried.add(hint)
+        failure = _Failure()
         try:
-            capture = _capture(torch, model, channels, hint, traces)
+            capture = _capture(torch, model, channels, hint, traces, failure)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model's own code refuses this size: try another
             text = str(exc).strip()
             failures.append(f"at {'x'.join(map(str, hint))}: {type(exc).__name__}: {text.splitlines()[0] if text else ''}")
+            asked = _asked_by(failure, hint, ranges, tied)
+            if asked is not None and asked not in tried:  # capture there next
+                pending = [asked] + [p for p in pending if p != asked]
+                steered |= {asked} - set(hints)
             continue
-        translator = _Translator(torch, capture.graph_module, capture.symbols, source, _asserted_sizes(capture))
+        fixed = _asserted_sizes(capture)
+        if hint in steered and fixed is None and any(_is_static(symbol) for symbol in capture.symbols):
+            # PyTorch made a size a constant there (a size of 0 or 1 on the way): not a capture to answer from
+            failures.append(f"at {'x'.join(map(str, hint))}: the sizes became constants")
+            continue
+        translator = _Translator(torch, capture.graph_module, capture.symbols, source, fixed)
         translator.run()
         return capture, translator
     raise ModelImportError(
         f"capturing the model with symbolic sizes failed at every size tried ({'; '.join(failures[:3])})",
         file=source, module=type(model).__name__,
     )
+
+
+def _asked_by(failure: _Failure, hint: tuple[int, ...], ranges: Sequence[Any], tied: bool) -> tuple[int, ...] | None:
+    """Where a failed capture asks to be tried next: the sizes its asserts name, else the largest examined size
+    where the last guard PyTorch decided is false (the other way from the hint), else None."""
+    import sympy
+
+    if failure.asserted:
+        return tuple(failure.asserted.get(axis, size) for axis, size in enumerate(hint))
+    guard = failure.last_guard
+    if guard is None or not failure.symbols or not (getattr(guard, "free_symbols", set()) & set(failure.symbols)):
+        return None
+    region = _Region(failure.symbols, [r.values() for r in ranges], tied)
+    holds = region.holds(sympy.Not(guard))
+    other = [index for index, value in zip(np.ndindex(region.shape), holds.ravel().tolist()) if value is True]
+    return region.point(other[-1]) if other else None
 
 
 def _check_requirements(capture: _Capture, translator: _Translator, region: _Region, source: str | None) -> None:
@@ -1129,6 +1264,56 @@ def _check_requirements(capture: _Capture, translator: _Translator, region: _Reg
                 f"{what} at {where} fixes a size to {fixed}, but at input {'x'.join(map(str, region.point(bad[0])))} it is {size}; "
                 "convsolve does not translate a size fixed by a parameter into a layer yet", file=source,
             )
+
+
+def _requirement_layers(
+    torch: Any, model: Any, channels: int, capture: _Capture, translator: _Translator, region: _Region, source: str | None,
+    traces: bool,
+) -> None:
+    """A parameter fixing a layer's token count (an attention bias table of 14x14 positions: ``levit``,
+    ``efficientformer``) is a ``fixed_size`` layer on that layer, when the count is its grid's product and one grid
+    gives it over the examined sizes; where PyTorch broadcasts instead (the count is 1) it must fail further on, as a
+    capture there shows. Anything else is refused."""
+    import sympy
+
+    inside = np.ones(region.shape, dtype=bool)
+    for guard, _where in capture.branches:
+        inside &= np.asarray([v is not False for v in region.holds(guard).ravel()]).reshape(region.shape)
+    for size, fixed, what, where in translator.requirements:
+        holds = region.holds(sympy.Eq(size, fixed))
+        bad = inside & np.asarray([v is False for v in holds.ravel()]).reshape(region.shape)
+        if not bad.any():
+            continue
+        agree = inside & np.asarray([v is True for v in holds.ravel()]).reshape(region.shape)
+        refusal = (f"{what} at {where} fixes a size to {fixed}, but at input {'x'.join(map(str, region.point(_first(bad))))} "
+                   f"it is {size}")
+        node, grid = next(((n, g) for n, g in translator.grid.items() if n != INPUT and g and not all(_is_static(d) for d in g)
+                           and sympy.expand(size - math.prod(g)) == 0), (None, ()))
+        if node is None or not agree.any():
+            raise ModelImportError(f"{refusal}; convsolve cannot place that on a layer", file=source)
+        values = [region.values(expr) for expr in grid]
+        grids = {tuple(int(axis[index]) for axis in values) for index in np.ndindex(region.shape) if agree[index]}
+        if len(grids) != 1:
+            shown = ", ".join("x".join(map(str, g)) for g in sorted(grids)[:3])
+            raise ModelImportError(f"{refusal}; the layer {node}'s grid gives it as {shown}: a square input range "
+                                   "(one size for every axis) has one", file=source, node=node)
+        target = grids.pop()
+        translator.layers.append({"name": translator.fresh(f"{node}_size"), "type": "fixed_size", "size": _per_axis(target),
+                                  "inputs": [node]})
+        broadcast = bad & np.asarray([v is True for v in region.holds(sympy.Eq(size, 1)).ravel()]).reshape(region.shape)
+        if broadcast.any():  # PyTorch broadcasts a single token against the table: it must fail further on
+            indices = [index for index in np.ndindex(region.shape) if broadcast[index]]
+            for point in dict.fromkeys(region.point(index) for index in (indices[0], indices[-1])):
+                try:
+                    _capture(torch, model, channels, point, traces)
+                except (Exception, SystemExit):  # noqa: BLE001 - PyTorch fails there, as the layer says
+                    continue
+                raise ModelImportError(f"{refusal}; at {'x'.join(map(str, point))} PyTorch broadcasts the parameter and runs "
+                                       "the model, which convsolve cannot say as a layer", file=source, node=node)
+
+
+def _first(mask: np.ndarray) -> tuple[int, ...]:
+    return next(index for index in np.ndindex(mask.shape) if mask[index])
 
 
 def _asserted_sizes(capture: _Capture) -> tuple[int, ...] | None:
@@ -1246,18 +1431,64 @@ def _assert_layers(capture: _Capture, translator: _Translator, region: _Region, 
             )
 
 
-def _check_views(translator: _Translator, region: _Region, source: str | None) -> None:
-    """A view keeps the element count; where two expressions of it differ at an examined size, PyTorch raises there."""
+def _view_layers(translator: _Translator, region: _Region, source: str | None) -> None:
+    """A view or operation whose sizes agree only at some input sizes (a window partition without padding: the
+    grid must be a multiple of the window) becomes a ``multiple_of`` layer on the layer whose tensor it shapes,
+    when that is exactly where they agree: each factor is the gcd of the grid's sizes where they agree, and where
+    they differ the layer must say invalid. Otherwise the model is refused. Checks are taken in the graph's order,
+    each at the sizes where every one before it holds (PyTorch raised at the others, and its expressions for the
+    sizes after a view hold only where the view does)."""
     import sympy
 
-    for before, after, what, where in translator.view_checks:
-        holds = region.holds(sympy.Eq(before, after))
-        failing = region.failing(holds)
-        if failing:
-            raise ModelImportError(
-                f"the {what} at {where} holds only at some input sizes (not at {'x'.join(map(str, region.point(failing[0])))}); "
-                "convsolve does not yet translate such a view into a size rule", file=source,
-            )
+    reached = np.ones(region.shape, dtype=bool)
+    placed: set[tuple[str, tuple[int, ...]]] = set()
+    for check in translator.view_checks:
+        holds = region.holds(sympy.Eq(check.left, check.right))
+        agree = np.asarray([v is True for v in holds.ravel()]).reshape(region.shape) & reached
+        differ = np.asarray([v is False for v in holds.ravel()]).reshape(region.shape) & reached
+        unknown = np.asarray([v is None for v in holds.ravel()]).reshape(region.shape) & reached
+        if check.broadcasts:  # where a side is 1 PyTorch broadcasts: not a failure this check can claim
+            ones = np.asarray([v is not False for v in region.holds(
+                sympy.Or(sympy.Eq(check.left, 1), sympy.Eq(check.right, 1))).ravel()]).reshape(region.shape)
+            unknown |= differ & ones
+            differ &= ~ones
+        if unknown.any():  # where they could not be compared, the network must be invalid (checked once it is built)
+            translator.unsettled.append((check, unknown))
+        if not differ.any():
+            continue
+        grid = translator.grid.get(check.node, ())
+        values = [region.values(expr) for expr in grid]
+        if not grid or not agree.any() or any(v is None for axis in values for v in np.asarray(axis)[agree | differ].ravel()):
+            _refuse_view(check, region, differ, source)
+        factors = [math.gcd(*(int(v) for v in np.asarray(axis_values)[agree])) for axis_values in values]
+        multiple = np.ones(region.shape, dtype=bool)
+        for axis_values, factor in zip(values, factors):
+            multiple &= np.asarray([v is not None and factor > 0 and int(v) % factor == 0
+                                    for v in np.asarray(axis_values).ravel()]).reshape(region.shape)
+        if (multiple & differ).any() or (agree & ~multiple).any():
+            _refuse_view(check, region, (multiple & differ) | (agree & ~multiple), source)
+        if (check.node, tuple(factors)) not in placed:
+            placed.add((check.node, tuple(factors)))
+            translator.layers.append({"name": translator.fresh(f"{check.node}_multiple"), "type": "multiple_of",
+                                      "factor": _per_axis(factors), "inputs": [check.node]})
+        reached &= ~differ
+
+
+def _check_unsettled_views(network: Network, translator: _Translator, region: _Region, source: str | None) -> None:
+    """Where a view's or operation's sizes could not be compared, or PyTorch might broadcast, the network must be invalid."""
+    mask = np.asarray(network.valid_sizes().mask, dtype=bool)
+    for check, unknown in translator.unsettled:
+        if (unknown & mask).any():
+            _refuse_view(check, region, unknown & mask, source)
+
+
+def _refuse_view(check: _ShapeCheck, region: _Region, where: np.ndarray, source: str | None) -> None:
+    points = [index for index in np.ndindex(region.shape) if where[index]]
+    at = f" (not at {'x'.join(map(str, region.point(points[0])))})" if points else ""
+    raise ModelImportError(
+        f"the {check.what} at {check.where} holds only at some input sizes{at}, and convsolve cannot say where as a size "
+        f"rule of the layer {check.node}", file=source, node=check.node,
+    )
 
 
 def _hints(ranges: Sequence[Any], ndim: int) -> list[tuple[int, ...]]:
@@ -1268,6 +1499,10 @@ def _hints(ranges: Sequence[Any], ndim: int) -> list[tuple[int, ...]]:
              tuple(his)]
     if all(r.lo <= 224 <= r.hi for r in ranges):
         hints.append((224,) * ndim)  # a model made for one size (224 most often) captures only there
+    for step in (224, 112, 96, 84, 64, 56):  # a window partition without padding captures only at multiples of its windows
+        largest = [int(r.hi) // step * step for r in ranges]
+        if all(r.lo <= n for r, n in zip(ranges, largest)):
+            hints.append(tuple(largest))
     return list(dict.fromkeys(hints))
 
 
