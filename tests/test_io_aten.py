@@ -459,3 +459,22 @@ def test_a_crop_back_to_a_skip_is_a_resize_as_checked_by_the_slices_guard():
     network = from_torch(CropToSkip().eval(), input=range(1, 41))
     assert claimed(network) == forward_valid(CropToSkip(), range(1, 41)) == set(range(1, 41))
     assert "resize_as" in {network.layer(n).type for n in network.order[1:]}
+
+
+class UnfoldBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.unfold = nn.Unfold(3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        torch._assert(x.ndim == 4, "NCHW")
+        return self.unfold(x)
+
+
+def test_a_refusal_names_the_module_path_the_operator_and_the_source_line():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(UnfoldBlock())).eval()
+    with pytest.raises(ModelImportError) as info:
+        from_torch(model, input=range(1, 40))
+    text = str(info.value)
+    assert text.startswith("module '1.0.unfold': ATen operator im2col has no convsolve translation")
+    assert "test_io_aten.py:" in text and "(return self.unfold(x))" in text

@@ -43,7 +43,6 @@ import logging
 import math
 import operator
 import re
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,9 +58,6 @@ __all__ = ["from_aten"]
 
 RECAPTURES = 5
 """The most captures again inside other branches of the model's code (beyond the first capture)."""
-
-RECAPTURE_SECONDS = 10.0
-"""A refused import is captured again with stack traces (to name the model's source line) when the first took less."""
 
 FIRST_CAPTURE_EXTRA_TRIES = 4
 """Captures tried beyond the hints, each where a failed one asks (a size the model asserts or that a guard needs)."""
@@ -178,6 +174,19 @@ def _source_line(node: Any) -> str:
     return f"{_short_path(path)}:{line} ({code.strip()})"
 
 
+def _located(node: Any) -> str:
+    """Where a node comes from, for messages: ``file:line (code)`` and the module's path."""
+    line, module = _source_line(node), _module_path(node)
+    return " ".join(part for part in (line, f"in module '{module}'" if module else "") if part) or "an unknown place"
+
+
+def _module_path(node: Any) -> str | None:
+    """The path of the innermost module of the model that made the node (``stages.0.blocks.1.attn``), if any."""
+    stack = node.meta.get("nn_module_stack") or {}
+    paths = [str(path) for path, _ in stack.values() if str(path).startswith("model.")]
+    return paths[-1][len("model."):] if paths else None
+
+
 def _short_path(path: str) -> str:
     marker = "site-packages/"
     return path.split(marker, 1)[1] if marker in path else path
@@ -222,7 +231,7 @@ class _Translator:
         where = _source_line(node) if node is not None else ""
         operator_name = _op_name(node) if node is not None else ""
         text = f"{message} (ATen operator {operator_name}" + (f" at {where})" if where else ")")
-        return ModelImportError(text, file=self.source, node=None if node is None else node.name)
+        return ModelImportError(text, file=self.source, module=_module_path(node) if node is not None else None)
 
     def fresh(self, name: str) -> str:
         return fresh_layer_name(name, self.names)
@@ -274,7 +283,7 @@ class _Translator:
             if isinstance(item, (_Activation, _Flat)):
                 for dim in item.dims:
                     if not _is_static(dim) and dim not in self.derived:
-                        self.derived[dim] = _source_line(self.node)
+                        self.derived[dim] = _located(self.node)
 
     def arg(self, value: Any) -> Any:
         if isinstance(value, self.torch.fx.Node):
@@ -390,7 +399,7 @@ class _Translator:
                     raise _Refusal(f"a tensor of shape {_show(constant.dims)} computed from sizes does not line up with the result {_show(out)}")
                 if _is_static(size) and int(size) != 1 and not _is_static(result):
                     # the branch captured settled that they agree (a guard): checked where the branch holds
-                    self.requirements.append((result, int(size), f"a parameter of shape {_show(constant.dims)}", _source_line(self.node)))
+                    self.requirements.append((result, int(size), f"a parameter of shape {_show(constant.dims)}", _located(self.node)))
         symbolic_out = [d for d in out if not _is_static(d)]
         if len(nodes) == 1:
             source = sources[0]
@@ -408,7 +417,7 @@ class _Translator:
                     # two expressions of one size (a window partition and its reverse): where they differ, PyTorch
                     # raises unless one is 1 (it broadcasts there: that size must be settled by another check)
                     self.view_checks.append(_ShapeCheck(size, result, f"{_op_name(node)} of {', '.join(_show(v.dims) for v in sources)}",
-                                                        _source_line(node), source.node, broadcasts=True))
+                                                        _located(node), source.node, broadcasts=True))
             return _Flat(source.node, out) if isinstance(source, _Flat) else _Activation(source.node, out)
         kind = _MERGE_KIND.get(name.rstrip("_"), "mul")
         if any(isinstance(v, _Flat) for v in sources):
@@ -504,7 +513,7 @@ class _Translator:
             before, after = math.prod(source.dims), self.requested_numel(node, source)
             if not _is_static(before - after):
                 self.view_checks.append(_ShapeCheck(before, after, f"{_op_name(node)} of {_show(source.dims)} as {_show(out)}",
-                                                    _source_line(node), source.node))
+                                                    _located(node), source.node))
         if name in ("slice", "narrow") and hasattr(val, "shape") and len(source.dims) == self.ndim + 2 and grid:
             out = _shape(val)
             if tuple(out[:2]) == tuple(source.dims[:2]) and tuple(out[2:]) != tuple(grid) and any(
@@ -856,7 +865,7 @@ class _Failure:
 
 
 def _capture(
-    torch: Any, model: Any, channels: int, hints: Sequence[int], traces: bool, failure: _Failure | None = None,
+    torch: Any, model: Any, channels: int, hints: Sequence[int], failure: _Failure | None = None,
 ) -> _Capture:
     """``make_fx`` of the model on a fake input whose batch (1) and channels are constants and whose every spatial
     size is a symbol of its own (no duck sizing: equal hints still give two symbols). When it fails, ``failure``
@@ -897,9 +906,23 @@ def _capture(
                 for index in range(start, len(shape_env.guards)):
                     origin.setdefault(index, name)
 
+    class Recorded(torch.nn.Module):  # type: ignore[misc]
+        """The model called inside the recorders; a module, so that the capture records each node's module path."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: Any) -> Any:
+            with AssertRecorder(), OperatorRecorder():
+                return self.model(x)
+
+    recorded = Recorded()
+
     def forward(x: Any) -> Any:
-        with AssertRecorder(), OperatorRecorder():
-            return model(x)
+        return recorded(x)
+
+    forward._orig_mod = recorded  # type: ignore[attr-defined]  # make_fx records module paths under this root
 
     quiet = logging.getLogger("torch._subclasses.fake_tensor")  # logs a traceback wherever the model fails a size
     level = quiet.level
@@ -907,7 +930,7 @@ def _capture(
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # make_fx finds the fake mode (and its shape environment) on the input
         try:
-            graph_module = make_fx(forward, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_stack_traces=traces)(example)
+            graph_module = make_fx(forward, tracing_mode="symbolic", _allow_non_fake_inputs=True, record_module_stack=True)(example)
         except BaseException:
             if failure is not None:
                 failure.asserted.update(_sizes_asserted(shape_env, marked, input_symbols))
@@ -1073,18 +1096,11 @@ def from_aten(
         An operator without a translation (naming it and the model's source line), branches of the model's
         code giving different layers, or a translated layer disagreeing with PyTorch's own size expression.
     """
-    started = time.perf_counter()
-    try:
-        return _import(model, input, channels, ndim, name, source, traces=False)
-    except ModelImportError:
-        if time.perf_counter() - started > RECAPTURE_SECONDS:
-            raise  # PyTorch's capture alone was slow: the refusal names the operator, not the line
-        # captured again with stack traces, so that the refusal names the model's source line
-        return _import(model, input, channels, ndim, name, source, traces=True)
+    return _import(model, input, channels, ndim, name, source)
 
 
 def _import(
-    model: Any, input: InputSizes | None, channels: int, ndim: int, name: str | None, source: str | None, traces: bool,
+    model: Any, input: InputSizes | None, channels: int, ndim: int, name: str | None, source: str | None,
 ) -> Network:
     import torch
 
@@ -1093,11 +1109,11 @@ def _import(
     was_training = model.training
     model.eval()  # captures again (inside other branches) happen up to the last check
     try:
-        capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), ranges, tied, source, traces)
+        capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), ranges, tied, source)
         _check_fixed_sizes(capture, translator, ranges, source)
         region = _Region(capture.symbols, axes, tied)
-        _requirement_layers(torch, model, channels, capture, translator, region, source, traces)
-        _cover_branches(torch, model, channels, capture, translator, region, source, traces)
+        _requirement_layers(torch, model, channels, capture, translator, region, source)
+        _cover_branches(torch, model, channels, capture, translator, region, source)
         _assert_layers(capture, translator, region, source)
         _view_layers(translator, region, source)
         config = {"name": name or type(model).__name__, "convention": "pytorch", "input": input_config(ranges, tied, channels),
@@ -1109,7 +1125,7 @@ def _import(
             raise ModelImportError(exc.message, file=source, node=node, field=exc.facts.get("field")) from None
         _check_unsettled_views(network, translator, region, source)
         _check_against_pytorch(network, translator, region, source)
-        _cover_operator_guards(torch, model, channels, capture, translator, region, network, source, traces)
+        _cover_operator_guards(torch, model, channels, capture, translator, region, network, source)
         _check_derived_sizes(network, translator, region, source)
         _check_failures(network, translator, region, source)
     finally:
@@ -1127,7 +1143,7 @@ def _some_size_is_zero_or_one(sizes: Sequence[Any], region: _Region, index: tupl
 
 def _cover_operator_guards(
     torch: Any, model: Any, channels: int, capture: _Capture, translator: _Translator, region: _Region, network: Network,
-    source: str | None, traces: bool,
+    source: str | None,
 ) -> None:
     """An operator's guard no layer carries (a slice that crops nothing at the size captured) must hold wherever the
     network is valid, unless a size it mentions is 0 or 1 there: where it fails, the model is captured again (it must
@@ -1153,7 +1169,7 @@ def _cover_operator_guards(
         if not pending:
             return
         index, (guard, operator_name) = pending[-1]
-        other = _recapture(torch, model, channels, region.point(index), traces, source, capture, translator, region,
+        other = _recapture(torch, model, channels, region.point(index), source, capture, translator, region,
                            f"ATen operator {operator_name} relies on {guard}")
         still = {i for i, _ in failing(other.operator_guards)} if other is not None else set(np.ndindex(region.shape))
         pending = [p for p in pending if p[0] in still and p[0] != index]
@@ -1197,7 +1213,7 @@ def _check_derived_sizes(network: Network, translator: _Translator, region: _Reg
 
 def _first_capture(
     torch: Any, model: Any, channels: int, hints: Sequence[tuple[int, ...]], ranges: Sequence[Any], tied: bool,
-    source: str | None, traces: bool,
+    source: str | None,
 ) -> tuple[_Capture, _Translator]:
     """The first capture that succeeds: at each hint in turn, and after a failure first where it asks (the size an
     assert names, else the largest examined size where the guard PyTorch decided last goes the other way)."""
@@ -1208,7 +1224,7 @@ def _first_capture(
         tried.add(hint)
         failure = _Failure()
         try:
-            capture = _capture(torch, model, channels, hint, traces, failure)
+            capture = _capture(torch, model, channels, hint, failure)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model's own code refuses this size: try another
             text = str(exc).strip()
             failures.append(f"at {'x'.join(map(str, hint))}: {type(exc).__name__}: {text.splitlines()[0] if text else ''}")
@@ -1268,7 +1284,6 @@ def _check_requirements(capture: _Capture, translator: _Translator, region: _Reg
 
 def _requirement_layers(
     torch: Any, model: Any, channels: int, capture: _Capture, translator: _Translator, region: _Region, source: str | None,
-    traces: bool,
 ) -> None:
     """A parameter fixing a layer's token count (an attention bias table of 14x14 positions: ``levit``,
     ``efficientformer``) is a ``fixed_size`` layer on that layer, when the count is its grid's product and one grid
@@ -1305,7 +1320,7 @@ def _requirement_layers(
             indices = [index for index in np.ndindex(region.shape) if broadcast[index]]
             for point in dict.fromkeys(region.point(index) for index in (indices[0], indices[-1])):
                 try:
-                    _capture(torch, model, channels, point, traces)
+                    _capture(torch, model, channels, point)
                 except (Exception, SystemExit):  # noqa: BLE001 - PyTorch fails there, as the layer says
                     continue
                 raise ModelImportError(f"{refusal}; at {'x'.join(map(str, point))} PyTorch broadcasts the parameter and runs "
@@ -1345,13 +1360,13 @@ def _check_fixed_sizes(capture: _Capture, translator: _Translator, ranges: Seque
 
 
 def _recapture(
-    torch: Any, model: Any, channels: int, point: tuple[int, ...], traces: bool, source: str | None,
+    torch: Any, model: Any, channels: int, point: tuple[int, ...], source: str | None,
     capture: _Capture, translator: _Translator, region: _Region, why: str,
 ) -> _Capture | None:
     """The model captured again at ``point`` (inside another branch of its code or of an operator's guard), its guards
     renamed to the first capture's symbols; None when PyTorch fails there. Its layers must be the first capture's."""
     try:
-        other = _capture(torch, model, channels, point, traces)
+        other = _capture(torch, model, channels, point)
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the model fails at that size: noted, checked against the network
         text = str(exc).strip()
         translator.fails_at.append((point, f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"))
@@ -1375,7 +1390,6 @@ def _recapture(
 
 def _cover_branches(
     torch: Any, model: Any, channels: int, capture: _Capture, translator: _Translator, region: _Region, source: str | None,
-    traces: bool,
 ) -> None:
     """Capture again where a branch guard fails; every branch met must give the same layers."""
     pending = _outside(capture.branches, region)
@@ -1387,7 +1401,7 @@ def _cover_branches(
             return
         # the largest size where the model's asserts hold: the likeliest to run
         index, (guard, where) = ([p for p in pending if asserted_ok[p[0]]] or pending)[-1]
-        other = _recapture(torch, model, channels, region.point(index), traces, source, capture, translator, region,
+        other = _recapture(torch, model, channels, region.point(index), source, capture, translator, region,
                            f"the model's code branches on the input size at {where} ({guard})")
         covered = {i for i, _ in _outside(other.branches, region)} if other is not None else set(np.ndindex(region.shape))
         pending = [p for p in pending if p[0] in covered and p[0] != index]

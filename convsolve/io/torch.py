@@ -1120,9 +1120,14 @@ def from_torch(
         try:
             return _from_aten_instead(torch, model, input, channels, name, source)
         except ModelImportError as aten_refusal:
+            # the location is the ATen capture's when it names a module inside the model, else torch.fx's
+            inside = aten_refusal.facts.get("module") not in (None, type(model).__name__)
+            fx_where = ", ".join(f"{key} '{fx_refusal.facts[key]}'" for key in ("module", "node") if fx_refusal.facts.get(key))
             raise ModelImportError(
-                f"{aten_refusal.message.rstrip('.')}. (Before the ATen capture, the torch.fx path refused it too: {fx_refusal.message})",
-                **{**aten_refusal.facts, **fx_refusal.facts},  # the module path torch.fx found is the more precise location
+                f"{aten_refusal.message.rstrip('.')}. (Before the ATen capture, the torch.fx path refused it too"
+                f"{' at ' + fx_where if fx_where and inside else ''}: {fx_refusal.message})",
+                **({**fx_refusal.facts, "module": None, "node": None, **aten_refusal.facts} if inside
+                   else {**aten_refusal.facts, **fx_refusal.facts}),
             ) from None
     if ndim is None:
         raise _unknown_rank(model, source)
