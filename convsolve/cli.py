@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .errors import ConvsolveError, MissingExtraError, SolverTimeout, UsageError
+from .errors import ConvsolveError, MissingExtraError, SolverLimit, SolverTimeout, UsageError
 from .io.config import MAX_CONFIG_BYTES, output_target, read_config
 from .io.references import split_reference
 from .io.sources import is_torch_reference, load
@@ -278,16 +278,22 @@ def check(
 def sizes(
     config: Path = typer.Argument(..., help=MODEL_HELP),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    nearest: str | None = typer.Option(
+        None, "--nearest", help="One input size (250, or 250x300): the nearest valid sizes above and below it and the pad / "
+        "crop that reach them, as PyTorch code. Exit 1 when the size itself is not valid."),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
-    """The input sizes at which every layer is valid, stated compactly.
+    """The input sizes at which every layer is valid, stated compactly; with --nearest, the input plan for one size.
 
     Example: convsolve sizes configs/unet.yaml --input 1:512
+    Example: convsolve sizes configs/unet.yaml --nearest 250
     """
 
     def action() -> int:
+        if nearest is not None:
+            return _input_plan(config, input, nearest, max_config_bytes, as_json, timeout)
         with _time_limit(timeout):
             network = _load(config, input, max_config_bytes)
             valid = network.valid_sizes()
@@ -300,6 +306,40 @@ def sizes(
         return 1 if valid.empty else 0
 
     _run(action)
+
+
+def _input_plan(config: Path, input: str | None, nearest: str, max_config_bytes: int, as_json: bool, timeout: float | None) -> int:
+    """``sizes --nearest``: see :mod:`convsolve.ops.input_plan`."""
+    from .ops.input_plan import input_plan
+
+    with _time_limit(timeout):
+        network = _load(config, input, max_config_bytes)
+        parts = nearest.lower().split("x")
+        if len(parts) == network.ndim + 2:
+            parts = parts[2:]  # N x C x H x W
+        if not all(part.strip().isdigit() for part in parts):
+            raise UsageError(f"--nearest {nearest!r}: give one size (250) or one per axis (250x300)", field="--nearest")
+        plan = input_plan(network, [int(part) for part in parts])
+    if as_json:
+        _print_json(plan.to_dict())
+        return 0 if plan.valid else 1
+    shown = "x".join(map(str, plan.size))
+    if plan.valid:
+        out.print(f"{shown} is valid for {network.name}: no change needed", markup=False)
+        return 0
+    out.print(f"{shown} is not valid for {network.name}; the nearest valid sizes:", markup=False)
+    for word, resize in (("pad up to", plan.pad), ("crop down to", plan.crop)):
+        if resize is None:
+            examined = ", ".join(str(r) for r in plan.window)
+            reason = "no smaller size is valid" if word.startswith("crop") and all(r.lo == 1 for r in plan.window) else (
+                f"none within the sizes examined ({examined})")
+            out.print(f"  {word}: {reason}", markup=False)
+            continue
+        change = "x".join(f"{b + a:+d}" for b, a in zip(resize.before, resize.after))
+        out.print(f"  {word} {'x'.join(map(str, resize.size))} ({change} pixels)", markup=False)
+    out.print("", markup=False)
+    out.print(plan.snippet().rstrip("\n"), markup=False, highlight=False)
+    return 1
 
 
 @app.command()
@@ -638,8 +678,17 @@ def repair(
             data = read_config(config, max_bytes=max_config_bytes)
             state["subject"] = str(config)
             ranges, tied = (None, True) if input is None else parse_input(input, Network.from_config(data, source=str(config)).ndim)
-            result = repair_network(data, source=str(config), options=options, input_ranges=ranges, tied=tied,
-                                    on_step=step_callback(timeout, progress))
+            try:
+                result = repair_network(data, source=str(config), options=options, input_ranges=ranges, tied=tied,
+                                        on_step=step_callback(timeout, progress))
+            except SolverLimit as exc:  # the input plan needs no search: offer it
+                network = Network.from_config(data, source=str(config))
+                if ranges is not None:
+                    network = network.with_input(ranges, tied)
+                exc.message += (f"; or keep the layers and change the input: as it is, the network is valid at "
+                                f"{network.valid_sizes()} of {network.input.describe()}, and `convsolve sizes {config} --nearest SIZE` "
+                                "gives the nearest valid sizes to SIZE and the pad / crop that reaches them")
+                raise
         if result.status == "repaired" and (output is not None or in_place):
             write_edited(config, result.edits, output if output is not None and not in_place else config, overwrite=force, backup=in_place,
                          max_bytes=max_config_bytes)
