@@ -208,6 +208,49 @@ def test_a_parameter_fixing_the_token_count_is_a_fixed_size_layer():
     assert "fixed_size" in {network.layer(n).type for n in network.order[1:]}
 
 
+class PositionTable(nn.Module):
+    """A learned position table of 5x5 added to the patch grid (PiT): valid only where the grid is 5x5."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(3, 8, 4, stride=4)
+        self.position = nn.Parameter(torch.zeros(1, 8, 5, 5))
+        self.pool = nn.Conv2d(8, 8, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.embed(x) + self.position).mean((2, 3))
+
+
+class ClassAttention(nn.Module):
+    """A class token attending to the patch tokens (CaiT, XCiT): a query of fixed size, keys and values from the input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(3, 8, 4, stride=4)
+        self.token = nn.Parameter(torch.zeros(1, 1, 8))
+        self.q, self.kv = nn.Linear(8, 8), nn.Linear(8, 16)
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.embed(x).flatten(2).transpose(1, 2)
+        tokens = torch.cat([self.token.expand(1, -1, -1), tokens], 1)
+        k, v = self.kv(tokens).chunk(2, dim=-1)
+        cls = nn.functional.scaled_dot_product_attention(self.q(tokens[:, :1]), k, v)
+        return self.head(cls[:, 0] + tokens[:, 0])
+
+
+@pytest.mark.parametrize("model, lo", [(PositionTable(), 12), (ClassAttention(), 1)], ids=["position_table", "class_attention"])
+def test_fixed_size_tables_and_class_tokens_are_valid_exactly_where_pytorch_runs(model, lo):
+    network = from_torch(model.eval(), input=range(lo, 49))
+    assert claimed(network) == forward_valid(model, range(lo, 49))
+
+
+def test_a_table_that_broadcasts_where_the_grid_is_1_is_refused_not_guessed():
+    """At inputs 4..7 the grid is 1x1, and PyTorch broadcasts it against the 5x5 table: valid, unlike at 8..19."""
+    with pytest.raises(ModelImportError, match=r"at 4x4 PyTorch broadcasts the parameter and runs the model"):
+        from_torch(PositionTable().eval(), input=range(1, 49))
+
+
 def test_in_place_add_keeps_its_left_operand_through_the_aten_capture():
     network = from_torch(InPlaceAfterBranch().eval(), input=range(1, 49))
     assert 4 not in claimed(network) and {3, 5, 7} <= claimed(network)

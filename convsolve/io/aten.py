@@ -270,6 +270,9 @@ class _Translator:
                     self.values[node] = self.call(node)
                 except _Refusal as refusal:
                     raise self.error(str(refusal)) from None
+                except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:  # a case the translation misses
+                    raise self.error(f"convsolve's translation does not cover this use of the operator ({type(exc).__name__}: {exc}); "
+                                     "refusing rather than guessing") from None
                 self.note_derived(self.values[node])
             elif node.op == "output":  # the outputs' channel counts are the tensors'
                 for value in _flatten_values(self.arg(node.args)):
@@ -378,6 +381,8 @@ class _Translator:
         sources = [v for v in _flatten_values(args) if isinstance(v, (_Activation, _Flat))]
         if len(sources) > 1:  # several activations broadcast against each other: their sizes must line up
             return self.elementwise(node, args, name)
+        if not sources:
+            return self.inert(node.meta["val"])
         source = sources[0]
         if isinstance(source, _Flat):
             return self.multi(node, lambda dims: _Flat(source.node, dims))
@@ -498,6 +503,11 @@ class _Translator:
         if isinstance(source, _Flat):
             return self.multi(node, lambda dims: _Flat(source.node, dims))
         grid = self.grid.get(source.node, ())
+        if name in ("select", "slice", "narrow") and hasattr(val, "shape") and all(_is_static(d) for d in _shape(val)) and any(
+                not _is_static(d) for d in source.dims):
+            # a part of fixed size (a class token, x[:, 0]): its size no longer depends on the input's, and where the
+            # part would not fit, the operator's own guard is checked like every other one
+            return self.inert(val)
         if name == "as_strided" and (not hasattr(val, "shape") or _shape(val) != tuple(source.dims)):
             raise _Refusal(f"as_strided from {_show(source.dims)} to another shape")
         if name in ("view", "_unsafe_view", "reshape") and hasattr(val, "shape"):
@@ -756,7 +766,15 @@ class _Translator:
     op_baddbmm = matrix_product
 
     def op__scaled_dot_product_flash_attention_for_cpu(self, node: Any, args: Any, kwargs: Any) -> Any:
-        return self.same_shape(node, args[:1], "attention")
+        """Attention has the query's shape; a query of fixed size (a class token attending to the tokens: CaiT,
+        XCiT) gives a result of fixed size, once keys and values have the same number of tokens."""
+        query, key, value = args[:3]
+        if isinstance(query, (_Activation, _Flat)):
+            return self.same_shape(node, args[:1], "attention")
+        tokens = {v.dims[-2] for v in (key, value) if isinstance(v, (_Activation, _Flat, _Constant))}
+        if len(tokens) != 1:
+            raise _Refusal(f"attention of keys and values with different token counts {sorted(map(str, tokens))}")
+        return self.inert(node.meta["val"])
 
     op__scaled_dot_product_efficient_attention = op__scaled_dot_product_flash_attention_for_cpu
     op__scaled_dot_product_flash_attention = op__scaled_dot_product_flash_attention_for_cpu
@@ -1014,6 +1032,10 @@ class _Region:
         self.symbols, self.axes, self.tied = tuple(symbols), [np.asarray(a) for a in axes], tied
         self.shape = (len(self.axes[0]),) if tied else tuple(len(a) for a in self.axes)
 
+    @property
+    def ndim(self) -> int:
+        return len(self.symbols)
+
     def point(self, index: tuple[int, ...]) -> tuple[int, ...]:
         if self.tied:
             return (int(self.axes[0][index[0]]),) * len(self.symbols)
@@ -1110,7 +1132,6 @@ def _import(
     model.eval()  # captures again (inside other branches) happen up to the last check
     try:
         capture, translator = _first_capture(torch, model, channels, _hints(ranges, ndim), ranges, tied, source)
-        _check_fixed_sizes(capture, translator, ranges, source)
         region = _Region(capture.symbols, axes, tied)
         _requirement_layers(torch, model, channels, capture, translator, region, source)
         _cover_branches(torch, model, channels, capture, translator, region, source)
@@ -1238,6 +1259,7 @@ def _first_capture(
             # PyTorch made a size a constant there (a size of 0 or 1 on the way): not a capture to answer from
             failures.append(f"at {'x'.join(map(str, hint))}: the sizes became constants")
             continue
+        _check_fixed_sizes(capture, fixed, ranges, source)  # before translating: a layout of constants says little
         translator = _Translator(torch, capture.graph_module, capture.symbols, source, fixed)
         translator.run()
         return capture, translator
@@ -1285,15 +1307,17 @@ def _check_requirements(capture: _Capture, translator: _Translator, region: _Reg
 def _requirement_layers(
     torch: Any, model: Any, channels: int, capture: _Capture, translator: _Translator, region: _Region, source: str | None,
 ) -> None:
-    """A parameter fixing a layer's token count (an attention bias table of 14x14 positions: ``levit``,
-    ``efficientformer``) is a ``fixed_size`` layer on that layer, when the count is its grid's product and one grid
-    gives it over the examined sizes; where PyTorch broadcasts instead (the count is 1) it must fail further on, as a
-    capture there shows. Anything else is refused."""
+    """A parameter fixing a layer's sizes is a ``fixed_size`` layer on that layer: a token count that is its grid's
+    product, when one grid gives it over the examined sizes (an attention bias table of 14x14 positions: ``levit``,
+    ``efficientformer``), or the grid's size on every axis (a position table of 27x27: ``pit``). Where PyTorch
+    broadcasts instead (the size is 1) it must fail further on, as a capture there shows. Anything else is refused."""
     import sympy
 
     inside = np.ones(region.shape, dtype=bool)
     for guard, _where in capture.branches:
         inside &= np.asarray([v is not False for v in region.holds(guard).ravel()]).reshape(region.shape)
+    per_axis: dict[str, dict[int, int]] = {}
+    broadcasts: list[tuple[np.ndarray, str, str]] = []
     for size, fixed, what, where in translator.requirements:
         holds = region.holds(sympy.Eq(size, fixed))
         bad = inside & np.asarray([v is False for v in holds.ravel()]).reshape(region.shape)
@@ -1302,29 +1326,41 @@ def _requirement_layers(
         agree = inside & np.asarray([v is True for v in holds.ravel()]).reshape(region.shape)
         refusal = (f"{what} at {where} fixes a size to {fixed}, but at input {'x'.join(map(str, region.point(_first(bad))))} "
                    f"it is {size}")
-        node, grid = next(((n, g) for n, g in translator.grid.items() if n != INPUT and g and not all(_is_static(d) for d in g)
-                           and sympy.expand(size - math.prod(g)) == 0), (None, ()))
-        if node is None or not agree.any():
+        spatial = [(n, g) for n, g in translator.grid.items() if n != INPUT and g and not all(_is_static(d) for d in g)]
+        node, grid = next(((n, g) for n, g in spatial if sympy.expand(size - math.prod(g)) == 0), (None, ()))
+        axis_of = next(((n, k) for n, g in spatial for k, d in enumerate(g) if sympy.expand(size - d) == 0), None)
+        if node is not None and agree.any():
+            values = [region.values(expr) for expr in grid]
+            grids = {tuple(int(axis[index]) for axis in values) for index in np.ndindex(region.shape) if agree[index]}
+            if len(grids) != 1:
+                shown = ", ".join("x".join(map(str, g)) for g in sorted(grids)[:3])
+                raise ModelImportError(f"{refusal}; the layer {node}'s grid gives it as {shown}: a square input range "
+                                       "(one size for every axis) has one", file=source, node=node)
+            translator.layers.append({"name": translator.fresh(f"{node}_size"), "type": "fixed_size",
+                                      "size": _per_axis(grids.pop()), "inputs": [node]})
+        elif axis_of is not None:
+            per_axis.setdefault(axis_of[0], {})[axis_of[1]] = fixed
+        else:
             raise ModelImportError(f"{refusal}; convsolve cannot place that on a layer", file=source)
-        values = [region.values(expr) for expr in grid]
-        grids = {tuple(int(axis[index]) for axis in values) for index in np.ndindex(region.shape) if agree[index]}
-        if len(grids) != 1:
-            shown = ", ".join("x".join(map(str, g)) for g in sorted(grids)[:3])
-            raise ModelImportError(f"{refusal}; the layer {node}'s grid gives it as {shown}: a square input range "
-                                   "(one size for every axis) has one", file=source, node=node)
-        target = grids.pop()
-        translator.layers.append({"name": translator.fresh(f"{node}_size"), "type": "fixed_size", "size": _per_axis(target),
-                                  "inputs": [node]})
-        broadcast = bad & np.asarray([v is True for v in region.holds(sympy.Eq(size, 1)).ravel()]).reshape(region.shape)
-        if broadcast.any():  # PyTorch broadcasts a single token against the table: it must fail further on
-            indices = [index for index in np.ndindex(region.shape) if broadcast[index]]
-            for point in dict.fromkeys(region.point(index) for index in (indices[0], indices[-1])):
-                try:
-                    _capture(torch, model, channels, point)
-                except (Exception, SystemExit):  # noqa: BLE001 - PyTorch fails there, as the layer says
-                    continue
-                raise ModelImportError(f"{refusal}; at {'x'.join(map(str, point))} PyTorch broadcasts the parameter and runs "
-                                       "the model, which convsolve cannot say as a layer", file=source, node=node)
+        broadcasts.append((bad & np.asarray([v is True for v in region.holds(sympy.Eq(size, 1)).ravel()]).reshape(region.shape),
+                           refusal, axis_of[0] if node is None and axis_of is not None else str(node)))
+    for node, sizes in per_axis.items():
+        if len(sizes) != region.ndim:
+            raise ModelImportError(f"a parameter fixes the size of {node} on axis {sorted(sizes)} alone, which convsolve cannot "
+                                   "say as a layer yet", file=source, node=node)
+        translator.layers.append({"name": translator.fresh(f"{node}_size"), "type": "fixed_size",
+                                  "size": _per_axis([sizes[k] for k in range(region.ndim)]), "inputs": [node]})
+    for broadcast, refusal, node in broadcasts:  # PyTorch broadcasts a size of 1 against the parameter: it must fail further on
+        if not broadcast.any():
+            continue
+        indices = [index for index in np.ndindex(region.shape) if broadcast[index]]
+        for point in dict.fromkeys(region.point(index) for index in (indices[0], indices[-1])):
+            try:
+                _capture(torch, model, channels, point)
+            except (Exception, SystemExit):  # noqa: BLE001 - PyTorch fails there, as the layer says
+                continue
+            raise ModelImportError(f"{refusal}; at {'x'.join(map(str, point))} PyTorch broadcasts the parameter and runs "
+                                   "the model, which convsolve cannot say as a layer", file=source, node=node)
 
 
 def _first(mask: np.ndarray) -> tuple[int, ...]:
@@ -1344,13 +1380,13 @@ def _asserted_sizes(capture: _Capture) -> tuple[int, ...] | None:
     return None
 
 
-def _check_fixed_sizes(capture: _Capture, translator: _Translator, ranges: Sequence[Any], source: str | None) -> None:
+def _check_fixed_sizes(capture: _Capture, fixed: tuple[int, ...] | None, ranges: Sequence[Any], source: str | None) -> None:
     """A model whose code fixes an input size without asserting it (``if H == 224``) is captured with that size as a
-    constant: it answers for that size alone. (An asserted size is a ``fixed_size`` layer instead.)"""
-    if translator.fixed is not None:
+    constant: it answers for that size alone. (An asserted size, ``fixed``, is a ``fixed_size`` layer instead.)"""
+    if fixed is not None:
         return
-    fixed = [(axis, int(symbol)) for axis, symbol in enumerate(capture.symbols) if _is_static(symbol)]
-    for axis, size in fixed:
+    constants = [(axis, int(symbol)) for axis, symbol in enumerate(capture.symbols) if _is_static(symbol)]
+    for axis, size in constants:
         if ranges[axis].lo != size or ranges[axis].hi != size:
             raise ModelImportError(
                 f"the model's code fixes the input size on axis {axis} to {size} (PyTorch captured it as a constant) "
