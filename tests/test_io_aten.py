@@ -251,6 +251,41 @@ def test_a_table_that_broadcasts_where_the_grid_is_1_is_refused_not_guessed():
         from_torch(PositionTable().eval(), input=range(1, 49))
 
 
+class ChannelsLastCat(nn.Module):
+    """A gated block in NHWC (MambaOut): two linears concatenated along the last dim, then back to NCHW."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2)
+        self.a, self.b = nn.Linear(8, 4), nn.Linear(8, 12)
+        self.down = nn.Conv2d(16, 8, 3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.stem(x).permute(0, 2, 3, 1)
+        y = torch.cat([self.a(y), self.b(y)], dim=-1).permute(0, 3, 1, 2)
+        return self.down(y).mean((2, 3))
+
+
+class AssertAfterStem(nn.Module):
+    """A stem, then an assert that its grid is exactly 8x8 (Visformer's patch embedding)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.stem(x)
+        torch._assert(y.shape[2] == 8, "height")
+        torch._assert(y.shape[3] == 8, "width")
+        return y.mean((2, 3))
+
+
+@pytest.mark.parametrize("model", [ChannelsLastCat(), AssertAfterStem()], ids=["channels_last_cat", "assert_after_stem"])
+def test_channels_last_concatenation_and_asserted_grids_are_exact(model):
+    network = from_torch(model.eval(), input=range(1, 49))
+    assert claimed(network) == forward_valid(model, range(1, 49))
+
+
 def test_in_place_add_keeps_its_left_operand_through_the_aten_capture():
     network = from_torch(InPlaceAfterBranch().eval(), input=range(1, 49))
     assert 4 not in claimed(network) and {3, 5, 7} <= claimed(network)

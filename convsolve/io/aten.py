@@ -246,10 +246,13 @@ class _Translator:
 
     # -- the graph --
 
-    def run(self) -> None:
+    def run(self, only_input: bool = False) -> None:
+        """Translate the graph (``only_input``: its input and the ``fixed_size`` layer of an asserted size alone)."""
         first = True
         for node in self.graph_module.graph.nodes:
             self.node = node
+            if only_input and node.op != "placeholder":
+                continue
             if node.op == "placeholder":
                 if not first:
                     raise self.error("the model takes more than one tensor input")
@@ -503,8 +506,8 @@ class _Translator:
         if isinstance(source, _Flat):
             return self.multi(node, lambda dims: _Flat(source.node, dims))
         grid = self.grid.get(source.node, ())
-        if name in ("select", "slice", "narrow") and hasattr(val, "shape") and all(_is_static(d) for d in _shape(val)) and any(
-                not _is_static(d) for d in source.dims):
+        if name in ("select", "slice", "narrow") and hasattr(val, "shape") and all(_is_static(d) for d in _shape(val)) and (
+                any(not _is_static(d) for d in source.dims) or not self.in_spatial_layout(source)):
             # a part of fixed size (a class token, x[:, 0]): its size no longer depends on the input's, and where the
             # part would not fit, the operator's own guard is checked like every other one
             return self.inert(val)
@@ -800,9 +803,18 @@ class _Translator:
         if all(isinstance(t, _Flat) for t in sources):
             merged = self.emit({"type": "concat"}, nodes, None, None)
             return _Flat(merged, out)
-        spatial = [self.spatial(t, "tensor to concatenate") for t in sources]
-        settled = [self.settled(t) for t in spatial]
-        merged = self.emit({"type": "concat"}, settled, tuple(out[2:]), int(math.prod(int(d) for d in out[:2])))
+        if all(isinstance(t, _Activation) and self.in_spatial_layout(t) for t in sources):
+            positions: tuple[int, ...] | None = tuple(range(2, 2 + self.ndim))
+        else:  # channels last (or any layout with the grid in one place): concatenated along a dim that is not spatial
+            found = {self.grid_positions(t) if isinstance(t, _Activation) and len(t.dims) == len(out) else None for t in sources}
+            positions = next(iter(found)) if len(found) == 1 else None
+        if positions is None or dim in positions:
+            self.spatial(sources[0], "tensor to concatenate")  # refuses, saying how the layout differs
+            raise _Refusal(f"a concatenation along dim {dim} of {', '.join(_describe(t) for t in tensors)}")
+        channels = [int(math.prod(int(d) for k, d in enumerate(t.dims) if k not in positions)) for t in sources]
+        settled = [self.settled(t, c) for t, c in zip(sources, channels) if isinstance(t, _Activation)]
+        merged = self.emit({"type": "concat"}, settled, tuple(out[p] for p in positions),
+                           int(math.prod(int(d) for k, d in enumerate(out) if k not in positions)))
         return _Activation(merged, out)
 
 
@@ -1261,12 +1273,30 @@ def _first_capture(
             continue
         _check_fixed_sizes(capture, fixed, ranges, source)  # before translating: a layout of constants says little
         translator = _Translator(torch, capture.graph_module, capture.symbols, source, fixed)
-        translator.run()
+        try:
+            translator.run()
+        except ModelImportError:
+            if fixed is None:
+                raise
+            translator = _fixed_size_only(torch, capture, fixed, source)
         return capture, translator
     raise ModelImportError(
         f"capturing the model with symbolic sizes failed at every size tried ({'; '.join(failures[:3])})",
         file=source, module=type(model).__name__,
     )
+
+
+def _fixed_size_only(torch: Any, capture: _Capture, fixed: tuple[int, ...], source: str | None) -> _Translator:
+    """A model asserting its one input size whose layers convsolve does not translate: PyTorch ran every operator at
+    that size in the capture, so the network is the ``fixed_size`` layer alone, once every tensor it made is non-empty."""
+    for node in capture.graph_module.graph.nodes:
+        for value in _flatten_values([node.meta.get("val")]):
+            if hasattr(value, "shape") and any(int(d) == 0 for d in value.shape):
+                raise ModelImportError(f"the model asserts its input size {'x'.join(map(str, fixed))}, and there its "
+                                       f"{node.name} is an empty tensor {_show(_shape(value))}", file=source)
+    translator = _Translator(torch, capture.graph_module, capture.symbols, source, fixed)
+    translator.run(only_input=True)
+    return translator
 
 
 def _asked_by(failure: _Failure, hint: tuple[int, ...], ranges: Sequence[Any], tied: bool) -> tuple[int, ...] | None:
@@ -1459,13 +1489,21 @@ def _outside(guards: Sequence[tuple[Any, str]], region: _Region) -> list[tuple[t
 
 
 def _assert_layers(capture: _Capture, translator: _Translator, region: _Region, source: str | None) -> None:
-    """The model's asserts on sizes: a multiple of k on a node's axis becomes a ``multiple_of`` layer reading that node."""
+    """The model's asserts on sizes: a multiple of k on a node's axis becomes a ``multiple_of`` layer reading that node,
+    a size of exactly k on every axis of a node (``H == 112`` after a stem) a ``fixed_size`` layer."""
     import sympy
 
+    exact: dict[str, dict[int, int]] = {}
     for condition, where in capture.asserts:
         if all(v is not False for v in region.holds(condition).ravel()):
             continue
         placed = False
+        if isinstance(condition, sympy.Eq):
+            expr, size = (condition.lhs, condition.rhs) if _is_static(condition.rhs) else (condition.rhs, condition.lhs)
+            found = next(((n, g.index(expr)) for n, g in translator.grid.items() if n != INPUT and expr in g), None)
+            if _is_static(size) and not _is_static(expr) and found is not None:
+                exact.setdefault(found[0], {})[found[1]] = int(size)
+                continue
         if isinstance(condition, sympy.Eq) and condition.rhs == 0 and type(condition.lhs).__name__ in ("Mod", "PythonMod"):
             expr, factor = condition.lhs.args
             for node, grid in list(translator.grid.items()):
@@ -1479,6 +1517,12 @@ def _assert_layers(capture: _Capture, translator: _Translator, region: _Region, 
             raise ModelImportError(
                 f"the model asserts {condition} on the input size at {where}, which convsolve cannot place on a layer", file=source,
             )
+    for node, sizes in exact.items():
+        if len(sizes) != region.ndim:
+            raise ModelImportError(f"the model asserts the size of {node} on axis {sorted(sizes)} alone, which convsolve cannot "
+                                   "say as a layer yet", file=source, node=node)
+        translator.layers.append({"name": translator.fresh(f"{node}_assert"), "type": "fixed_size",
+                                  "size": _per_axis([sizes[k] for k in range(region.ndim)]), "inputs": [node]})
 
 
 def _view_layers(translator: _Translator, region: _Region, source: str | None) -> None:
