@@ -94,3 +94,30 @@ def test_a_key_given_twice_is_refused_in_json_as_in_yaml(tmp_path, suffix, text)
     path.write_text(text)
     result = subprocess.run([sys.executable, "-m", "convsolve", "check", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "duplicate key" in result.stderr and "kernel" in result.stderr, result.stderr
+
+
+PLAIN_DATA_CASES = {
+    "empty": ("# nothing but a comment\n", r"empty\.yaml: is empty: a config is a mapping with 'input' and 'layers'"),
+    "null_key": ("name: n\ninput: {channels: 3, size: 8}\nlayers:\n  - {~: 1, name: a, type: relu}\n",
+                 r"null_key\.yaml:4: has an empty \(null\) key; write each key as text"),
+    "tag": ("name: !!python/object:os.system x\ninput: {channels: 3, size: 8}\nlayers:\n  - {name: a, type: relu}\n",
+            r"tag\.yaml:1: the value of 'name' carries the YAML tag !!python/object:os\.system, which convsolve does not read"),
+    "tagged_map": ("name: n\ninput: !thing {channels: 3, size: 8}\nlayers:\n  - {name: a, type: relu}\n",
+                   r"tagged_map\.yaml:2: a mapping or list carries the YAML tag !thing"),
+    "date": ("name: 2024-01-01\ninput: {channels: 3, size: 8}\nlayers:\n  - {name: a, type: relu}\n",
+             r"date\.yaml:1: the value of 'name' is read as a date or time \(2024-01-01\); quote it if it is text"),
+    "bytes": ("name: n\ninput: {channels: 3, size: 8}\nlayers:\n  - {name: a, type: relu, comment: !!binary aGVsbG8=}\n",
+              r"bytes\.yaml:4: the value of 'comment' is binary data \(a !!binary tag\)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PLAIN_DATA_CASES))
+def test_yaml_that_is_not_plain_data_gets_one_canonical_message(tmp_path, case):
+    import re
+
+    text, message = PLAIN_DATA_CASES[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    result = subprocess.run([sys.executable, "-m", "convsolve", "check", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert re.search(message, result.stderr), result.stderr

@@ -137,7 +137,77 @@ def read_config(path: str | Path, *, round_trip: bool = True, max_bytes: int | N
         line = getattr(getattr(deepest, "lc", None), "line", None)
         raise ConfigError(f"is nested {depth:,} levels deep; a config needs a handful, and at most {MAX_DEPTH} are read",
                           file=str(path), line=None if line is None else line + 1)
+    if data is None or (isinstance(data, str) and not data.strip()):
+        raise ConfigError("is empty: a config is a mapping with 'input' and 'layers' (see configs/ for examples)", file=str(path))
+    problem = _not_plain_data(data)
+    if problem is not None:
+        raise ConfigError(problem[0], file=str(path), line=problem[1])
     return data
+
+
+def _not_plain_data(data: Any) -> tuple[str, int | None] | None:
+    """The first value YAML reads as something a config cannot hold (a tagged object, a date, bytes, a null or
+    composite key), with its line: a config is text, numbers, true/false, lists and mappings of text keys.
+
+    Example:
+        >>> _not_plain_data({"name": b"hi"})[0]
+        "the value of 'name' is binary data (a !!binary tag); a config holds text, numbers, true/false, lists and mappings"
+    """
+    seen: set[int] = set()
+    stack: list[Any] = [data]
+    while stack:
+        container = stack.pop()
+        if id(container) in seen:
+            continue
+        seen.add(id(container))
+        tag = _shown_tag(container)
+        if tag:
+            return f"a mapping or list carries the YAML tag {tag}, which convsolve does not read: remove it", _line(container, None)
+        items = list(container.items()) if isinstance(container, dict) else list(enumerate(container))
+        for key, value in items:
+            where = f"the value of {key!r}" if isinstance(container, dict) else f"item {key + 1} of a list"
+            if isinstance(container, dict) and (key is None or not isinstance(key, (str, int, bool, float))):
+                shown = "an empty (null) key" if key is None else f"a key of type {type(key).__name__}"
+                return f"has {shown}; write each key as text", _line(container, key)
+            problem = _value_kind_problem(value)
+            if problem is not None:
+                return f"{where} {problem}; a config holds text, numbers, true/false, lists and mappings", _line(container, key)
+            if isinstance(value, (dict, list)):
+                stack.append(value)
+    return None
+
+
+def _value_kind_problem(value: Any) -> str | None:
+    import datetime
+
+    tag = _shown_tag(value)
+    if type(value).__name__ == "TaggedScalar" or (tag and not isinstance(value, (dict, list))):
+        return f"carries the YAML tag {tag}, which convsolve does not read (remove it)"
+    if isinstance(value, (bytes, bytearray)):
+        return "is binary data (a !!binary tag)"
+    if isinstance(value, (datetime.date, datetime.datetime, datetime.time)):
+        return f"is read as a date or time ({value}); quote it if it is text"
+    if value is not None and not isinstance(value, (str, int, float, bool, dict, list)):
+        return f"is a {type(value).__name__}"
+    return None
+
+
+def _shown_tag(value: Any) -> str | None:
+    """The explicit YAML tag ruamel.yaml kept on ``value`` (``!!python/object:os.system``), if any."""
+    tag = getattr(getattr(value, "tag", None), "value", None)
+    return None if not tag else str(tag).replace("tag:yaml.org,2002:", "!!")
+
+
+def _line(container: Any, key: Any) -> int | None:
+    lc = getattr(container, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if key is None:
+            return int(lc.line) + 1
+        return int((lc.key(key) if isinstance(container, dict) else lc.item(key))[0]) + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
 
 
 def _decoded(content: bytes, path: Path) -> str:
