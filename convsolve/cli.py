@@ -462,6 +462,10 @@ def count(
     _run(action)
 
 
+ROWS_OUTPUT_HELP = ("Write the assignments to this file instead, straight from the solver's columnar blocks: "
+                    ".csv, .jsonl (.ndjson) or .parquet (the parquet extra), by the suffix.")
+
+
 @app.command("enumerate")
 def enumerate_command(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
@@ -469,15 +473,20 @@ def enumerate_command(
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
+    output: Path | None = typer.Option(None, "-o", "--output", help=ROWS_OUTPUT_HELP),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Every valid assignment, lazily, in a fixed order (constant memory).
 
     Example: convsolve enumerate configs/spaces/resnet_space.yaml --limit 100 --jsonl
+    Example: convsolve enumerate configs/bench/chain-6.yaml -o rows.parquet
     """
     from . import ops
 
     def action() -> int:
+        if output is not None:
+            return _enumerate_to_file(config, output, force, limit, input, max_config_bytes, timeout)
         found = 0
         try:
             with _time_limit(timeout):  # the whole command: solving, and streaming the rows
@@ -507,6 +516,32 @@ def enumerate_command(
     _run(action)
 
 
+def _enumerate_to_file(
+    config: Path, output: Path, force: bool, limit: int | None, input: str | None, max_config_bytes: int, timeout: float | None,
+) -> int:
+    """``enumerate -o FILE``: every block as the solver makes it, into the file (see :mod:`convsolve.io.tables`)."""
+    from . import ops
+    from .io.tables import AssignmentWriter, table_format
+
+    table_format(output)
+    target = output_target(output, overwrite=force, inputs=[config])
+    stopped = ""
+    with AssignmentWriter(target) as writer:
+        try:
+            with _time_limit(timeout), _progress("enumerating") as progress:
+                space = _load_space(config, input, max_config_bytes)
+                for block in ops.enumerate_blocks(space, limit=limit, timeout=timeout, progress=progress):
+                    writer.write(block)
+        except SolverTimeout:
+            stopped = f"stopped after the timeout of {timeout:g} s: "
+        except KeyboardInterrupt:
+            stopped = "interrupted: "
+    err.print(f"{stopped}wrote {writer.rows:,} assignments to {output} ({writer.format})", markup=False)
+    if stopped:
+        return 124 if stopped.startswith("stopped") else 130
+    return 0 if writer.rows else 1
+
+
 @app.command()
 def sample(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
@@ -516,6 +551,8 @@ def sample(
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
+    output: Path | None = typer.Option(None, "-o", "--output", help=ROWS_OUTPUT_HELP),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Valid assignments drawn uniformly at random.
@@ -525,8 +562,21 @@ def sample(
     from . import ops
 
     def action() -> int:
+        target = None
+        if output is not None:
+            from .io.tables import table_format
+
+            table_format(output)
+            target = output_target(output, overwrite=force, inputs=[config])
         with _time_limit(timeout), _progress("sampling") as progress:
             rows = ops.sample(_load_space(config, input, max_config_bytes), n, seed=seed, replace=not distinct, timeout=timeout, progress=progress)
+        if target is not None:
+            from .io.tables import AssignmentWriter, columns_of
+
+            with AssignmentWriter(target) as writer:
+                writer.write(columns_of(rows))
+            err.print(f"wrote {writer.rows:,} assignments to {output} ({writer.format})", markup=False)
+            return 0 if rows or n == 0 else 1
         for row in rows:
             stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
             if stdout.reader_gone:

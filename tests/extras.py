@@ -29,6 +29,7 @@ EXTRA_OF = {
     "dask": "dask",
     "timm": "timm",
     "yaml": "test",  # PyYAML: the fast path of convsolve.io.quickyaml (optional at run time)
+    "pyarrow": "parquet",
 }
 """The extra of pyproject.toml that installs each optional top-level module."""
 

@@ -1,0 +1,185 @@
+"""Assignments written to a file straight from the solver's columnar blocks: CSV, JSON lines or Parquet.
+
+The format is the file's suffix: ``.csv``, ``.jsonl`` (or ``.ndjson``), ``.parquet`` (needs the
+``parquet`` extra: pyarrow). Each block (parameter -> array of values) is formatted as a whole, not
+row by row through dictionaries; CSV uses pyarrow's writer when it is installed. The file is written
+to a temporary file beside the target and renamed over it when closed, so it appears whole (all the
+rows written, also after a timeout) or not at all (an error); :func:`~convsolve.io.config.output_target`
+checks the path first.
+
+Example:
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "rows.jsonl"
+    >>> with AssignmentWriter(path) as writer:
+    ...     writer.write({"c.kernel": np.array([3, 5]), "c.bias": np.array([True, False])})
+    >>> print(path.read_text(), end="")
+    {"c.kernel": 3, "c.bias": true}
+    {"c.kernel": 5, "c.bias": false}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import numpy as np
+
+from ..errors import MissingExtraError, UsageError
+
+__all__ = ["FORMATS", "AssignmentWriter", "table_format", "columns_of"]
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+"""File suffix -> format."""
+
+
+def table_format(path: str | Path, option: str = "-o") -> str:
+    """The format of an output path, from its suffix; a UsageError naming the suffixes otherwise.
+
+    Example:
+        >>> table_format("rows.parquet")
+        'parquet'
+    """
+    kind = FORMATS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise UsageError(f"{path}: the output format is the file's suffix, one of {', '.join(sorted(FORMATS))}", field=option)
+    return kind
+
+
+def columns_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Rows (dictionaries with the same keys) as one columnar block.
+
+    Example:
+        >>> columns_of([{"a": 1}, {"a": 2}])["a"].tolist()
+        [1, 2]
+    """
+    names = list(rows[0]) if rows else []
+    return {name: np.asarray([row[name] for row in rows]) for name in names}
+
+
+class AssignmentWriter:
+    """Writes columnar blocks of assignments to ``path`` (see the module); a context manager."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.format = table_format(self.path)
+        self.rows = 0
+        self._names: list[str] | None = None
+        self._parquet: Any = None
+        self._arrow: Any = None
+        if self.format == "parquet":
+            try:
+                import pyarrow
+                import pyarrow.parquet
+            except ImportError:
+                raise MissingExtraError("pyarrow (to write Parquet)", "parquet") from None
+            self._arrow = pyarrow
+        else:
+            try:  # the fast CSV and JSON-lines formatting, when the extra is installed
+                import pyarrow
+                import pyarrow.compute
+                import pyarrow.csv  # noqa: F401
+            except ImportError:
+                pyarrow = None
+            self._arrow = pyarrow
+        handle = tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp", delete=False)
+        self._temporary = Path(handle.name)
+        self._handle: IO[bytes] = handle
+
+    def __enter__(self) -> AssignmentWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.discard()
+
+    def write(self, columns: Mapping[str, np.ndarray]) -> None:
+        """Append one block (parameter -> array of values, all of one length)."""
+        names = list(columns)
+        if self._names is None:
+            self._names = names
+            if self.format == "csv" and self._arrow is None:
+                self._handle.write((",".join(_csv_cell(name) for name in names) + "\n").encode())
+        elif names != self._names:
+            raise ValueError(f"a block with other columns ({names}) than the first ({self._names})")
+        count = len(columns[names[0]]) if names else 0
+        if count == 0:
+            return
+        if self.format == "parquet":
+            table = self._arrow.table({name: np.asarray(columns[name]) for name in names})
+            if self._parquet is None:
+                import pyarrow.parquet
+
+                self._parquet = pyarrow.parquet.ParquetWriter(self._handle, table.schema)
+            self._parquet.write_table(table)
+        elif self.format == "csv" and self._arrow is not None:
+            import pyarrow.csv
+
+            table = self._arrow.table({name: np.asarray(columns[name]) for name in names})
+            pyarrow.csv.write_csv(table, self._handle, pyarrow.csv.WriteOptions(include_header=self.rows == 0, quoting_style="needed"))
+        elif self.format == "csv":
+            cells = [_texts(np.asarray(columns[name])) for name in names]
+            self._handle.write(("\n".join(map(",".join, zip(*cells))) + "\n").encode())
+        elif self._arrow is not None:  # every row's text made by Arrow's string kernels, then written as one buffer
+            import pyarrow.compute
+
+            pa = self._arrow
+            parts: list[Any] = []
+            for index, name in enumerate(names):
+                parts.append(pa.scalar(("{" if index == 0 else ", ") + json.dumps(name) + ": ", pa.large_string()))
+                parts.append(pyarrow.compute.cast(pa.array(np.asarray(columns[name])), pa.large_string()))
+            parts.append(pa.scalar("}\n", pa.large_string()))
+            lines = pyarrow.compute.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
+            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
+            self._handle.write(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+        else:
+            template = "{{" + ", ".join(json.dumps(name).replace("{", "{{").replace("}", "}}") + ": {}" for name in names) + "}}\n"
+            cells = [_texts(np.asarray(columns[name])) for name in names]
+            self._handle.write("".join(map(template.format, *cells)).encode())
+        self.rows += count
+
+    def close(self) -> None:
+        """Finish the file and rename it over the target."""
+        if self._parquet is not None:
+            self._parquet.close()
+        elif self.format == "parquet":  # no block at all: an empty table with no columns is still a Parquet file
+            import pyarrow.parquet
+
+            pyarrow.parquet.write_table(self._arrow.table({}), self._handle)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+        os.chmod(self._temporary, _mode_of(self.path))
+        os.replace(self._temporary, self.path)
+
+    def discard(self) -> None:
+        """Drop what was written: the target is left as it was."""
+        self._handle.close()
+        self._temporary.unlink(missing_ok=True)
+
+
+def _texts(values: np.ndarray) -> list[str]:
+    """Each value as JSON and CSV write it: integers as digits, booleans as true/false."""
+    if values.dtype == bool:
+        return np.where(values, "true", "false").tolist()  # type: ignore[no-any-return]
+    return values.astype(str).tolist()  # type: ignore[no-any-return]
+
+
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n\r') else text
+
+
+def _mode_of(path: Path) -> int:
+    """The permissions the file gets: those of the file it replaces, else the default for new files (umask)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
