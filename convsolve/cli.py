@@ -462,6 +462,9 @@ def count(
     _run(action)
 
 
+PRINTED_BLOCK = 16384
+"""Assignments formatted at once when ``enumerate`` prints them (each block's lines are written whole)."""
+
 ROWS_OUTPUT_HELP = ("Write the assignments to this file instead, straight from the solver's columnar blocks: "
                     ".csv, .jsonl (.ndjson) or .parquet (the parquet extra), by the suffix.")
 
@@ -487,16 +490,18 @@ def enumerate_command(
     def action() -> int:
         if output is not None:
             return _enumerate_to_file(config, output, force, limit, input, max_config_bytes, timeout)
-        found = 0
+        from .io.tables import arrow_module, block_text
+
+        found, arrow = 0, arrow_module()
         try:
             with _time_limit(timeout):  # the whole command: solving, and streaming the rows
                 with _progress("solving") as progress:
-                    rows = ops.enumerate_assignments(_load_space(config, input, max_config_bytes), limit=limit, timeout=timeout,
-                                                     progress=progress)
-                    first = next(rows, None)
-                for row in ([] if first is None else itertools.chain([first], rows)):
-                    stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
-                    found += 1
+                    blocks = ops.enumerate_blocks(_load_space(config, input, max_config_bytes), limit=limit, timeout=timeout,
+                                                  progress=progress, block=PRINTED_BLOCK)
+                    first = next(blocks, None)
+                for block in ([] if first is None else itertools.chain([first], blocks)):
+                    stdout.write(block_text(block, "jsonl" if jsonl else "text", arrow).decode())
+                    found += len(next(iter(block.values()))) if block else 0
                     if stdout.reader_gone:  # `| head`: the reader has what it wanted
                         break
         except SolverTimeout:
@@ -577,8 +582,11 @@ def sample(
                 writer.write(columns_of(rows))
             err.print(f"wrote {writer.rows:,} assignments to {output} ({writer.format})", markup=False)
             return 0 if rows or n == 0 else 1
-        for row in rows:
-            stdout.write((json.dumps(row) if jsonl else " ".join(f"{k}={v}" for k, v in row.items())) + "\n")
+        from .io.tables import arrow_module, block_text, columns_of
+
+        arrow = arrow_module()
+        for start in range(0, len(rows), PRINTED_BLOCK):
+            stdout.write(block_text(columns_of(rows[start:start + PRINTED_BLOCK]), "jsonl" if jsonl else "text", arrow).decode())
             if stdout.reader_gone:
                 break
         return 0 if rows or n == 0 else 1

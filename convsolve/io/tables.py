@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import MissingExtraError, UsageError
 
-__all__ = ["FORMATS", "AssignmentWriter", "table_format", "columns_of"]
+__all__ = ["FORMATS", "AssignmentWriter", "arrow_module", "block_text", "columns_of", "table_format"]
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 """File suffix -> format."""
@@ -126,22 +126,8 @@ class AssignmentWriter:
         elif self.format == "csv":
             cells = [_texts(np.asarray(columns[name])) for name in names]
             self._handle.write(("\n".join(map(",".join, zip(*cells))) + "\n").encode())
-        elif self._arrow is not None:  # every row's text made by Arrow's string kernels, then written as one buffer
-            import pyarrow.compute
-
-            pa = self._arrow
-            parts: list[Any] = []
-            for index, name in enumerate(names):
-                parts.append(pa.scalar(("{" if index == 0 else ", ") + json.dumps(name) + ": ", pa.large_string()))
-                parts.append(pyarrow.compute.cast(pa.array(np.asarray(columns[name])), pa.large_string()))
-            parts.append(pa.scalar("}\n", pa.large_string()))
-            lines = pyarrow.compute.binary_join_element_wise(*parts, pa.scalar("", pa.large_string()))
-            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
-            self._handle.write(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
         else:
-            template = "{{" + ", ".join(json.dumps(name).replace("{", "{{").replace("}", "}}") + ": {}" for name in names) + "}}\n"
-            cells = [_texts(np.asarray(columns[name])) for name in names]
-            self._handle.write("".join(map(template.format, *cells)).encode())
+            self._handle.write(block_text(columns, "jsonl", self._arrow))
         self.rows += count
 
     def close(self) -> None:
@@ -164,10 +150,55 @@ class AssignmentWriter:
         self._temporary.unlink(missing_ok=True)
 
 
-def _texts(values: np.ndarray) -> list[str]:
+def block_text(columns: Mapping[str, np.ndarray], style: str, arrow: Any = None) -> bytes:
+    """A block's rows as text, one line each: ``jsonl`` (``{"c.kernel": 3, "c.bias": true}``) or ``text``
+    (``c.kernel=3 c.bias=True``, as ``enumerate`` prints). With pyarrow (``arrow``) every line is made by Arrow's
+    string kernels and the block is one buffer; else by one format string per row.
+
+    Example:
+        >>> block_text({"a": np.array([1, 2]), "b": np.array([True, False])}, "text")
+        b'a=1 b=True\na=2 b=False\n'
+    """
+    names = list(columns)
+    if not names or not len(columns[names[0]]):
+        return b""
+    if style == "jsonl":
+        prefixes = [("{" if index == 0 else ", ") + json.dumps(name) + ": " for index, name in enumerate(names)]
+        end, words = "}\n", ("true", "false")
+    else:
+        prefixes = [("" if index == 0 else " ") + name + "=" for index, name in enumerate(names)]
+        end, words = "\n", ("True", "False")
+    if arrow is not None:
+        import pyarrow.compute
+
+        parts: list[Any] = []
+        for prefix, name in zip(prefixes, names):
+            values = arrow.array(np.asarray(columns[name]))
+            text = (pyarrow.compute.if_else(values, words[0], words[1]) if values.type == arrow.bool_() else values)
+            parts += [arrow.scalar(prefix, arrow.large_string()), pyarrow.compute.cast(text, arrow.large_string())]
+        parts.append(arrow.scalar(end, arrow.large_string()))
+        lines = pyarrow.compute.binary_join_element_wise(*parts, arrow.scalar("", arrow.large_string()))
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
+        return bytes(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
+    template = "".join(prefix.replace("{", "{{").replace("}", "}}") + "{}" for prefix in prefixes) + end.replace("}", "}}")
+    cells = [_texts(np.asarray(columns[name]), words) for name in names]
+    return "".join(map(template.format, *cells)).encode()
+
+
+def arrow_module() -> Any:
+    """pyarrow with its compute kernels, or None without the ``parquet`` extra."""
+    try:
+        import pyarrow
+        import pyarrow.compute  # noqa: F401
+    except ImportError:
+        return None
+    return pyarrow
+
+
+def _texts(values: np.ndarray, words: tuple[str, str] = ("true", "false")) -> list[str]:
     """Each value as JSON and CSV write it: integers as digits, booleans as true/false."""
     if values.dtype == bool:
-        return np.where(values, "true", "false").tolist()  # type: ignore[no-any-return]
+        return np.where(values, *words).tolist()  # type: ignore[no-any-return]
     return values.astype(str).tolist()  # type: ignore[no-any-return]
 
 
