@@ -27,6 +27,25 @@ __all__ = [
 __version__ = "0.1.0"
 
 
+_SUBMODULES = ("ops", "render", "solve", "io", "integrations", "loaders")
+"""Subpackages reachable as ``convsolve.<name>`` after ``import convsolve``, imported on first use (start-up stays fast)."""
+
+
+def __getattr__(name: str) -> Any:
+    """``convsolve.ops``, ``convsolve.render``, ...: the subpackage, imported when first asked for.
+
+    Example:
+        >>> import convsolve
+        >>> convsolve.ops.count.__name__
+        'count'
+    """
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def load_config(data: Any, source: str | None = None) -> Network:
     """The network described by an already-parsed config mapping."""
     return Network.from_config(data, source=source)

@@ -123,8 +123,19 @@ MODEL_HELP = (
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from . import __version__
+
+        out.print(f"convsolve {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
-def main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.")) -> None:
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+) -> None:
     """convsolve: valid sizes, shapes and diagnostics for CNNs over ranges of input sizes."""
     state["debug"] = debug
 

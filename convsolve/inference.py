@@ -20,7 +20,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import reduce
 from typing import Any
@@ -124,6 +124,46 @@ class ValidSizes:
         if self.coupled_by:
             text += f" (axes coupled by {', '.join(self.coupled_by)}: not every combination is valid)"
         return text
+
+    def __len__(self) -> int:
+        """How many valid sizes (square sizes, or combinations of per-axis sizes)."""
+        return len(self.sets[0]) if self.tied else int(np.count_nonzero(self.mask))
+
+    def __iter__(self) -> Iterator[Any]:
+        """The valid sizes in increasing order: ints for square inputs, else tuples (height, width, ...).
+
+        Example:
+            >>> from convsolve import load_config
+            >>> valid = load_config({"input": {"channels": 1, "size": {"range": [1, 9]}}, "layers": [
+            ...     {"name": "c", "type": "conv2d", "out_channels": 1, "kernel": 7}]}).valid_sizes()
+            >>> list(valid), 8 in valid, (8, 8) in valid, 6 in valid, len(valid)
+            ([7, 8, 9], True, True, False, 3)
+        """
+        if self.tied:
+            yield from (int(v) for v in self.sets[0].values)
+            return
+        for point in np.argwhere(self.mask):
+            yield tuple(int(values[i]) for values, i in zip(self.axes, point))
+
+    def __contains__(self, size: object) -> bool:
+        """Whether an input size is valid: an int (every axis) or one per axis."""
+        point = (size,) * len(self.axis_names) if isinstance(size, (int, np.integer)) else size
+        if not isinstance(point, (tuple, list)) or len(point) != len(self.axis_names):
+            return False
+        if self.tied:
+            return len(set(point)) == 1 and int(point[0]) in self.sets[0]
+        index = []
+        for values, value in zip(self.axes, point):
+            found = np.flatnonzero(np.asarray(values) == value)
+            if not len(found):
+                return False
+            index.append(int(found[0]))
+        return bool(self.mask[tuple(index)])
+
+    def __repr__(self) -> str:
+        text = str(self)
+        shown = text if len(text) <= 120 else text[:117] + "..."
+        return f"ValidSizes({shown!r}, {len(self):,} valid, {'square' if self.tied else 'per axis'})"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"square": self.tied, "min": self.min}

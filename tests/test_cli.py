@@ -111,3 +111,21 @@ def test_parse_input_forms():
     assert parse_input("1x3x224x320", 2) == ([SizeRange(224, 224), SizeRange(320, 320)], False)
     with pytest.raises(UsageError):
         parse_input("1x2x3", 2)
+
+
+def test_version_is_printed_and_exits_0():
+    import convsolve
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"convsolve {convsolve.__version__}"
+
+
+def test_valid_sizes_take_in_iteration_and_a_short_repr():
+    import convsolve
+
+    network = convsolve.load(Path(__file__).resolve().parent.parent / "configs" / "unet.yaml")
+    valid = network.valid_sizes()
+    assert 256 in valid and 250 not in valid and (256, 256) in valid and (256, 240) not in valid
+    assert list(valid) == list(range(16, 513, 16)) and len(valid) == 32
+    assert repr(valid) == "ValidSizes('16, 32, ..., 512', 32 valid, square)"
+    assert convsolve.ops.count is not None and convsolve.render is not None  # reachable after `import convsolve`
