@@ -29,7 +29,30 @@ from .io.sources import is_torch_reference, load
 from .network import Network
 from .sizesets import MAX_SIZE, SizeRange, parse_input
 
-app = typer.Typer(
+class _App(typer.Typer):
+    """The command line; ``--debug`` may also come after the command (``convsolve check FILE --debug``)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        sys.argv[1:] = hoisted_debug(sys.argv[1:])
+        return super().__call__(*args, **kwargs)
+
+
+def hoisted_debug(arguments: list[str]) -> list[str]:
+    """The arguments with ``--debug`` moved before the command, wherever it was given (not after ``--``).
+
+    Example:
+        >>> hoisted_debug(["check", "a.yaml", "--debug"])
+        ['--debug', 'check', 'a.yaml']
+        >>> hoisted_debug(["check", "--", "--debug"])
+        ['check', '--', '--debug']
+    """
+    end = arguments.index("--") if "--" in arguments else len(arguments)
+    if "--debug" not in arguments[:end]:
+        return arguments
+    return ["--debug"] + [a for k, a in enumerate(arguments) if not (k < end and a == "--debug")]
+
+
+app = _App(
     help="Which kernel/stride/padding choices keep every layer valid over a range of input sizes.\n\n"
     "Examples:\n\n"
     "  convsolve check configs/seed/kernel_larger_than_input.yaml\n\n"
@@ -131,10 +154,14 @@ def _print_version(asked: bool) -> None:
         raise typer.Exit(0)
 
 
+FLAG = ""
+"""The metavar of an on/off option: nothing, so that help shows ``--json`` alone (not ``--json <bool>``)."""
+
+
 @app.callback()
 def main(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors.", metavar=FLAG),
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_print_version, is_eager=True, metavar=FLAG),
 ) -> None:
     """convsolve: valid sizes, shapes and diagnostics for CNNs over ranges of input sizes."""
     state["debug"] = debug
@@ -268,7 +295,7 @@ def check(
     config: Path = typer.Argument(..., help=MODEL_HELP),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Is the network valid at every input size of its range? If not, where, why, and what fixes it.
@@ -293,7 +320,7 @@ def sizes(
         None, "--nearest", help="One input size (250, or 250x300): the nearest valid sizes above and below it and the pad / "
         "crop that reach them, as PyTorch code. Exit 1 when the size itself is not valid."),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """The input sizes at which every layer is valid, stated compactly; with --nearest, the input plan for one size.
@@ -358,7 +385,7 @@ def shapes(
     config: Path = typer.Argument(..., help=MODEL_HELP),
     input: str | None = typer.Option(None, "--input", "-i", help="One input size: 224, or 224x320 (also 1x3x224x224)."),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Per-layer output shapes at one input size, like torchinfo's summary.
@@ -394,7 +421,7 @@ def shapes(
 def export(
     model: Path = typer.Argument(..., help=MODEL_HELP),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write the config here (.yaml, or .json); without it, print YAML."),
-    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists.", metavar=FLAG),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
@@ -455,7 +482,7 @@ def count(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Exact number of valid assignments over the whole input range, of how many.
@@ -486,9 +513,9 @@ def enumerate_command(
     limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Stop after this many assignments."),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line.", metavar=FLAG),
     output: Path | None = typer.Option(None, "-o", "--output", help=ROWS_OUTPUT_HELP),
-    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists.", metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Every valid assignment, lazily, in a fixed order (constant memory).
@@ -563,12 +590,12 @@ def sample(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
     n: int = typer.Option(10, "-n", min=0, max=MAX_SAMPLES, help=f"How many assignments (at most {MAX_SAMPLES:,})."),
     seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Random seed, 0 to 2**63 - 1 (the same seed gives the same samples)."),
-    distinct: bool = typer.Option(False, "--distinct", help="Without replacement."),
+    distinct: bool = typer.Option(False, "--distinct", help="Without replacement.", metavar=FLAG),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line.", metavar=FLAG),
     output: Path | None = typer.Option(None, "-o", "--output", help=ROWS_OUTPUT_HELP),
-    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists.", metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Valid assignments drawn uniformly at random.
@@ -609,10 +636,10 @@ def sample(
 def prune(
     config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write the pruned config here (comments and order kept)."),
-    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists.", metavar=FLAG),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Drop every value that appears in no valid assignment: the tightest per-parameter domains.
@@ -657,7 +684,7 @@ def suggest(
     settings: list[str] = typer.Option([], "--set", "-s", help="Fix a parameter: NAME=VALUE (repeatable)."),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """With some parameters fixed, the values of the others that still admit a valid completion.
@@ -704,7 +731,7 @@ def repair(
     freeze: str | None = typer.Option(None, "--freeze", help=FREEZE_HELP),
     weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
     settings: list[str] = typer.Option(
         [], "--set", "-s", help="With a search space: a parameter value of the assignment to repair, NAME=VALUE (repeatable)."
@@ -830,7 +857,7 @@ def batch_repair(
         "--report",
         help="Also write the JSON-lines report to this file (a new one, or with --force a regular file that is no input or output of the batch).",
     ),
-    jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON record per file on stdout (the summary goes to stderr)."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON record per file on stdout (the summary goes to stderr).", metavar=FLAG),
     force: bool = typer.Option(
         False,
         "--force",
@@ -941,10 +968,10 @@ def _parse_at(text: str | None) -> list[int] | None:
 def plot(
     config: Path = typer.Argument(..., help=PICTURED_HELP),
     output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
-    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP, metavar=FLAG),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP + " A single size is widened to 1..max(64, 4n)."),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Every layer's output size against the input size: the invalid sizes shaded, the layer failing first named.
@@ -975,10 +1002,10 @@ def draw(
     at: str | None = typer.Option(
         None, "--at", help="Input size for the output sizes on the nodes: 224 or 224x320 (default: the smallest valid size of the range)."
     ),
-    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP, metavar=FLAG),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """The layer graph top to bottom, each node with its kind, hyperparameters and output size; invalid ones in red.
@@ -1006,13 +1033,13 @@ def draw(
 def report(
     config: Path = typer.Argument(..., help=PICTURED_HELP),
     output: Path = typer.Option(..., "-o", "--output", help="Write the HTML page here."),
-    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP, metavar=FLAG),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     samples: int = typer.Option(5, "-n", "--samples", min=0, max=MAX_REPORT_SAMPLES,
                                 help=f"Uniform samples of a search space to list (at most {MAX_REPORT_SAMPLES:,})."),
     seed: int = typer.Option(0, "--seed", min=0, max=MAX_SEED, help="Random seed of the samples, 0 to 2**63 - 1."),
-    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float = typer.Option(60.0, "--timeout", help=RENDER_TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """One self-contained HTML page: check, violations, valid sizes, the size plot and the drawing.

@@ -129,3 +129,20 @@ def test_valid_sizes_take_in_iteration_and_a_short_repr():
     assert list(valid) == list(range(16, 513, 16)) and len(valid) == 32
     assert repr(valid) == "ValidSizes('16, 32, ..., 512', 32 valid, square)"
     assert convsolve.ops.count is not None and convsolve.render is not None  # reachable after `import convsolve`
+
+
+def test_debug_after_the_command_shows_the_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    quiet = subprocess.run([sys.executable, "-m", "convsolve", "check", str(path)], capture_output=True, text=True, timeout=60)
+    loud = subprocess.run([sys.executable, "-m", "convsolve", "check", str(path), "--debug"], capture_output=True, text=True, timeout=60)
+    assert quiet.returncode == 2 and "Traceback" not in quiet.stderr
+    assert "Traceback" in loud.stderr and "is empty" in loud.stderr
+
+
+def test_flags_show_no_value_in_help():
+    result = runner.invoke(app, ["sizes", "--help"], env={"COLUMNS": "160"})
+    assert "--json" in result.output and "<bool>" not in result.output
