@@ -145,4 +145,5 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path):
 
 def test_flags_show_no_value_in_help():
     result = runner.invoke(app, ["sizes", "--help"], env={"COLUMNS": "160"})
-    assert "--json" in result.output and "<bool>" not in result.output
+    line = next(line for line in result.output.splitlines() if "--json" in line)
+    assert "<bool>" not in line
