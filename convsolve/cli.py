@@ -181,6 +181,13 @@ def _over_input(loaded: Any, input_text: str | None) -> Any:
     if input_text is None:
         return loaded
     ranges, tied = parse_input(input_text, loaded.ndim)
+    parts = input_text.lower().split("x")
+    if len(parts) == loaded.ndim + 2:  # N x C x spatial: the channels must be the network's
+        channels = parts[1].strip()
+        expected = getattr(loaded.input, "channels", None)
+        if not channels.isdigit() or (expected is not None and int(channels) != expected):
+            raise UsageError(f"--input {input_text!r}: the network takes {expected} input channels, not {channels}; give the "
+                             "spatial sizes alone (224x224) or the network's channel count", field="--input")
     return loaded.with_input(ranges, tied)
 
 
@@ -613,7 +620,7 @@ def sample(
             target = output_target(output, overwrite=force, inputs=[config])
         with _time_limit(timeout), _progress("sampling") as progress:
             rows = ops.sample(_load_space(config, input, max_config_bytes), n, seed=seed, replace=not distinct, timeout=timeout, progress=progress)
-        if target is not None:
+        if target is not None and rows:
             from .io.tables import AssignmentWriter, columns_of
 
             with AssignmentWriter(target) as writer:
@@ -622,6 +629,9 @@ def sample(
             return 0 if rows or n == 0 else 1
         from .io.tables import arrow_module, block_text, columns_of
 
+        if not rows and n > 0:
+            err.print("no valid assignment to sample (see `convsolve check` on a fixed network, or `convsolve suggest`)", markup=False)
+            return 1
         arrow = arrow_module()
         for start in range(0, len(rows), PRINTED_BLOCK):
             stdout.write(block_text(columns_of(rows[start:start + PRINTED_BLOCK]), "jsonl" if jsonl else "text", arrow).decode())

@@ -206,6 +206,12 @@ class Inference:
         coupled = tuple(name for name, node in self.nodes.items() if node.joint_fails is not None and node.joint_fails.any())
         if self.sweep.tied:
             sets: tuple[SizeSet, ...] = (SizeSet.from_mask(self.sweep.axes[0], mask, ranges[0].lo, ranges[0].hi),)
+        elif not coupled and not self.static:  # the axes are independent: each axis's own valid sizes (a width valid
+            # with every valid height is shown even when no height is valid: "height: none; width: 320")
+            sets = tuple(
+                SizeSet.from_mask(values, np.logical_and.reduce([node.ok[axis] for node in self.nodes.values()]), r.lo, r.hi)
+                for axis, (values, r) in enumerate(zip(self.sweep.axes, ranges))
+            )
         else:
             sets = tuple(
                 SizeSet.from_mask(values, np.asarray(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis))), r.lo, r.hi)

@@ -147,3 +147,22 @@ def test_flags_show_no_value_in_help():
     result = runner.invoke(app, ["sizes", "--help"], env={"COLUMNS": "160"})
     line = next(line for line in result.output.splitlines() if "--json" in line)
     assert "<bool>" not in line
+
+
+def test_a_size_valid_on_its_axis_is_shown_when_another_axis_fails():
+    result = runner.invoke(app, ["check", str(Path(__file__).resolve().parent.parent / "configs" / "unet.yaml"), "--input", "250x320"])
+    assert result.exit_code == 1 and "height: none; width: 320" in result.output
+
+
+def test_input_channels_that_are_not_the_networks_are_refused():
+    unet = str(Path(__file__).resolve().parent.parent / "configs" / "unet.yaml")
+    result = runner.invoke(app, ["sizes", unet, "--input", "1x5x64x64"])
+    assert result.exit_code == 2 and "takes 1 input channels, not 5" in result.output
+    assert runner.invoke(app, ["sizes", unet, "--input", "1x1x64x64"]).exit_code == 0
+
+
+def test_sampling_an_empty_space_says_so(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("input: {channels: 3, size: 4}\nlayers:\n  - {name: c, type: conv2d, out_channels: 4, kernel: {choice: [7, 9]}}\n")
+    result = runner.invoke(app, ["sample", str(path), "-n", "3"])
+    assert result.exit_code == 1 and "no valid assignment to sample" in result.output
