@@ -431,6 +431,7 @@ def export(
     force: bool = typer.Option(False, "--force", help="Replace the output file if it exists.", metavar=FLAG),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the config as JSON instead of YAML (without -o).", metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
 ) -> None:
     """Write a network (an imported PyTorch or ONNX model, or a config) as a convsolve config.
@@ -447,7 +448,7 @@ def export(
             output_target(output, overwrite=force, inputs=_input_files(model))  # refused before the work
         with _time_limit(timeout):
             network = _load(model, input, max_config_bytes)
-            text = export_text(network) if output is None else None
+            text = export_text(network, as_json=as_json) if output is None else None
         if output is None:
             stdout.write(text or "")
             return 0
@@ -520,7 +521,8 @@ def enumerate_command(
     limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Stop after this many assignments."),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line.", metavar=FLAG),
+    jsonl: bool = typer.Option(False, "--jsonl", "--json", help="One JSON object per line (--json is the same: a stream of rows).",
+                               metavar=FLAG),
     output: Path | None = typer.Option(None, "-o", "--output", help=ROWS_OUTPUT_HELP),
     force: bool = typer.Option(False, "--force", help="Replace the output file if it exists.", metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
@@ -600,7 +602,8 @@ def sample(
     distinct: bool = typer.Option(False, "--distinct", help="Without replacement.", metavar=FLAG),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
-    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per line.", metavar=FLAG),
+    jsonl: bool = typer.Option(False, "--jsonl", "--json", help="One JSON object per line (--json is the same: a stream of rows).",
+                               metavar=FLAG),
     output: Path | None = typer.Option(None, "-o", "--output", help=ROWS_OUTPUT_HELP),
     force: bool = typer.Option(False, "--force", help="Replace the output file if it exists.", metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
@@ -867,7 +870,8 @@ def batch_repair(
         "--report",
         help="Also write the JSON-lines report to this file (a new one, or with --force a regular file that is no input or output of the batch).",
     ),
-    jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON record per file on stdout (the summary goes to stderr).", metavar=FLAG),
+    jsonl: bool = typer.Option(False, "--jsonl", "--json", metavar=FLAG,
+                               help="Print one JSON record per file on stdout (the summary goes to stderr); --json is the same."),
     force: bool = typer.Option(
         False,
         "--force",

@@ -166,3 +166,14 @@ def test_sampling_an_empty_space_says_so(tmp_path):
     path.write_text("input: {channels: 3, size: 4}\nlayers:\n  - {name: c, type: conv2d, out_channels: 4, kernel: {choice: [7, 9]}}\n")
     result = runner.invoke(app, ["sample", str(path), "-n", "3"])
     assert result.exit_code == 1 and "no valid assignment to sample" in result.output
+
+
+@pytest.mark.parametrize("verb, extra", [("export", []), ("enumerate", ["--limit", "2"]), ("sample", ["-n", "2"])])
+def test_every_command_takes_json(verb, extra):
+    root = Path(__file__).resolve().parent.parent / "configs"
+    config = root / ("resnet18.yaml" if verb == "export" else "spaces/resnet_space.yaml")
+    result = runner.invoke(app, [verb, str(config), *extra, "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    parsed = json.loads(result.output) if verb == "export" else [json.loads(line) for line in lines]
+    assert parsed
