@@ -87,6 +87,20 @@ class _Stdout:
                 self._reader_left()
         return len(text)
 
+    def write_whole(self, text: str) -> None:
+        """Write ``text`` (whole lines) with Ctrl-C and the --timeout alarm held until it is all written, so that no
+        line is cut."""
+        hold = getattr(signal, "pthread_sigmask", None)
+        if hold is None:  # no signal masks here (Windows): a plain write
+            self.write(text)
+            return
+        previous = hold(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGALRM})
+        try:
+            self.write(text)
+            self.flush()
+        finally:
+            hold(signal.SIG_SETMASK, previous)
+
     def flush(self) -> None:
         if not self.reader_gone:
             try:
@@ -462,12 +476,15 @@ def export(
 # --- search spaces -------------------------------------------------------------------------------
 
 
-def _load_space(path: Path, input_text: str | None, max_config_bytes: int) -> Any:
+def _load_space(path: Path, input_text: str | None, max_config_bytes: int, round_trip: bool = False) -> Any:
+    """The search space of a config; read by the fast YAML path unless the command writes the config back
+    (``round_trip``: comments and key order kept)."""
     from .space import Space, load_space
 
     if path.suffix.lower() == ".onnx":
         return load_space(path)  # refused there, with the way to make a space of a model
-    return _over_input(Space.from_config(read_config(path, max_bytes=max_config_bytes), source=str(path)), input_text)
+    data = read_config(path, max_bytes=max_config_bytes, round_trip=round_trip)
+    return _over_input(Space.from_config(data, source=str(path)), input_text)
 
 
 @contextmanager
@@ -547,7 +564,7 @@ def enumerate_command(
                                                   progress=progress, block=PRINTED_BLOCK)
                     first = next(blocks, None)
                 for block in ([] if first is None else itertools.chain([first], blocks)):
-                    stdout.write(block_text(block, "jsonl" if jsonl else "text", arrow).decode())
+                    stdout.write_whole(block_text(block, "jsonl" if jsonl else "text", arrow).decode())
                     found += len(next(iter(block.values()))) if block else 0
                     if stdout.reader_gone:  # `| head`: the reader has what it wanted
                         break
@@ -637,7 +654,7 @@ def sample(
             return 1
         arrow = arrow_module()
         for start in range(0, len(rows), PRINTED_BLOCK):
-            stdout.write(block_text(columns_of(rows[start:start + PRINTED_BLOCK]), "jsonl" if jsonl else "text", arrow).decode())
+            stdout.write_whole(block_text(columns_of(rows[start:start + PRINTED_BLOCK]), "jsonl" if jsonl else "text", arrow).decode())
             if stdout.reader_gone:
                 break
         return 0 if rows or n == 0 else 1
@@ -666,7 +683,7 @@ def prune(
         if output is not None:
             output_target(output, overwrite=force, inputs=[config])  # refused before the work
         with _time_limit(timeout), _progress("pruning") as progress:
-            space = _load_space(config, input, max_config_bytes)
+            space = _load_space(config, input, max_config_bytes, round_trip=output is not None)
             result = ops.prune(space, timeout=timeout, progress=progress)
         if output is not None:
             if not result.valid:

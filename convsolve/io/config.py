@@ -352,8 +352,9 @@ def _children(item: Any) -> list[Any]:
 
 
 def load(path: str | Path, *, max_bytes: int | None = None) -> Network:
-    """The network described by the config file at ``path`` (of at most ``max_bytes``, see :func:`read_input`)."""
-    return Network.from_config(read_config(path, max_bytes=max_bytes), source=str(path))
+    """The network described by the config file at ``path`` (of at most ``max_bytes``, see :func:`read_input`), read by
+    the fast YAML path (nothing is written back from it)."""
+    return Network.from_config(read_config(path, max_bytes=max_bytes, round_trip=False), source=str(path))
 
 
 def format_config(data: Any, *, as_json: bool = False) -> str:
