@@ -160,6 +160,8 @@ def _not_plain_data(data: Any) -> tuple[str, int | None] | None:
         if id(container) in seen:
             continue
         seen.add(id(container))
+        if not isinstance(container, (dict, list)):
+            continue  # a document that is one scalar: the loader says what a config is
         tag = _shown_tag(container)
         if tag:
             return f"a mapping or list carries the YAML tag {tag}, which convsolve does not read: remove it", _line(container, None)

@@ -156,8 +156,8 @@ def block_text(columns: Mapping[str, np.ndarray], style: str, arrow: Any = None)
     string kernels and the block is one buffer; else by one format string per row.
 
     Example:
-        >>> block_text({"a": np.array([1, 2]), "b": np.array([True, False])}, "text")
-        b'a=1 b=True\na=2 b=False\n'
+        >>> block_text({"a": np.array([1, 2]), "b": np.array([True, False])}, "text").decode().splitlines()
+        ['a=1 b=True', 'a=2 b=False']
     """
     names = list(columns)
     if not names or not len(columns[names[0]]):
