@@ -953,7 +953,9 @@ def batch_repair(
             table.add_row(status, str(number))
         summary_console.print(table)
         for record in summary.problems[:20]:
-            summary_console.print(f"{record['status']}: {record.get('message') or record.get('reason')}", markup=False)
+            said, name = str(record.get("message") or record.get("reason")), str(record.get("file", "?"))
+            summary_console.print(f"{record['status']}: {said}" if said.startswith(name) else f"{name}: {record['status']}: {said}",
+                                  markup=False)
         if len(summary.problems) > 20:
             summary_console.print(f"... and {len(summary.problems) - 20} more (see the report)", markup=False)
         return 2 if summary.counts["error"] else 1 if summary.counts["unrepairable"] or summary.counts["timeout"] else 0

@@ -179,3 +179,16 @@ def test_a_file_past_the_solver_limit_is_an_error_naming_the_file(tmp_path, monk
     [record] = records
     assert record["status"] == "error"
     assert record["message"].startswith(f"{inputs / 'big.yaml'}: layer ") and "the solver would hold" in record["message"]
+
+
+def test_the_summary_names_the_file_of_each_problem(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "configs" / "broken" / "fixed_classifier.yaml", source / "fixed.yaml")
+    (source / "bad.yaml").write_text("a: [\n")
+    result = subprocess.run([sys.executable, "-m", "convsolve", "batch-repair", str(source), "-o", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    shown = result.stdout + result.stderr  # the summary table and its problem lines
+    assert f"{source / 'fixed.yaml'}: unrepairable: no change of" in shown
+    assert f"error: {source / 'bad.yaml'}:2: is not valid YAML" in shown
