@@ -733,10 +733,10 @@ def suggest(
     _run(action)
 
 
-def _repair_options(allow: str | None, freeze: str | None, weights: str | None, candidates: list[str]) -> Any:
+def _repair_options(allow: str | None, freeze: str | None, weights: str | None, candidates: list[str], max_macs_ratio: float = 2.0) -> Any:
     from .ops.repair import RepairOptions
 
-    return RepairOptions.parse(allow, freeze, weights, candidates)
+    return RepairOptions.parse(allow, freeze, weights, candidates, max_macs_ratio)
 
 
 ALLOW_HELP = "Kinds that may change, comma-separated: kernel,stride,padding,dilation,output_padding (default: all)."
@@ -761,6 +761,8 @@ def repair(
     freeze: str | None = typer.Option(None, "--freeze", help=FREEZE_HELP),
     weights: str | None = typer.Option(None, "--weights", help=WEIGHTS_HELP),
     candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
+    max_macs_ratio: float = typer.Option(
+        2.0, "--max-macs-ratio", help="Warn when the repair multiplies the compute (MACs at the largest input size) by more."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
     settings: list[str] = typer.Option(
@@ -799,7 +801,7 @@ def repair(
         if in_place:
             edited = output_target(config, overwrite=True, option="--in-place")
             output_target(edited.with_name(edited.name + ".bak"), overwrite=force, option="--in-place")
-        options = _repair_options(allow, freeze, weights, candidates)
+        options = _repair_options(allow, freeze, weights, candidates, max_macs_ratio)
         with _time_limit(timeout), _progress("repairing") as progress:
             data = read_config(config, max_bytes=max_config_bytes)
             state["subject"] = str(config)

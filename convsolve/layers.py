@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
@@ -166,6 +167,11 @@ class Layer:
         convolution: per axis its stride and ``pb + pe - E``): layers with equal keys act alike on every
         input. None: the layer is compared by itself."""
         return None
+
+    def cost(self, in_shape: Sequence[int], out_shape: Sequence[int]) -> tuple[int, int]:
+        """Multiply-accumulates and weights (biases not counted) at one input size, from the input's and the output's
+        shape (channels first, or features). Not declared: (0, 0), as for pools, norms, activations and merges."""
+        return 0, 0
 
     def window(self, axis: int) -> int | None:
         """The span of input pixels one output reads on ``axis`` (``E``) for a layer that slides a window, else None."""
@@ -352,6 +358,16 @@ class Conv(Convolution):
 
     takes_padding_words: ClassVar[bool] = True
 
+    def cost(self, in_shape: Sequence[int], out_shape: Sequence[int]) -> tuple[int, int]:
+        """Each output value sums ``in_channels / groups * prod(kernel)`` products.
+
+        Example:
+            >>> Conv(type="conv2d", ndim=2, out_channels=64, kernel=7, stride=2).cost((3, 224, 224), (64, 109, 109))
+            (111776448, 9408)
+        """
+        weights = self.out_channels * (in_shape[0] // self.groups) * math.prod(self.kernel)
+        return weights * math.prod(out_shape[1:]), weights
+
     def rule_key(self) -> Hashable | None:
         """Per axis the stride and ``pb + pe - E`` (or the stride alone with dynamic padding), and the channels."""
         axes = tuple(
@@ -375,6 +391,12 @@ class ConvTranspose(Convolution):
     pads_from_output_size: bool = field(default=False, metadata={"kind": "derived"})
     """Set from the convention (ONNX): ``output_size`` is reached from any input."""
     tunable: ClassVar[tuple[str, ...]] = Windowed.tunable + ("output_padding",)
+
+
+    def cost(self, in_shape: Sequence[int], out_shape: Sequence[int]) -> tuple[int, int]:
+        """Each input value is spread over ``out_channels / groups * prod(kernel)`` products."""
+        weights = in_shape[0] * (self.out_channels // self.groups) * math.prod(self.kernel)
+        return weights * math.prod(in_shape[1:]), weights
 
     @classmethod
     def convention_fields(cls, type_name: str, convention: Convention, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -746,6 +768,16 @@ class Linear(Monotone):
     def upward_closed(self) -> bool:
         """With ``in_features`` the last axis must equal it exactly."""
         return self.in_features is None
+
+    def cost(self, in_shape: Sequence[int], out_shape: Sequence[int]) -> tuple[int, int]:
+        """``in_features * out_features`` products for each vector it reads (one after a flatten).
+
+        Example:
+            >>> Linear(type="linear", ndim=2, out_features=1000).cost((512,), (1000,))
+            (512000, 512000)
+        """
+        weights = in_shape[-1] * self.out_features
+        return weights * math.prod(in_shape[:-1]), weights
 
     def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
         """On a spatial tensor, linear acts on the last axis only."""

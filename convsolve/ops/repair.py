@@ -33,6 +33,7 @@ from ..network import AXIS_NAMES, Network
 from ..sizesets import SizeRange
 from ..solve.cheapest import CheapestSearch, cheapest
 from ..space import Space
+from .compute import Cost, network_cost, show_count
 
 __all__ = ["KINDS", "DEFAULT_CANDIDATES", "DEFAULT_WEIGHTS", "Change", "RepairOptions", "RepairResult", "repair"]
 
@@ -53,6 +54,9 @@ triples the combinations of every convolution."""
 
 DEFAULT_WEIGHTS: dict[str, int] = {kind: 1 for kind in KINDS}
 
+DEFAULT_MAX_MACS_RATIO = 2.0
+"""A repair multiplying the network's MACs (at the largest input size) by more is shown with a warning."""
+
 SHIFT_SCALE = 1 << 24
 """Costs are ``weight * SHIFT_SCALE + |new - old|``: weighted changes first, numeric change as the tie-break."""
 
@@ -65,10 +69,13 @@ class RepairOptions:
     freeze: frozenset[str] = frozenset()
     weights: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     candidates: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: dict(DEFAULT_CANDIDATES))
+    max_macs_ratio: float = DEFAULT_MAX_MACS_RATIO
+    """A repair multiplying the compute by more is shown with a warning."""
 
     @classmethod
     def parse(
         cls, allow: str | None = None, freeze: str | None = None, weights: str | None = None, candidates: Sequence[str] = (),
+        max_macs_ratio: float = DEFAULT_MAX_MACS_RATIO,
     ) -> RepairOptions:
         """Options from the command-line spellings ``padding,stride``, ``stem,head``, ``kernel=2,stride=3``, ``kernel=1,3,5``.
 
@@ -94,7 +101,9 @@ class RepairOptions:
                 raise UsageError(f"{item!r}: give integers, like kernel=1,3,5", field="--candidates") from None
             if not values[kind] or min(values[kind]) < 0:
                 raise UsageError(f"{item!r}: give one or more non-negative integers", field="--candidates")
-        return cls(frozenset(kinds), frozen, weight_map, values)
+        if not (0 < max_macs_ratio < float("inf")):
+            raise UsageError(f"--max-macs-ratio must be a number above 0, got {max_macs_ratio:g}", field="--max-macs-ratio")
+        return cls(frozenset(kinds), frozen, weight_map, values, max_macs_ratio)
 
 
 def parse_weights(text: str | None, kinds_only: bool = True) -> dict[str, int]:
@@ -176,6 +185,12 @@ class RepairResult:
     input_fix: str = ""
     """When unrepairable: the input sizes at which the unchanged network is valid."""
     reason: str = ""
+    cost_before: Cost | None = None
+    """MACs and weights of the network as given, at the largest size of the input range (None: invalid there)."""
+    cost_after: Cost | None = None
+    """The same of the repaired network."""
+    max_macs_ratio: float = DEFAULT_MAX_MACS_RATIO
+    """The compute ratio past which the repair is shown with a warning."""
     original: Any = field(default=None, repr=False, compare=False)
     """The user's config the edits apply to (kept by reference, never changed)."""
 
@@ -200,6 +215,7 @@ class RepairResult:
                      f"(cost {self.cost}, total change {self.shift})"]
             lines += [f"  {change}" for change in self.changes]
             lines.append(f"  valid input sizes over {self.input}: before {self.valid_before}; after {self.valid_after}")
+            lines += self._cost_lines()
             return "\n".join(lines)
         lines = [f"{name}: cannot be repaired over {self.input}: {self.reason}"]
         if self.conflict:
@@ -209,12 +225,42 @@ class RepairResult:
             lines.append(f"  the unchanged network is valid at {self.input_fix}")
         return "\n".join(lines)
 
+    @property
+    def macs_ratio(self) -> float | None:
+        """The repaired network's MACs over the given one's, at the largest input size (None when either is unknown)."""
+        if self.cost_before is None or self.cost_after is None or not self.cost_before.macs:
+            return None
+        return self.cost_after.macs / self.cost_before.macs
+
+    def _cost_lines(self) -> list[str]:
+        after = self.cost_after
+        if after is None:
+            return []
+        at = "x".join(map(str, after.size))
+        before = self.cost_before
+        if before is None:
+            return [f"  compute at {at}: {show_count(after.macs)}MACs, {show_count(after.weights)} weights (the given network "
+                    "is invalid there)"]
+        ratio = self.macs_ratio
+        lines = [f"  compute at {at}: {show_count(before.macs)}MACs -> {show_count(after.macs)}MACs"
+                 + (f" (x{ratio:.3g})" if ratio is not None else "")
+                 + f"; weights {show_count(before.weights)} -> {show_count(after.weights)}"]
+        if ratio is not None and ratio > self.max_macs_ratio:
+            lines.append(f"  warning: this repair multiplies the compute by {ratio:.3g}, more than --max-macs-ratio "
+                         f"{self.max_macs_ratio:g}; --allow padding (or other kinds), --weights, or the input plan "
+                         "(convsolve sizes FILE --nearest SIZE) may cost less")
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
+        costs = {
+            f"{key}_{when}": getattr(value, key) if value is not None else None
+            for when, value in (("before", self.cost_before), ("after", self.cost_after)) for key in ("macs", "weights")
+        }
         return {
             "file": self.source, "status": self.status, "input": self.input, "cost": self.cost, "shift": self.shift,
             "changes": [c.to_dict() for c in self.changes], "valid_before": self.valid_before,
             "valid_after": self.valid_after, "conflict": list(self.conflict), "input_fix": self.input_fix,
-            "reason": self.reason,
+            "reason": self.reason, **costs, "macs_ratio": self.macs_ratio,
         }
 
 
@@ -266,9 +312,12 @@ def repair(
     after = network.with_fields_of(_edited_view(data, edits), {path[1] for path, _ in edits}).infer()
     if not after.valid_mask().all():  # the programme and the inference disagree: never hand out a broken file
         raise RuntimeError(f"internal error: the repair of {source or 'the network'} does not check as valid; please report it")
+    reference = [r.hi for r in network.input.ranges]  # the largest input size: where compute matters most
+    repaired = network.with_fields_of(_edited_view(data, edits), {path[1] for path, _ in edits})
     return RepairResult(
         source, "repaired", described, changes, found.cost // SHIFT_SCALE, found.cost % SHIFT_SCALE,
-        str(before), str(after.valid_sizes()), edits, original=data,
+        str(before), str(after.valid_sizes()), edits, cost_before=network_cost(network, reference),
+        cost_after=network_cost(repaired, reference), max_macs_ratio=options.max_macs_ratio, original=data,
     )
 
 
