@@ -311,6 +311,15 @@ def _show(result: Any, as_json: bool) -> None:
         out.print(str(result), markup=False)
 
 
+def _unmet_targets(config: Path, network: Network, max_config_bytes: int) -> list[str]:
+    """The ``targets:`` of a config file that the network does not meet (none for a model)."""
+    if is_torch_reference(config) or config.suffix.lower() == ".onnx":
+        return []
+    from .ops.targets import unmet_targets
+
+    return unmet_targets(read_config(config, max_bytes=max_config_bytes, round_trip=False), network)
+
+
 @app.command()
 def check(
     config: Path = typer.Argument(..., help=MODEL_HELP),
@@ -326,9 +335,16 @@ def check(
 
     def action() -> int:
         with _time_limit(timeout):
-            report = _load(config, input, max_config_bytes).check()
-        _show(report, as_json)
-        return 0 if report.ok else 1
+            network = _load(config, input, max_config_bytes)
+            report = network.check()
+            unmet = _unmet_targets(config, network, max_config_bytes)
+        if as_json:
+            _print_json({**report.to_dict(), "targets_unmet": unmet})
+        else:
+            out.print(str(report), markup=False)
+            for target in unmet:
+                out.print(f"target not met: {target}", markup=False)
+        return 0 if report.ok and not unmet else 1
 
     _run(action)
 
@@ -733,10 +749,13 @@ def suggest(
     _run(action)
 
 
-def _repair_options(allow: str | None, freeze: str | None, weights: str | None, candidates: list[str], max_macs_ratio: float = 2.0) -> Any:
+def _repair_options(
+    allow: str | None, freeze: str | None, weights: str | None, candidates: list[str], max_macs_ratio: float = 2.0,
+    keep_stride: bool = False,
+) -> Any:
     from .ops.repair import RepairOptions
 
-    return RepairOptions.parse(allow, freeze, weights, candidates, max_macs_ratio)
+    return RepairOptions.parse(allow, freeze, weights, candidates, max_macs_ratio, keep_stride)
 
 
 ALLOW_HELP = "Kinds that may change, comma-separated: kernel,stride,padding,dilation,output_padding (default: all)."
@@ -763,6 +782,8 @@ def repair(
     candidates: list[str] = typer.Option([], "--candidates", help=CANDIDATES_HELP),
     max_macs_ratio: float = typer.Option(
         2.0, "--max-macs-ratio", help="Warn when the repair multiplies the compute (MACs at the largest input size) by more."),
+    keep_stride: bool = typer.Option(False, "--keep-stride", metavar=FLAG,
+                                     help="Every layer keeps its total stride (the config's targets: are always kept)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP, metavar=FLAG),
     timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
     settings: list[str] = typer.Option(
@@ -801,7 +822,7 @@ def repair(
         if in_place:
             edited = output_target(config, overwrite=True, option="--in-place")
             output_target(edited.with_name(edited.name + ".bak"), overwrite=force, option="--in-place")
-        options = _repair_options(allow, freeze, weights, candidates, max_macs_ratio)
+        options = _repair_options(allow, freeze, weights, candidates, max_macs_ratio, keep_stride)
         with _time_limit(timeout), _progress("repairing") as progress:
             data = read_config(config, max_bytes=max_config_bytes)
             state["subject"] = str(config)

@@ -69,6 +69,12 @@ SPACES = {
         {"name": "cat", "type": "concat", "inputs": ["c1", "r"]}, conv("c3", kernel=(3, 5)),
     ]),
     "target": lambda: space_of([conv("c1"), pool("p1")], lo=8, hi=20, targets=[{"node": "p1", "size": 4, "at": 16}]),
+    # a stride target on one branch of an add: the branch carries its jump, the other does not (a fused merge
+    # once compared the two by interned ids that included the jump, and counted 0)
+    "branch_stride_target": lambda: space_of([
+        conv("m1"), conv("m2", stride=(1,)), conv("s1", kernel=(1,), inputs=["input"]), {"name": "a", "type": "add", "inputs": ["m2", "s1"]},
+        conv("c3", kernel=(1, 3), stride=(1,)),
+    ], lo=6, hi=12, targets=[{"node": "m2", "stride": 2}]),
     # two adds in a row: states that differ only in how many input sizes reach each size are one state
     "stacked_residual": lambda: space_of(STACKED_RESIDUAL, lo=5, hi=16),
     # ... unless a size target reads the size at one input size
@@ -123,7 +129,7 @@ def valid_assignments(space):
 
 
 def is_valid(space, assignment):
-    """Constraints hold, every layer is valid at every input size of the range, and size targets are met."""
+    """Constraints hold, every layer is valid at every input size of the range, and targets are met."""
     try:
         if not all(c.expression.evaluate(assignment) for c in space.constraints):
             return False
@@ -134,6 +140,11 @@ def is_valid(space, assignment):
     if result.static or not result.valid_mask().all():
         return False
     for target in space.targets:
+        if target.stride is not None or target.receptive_field is not None:
+            from convsolve.solve.problem import reaches  # the checker of python-constraint, not the programme under test
+
+            if not reaches(network, target):
+                return False
         if target.size is None:
             continue
         shape = next(r.shape for r in network.shapes(list(target.at)) if r.node == target.node)

@@ -57,7 +57,9 @@ class NetworkLoader:
 
     def load(self, data: Any) -> Network:
         """The network of config mapping ``data``."""
-        convention, ndim, input_spec, raw_layers = self.header(data, TOP_LEVEL_KEYS)
+        # targets: what a repair must keep and check verifies (read by convsolve.space); params and constraints
+        # belong to search spaces
+        convention, ndim, input_spec, raw_layers = self.header(data, TOP_LEVEL_KEYS + ("targets",))
         graph = self.new_graph(data)
         previous = INPUT
         for index, raw in enumerate(raw_layers):

@@ -34,6 +34,7 @@ from ..sizesets import SizeRange
 from ..solve.cheapest import CheapestSearch, cheapest
 from ..space import Space
 from .compute import Cost, network_cost, show_count
+from .targets import stride_targets, unmet_targets
 
 __all__ = ["KINDS", "DEFAULT_CANDIDATES", "DEFAULT_WEIGHTS", "Change", "RepairOptions", "RepairResult", "repair"]
 
@@ -71,11 +72,13 @@ class RepairOptions:
     candidates: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: dict(DEFAULT_CANDIDATES))
     max_macs_ratio: float = DEFAULT_MAX_MACS_RATIO
     """A repair multiplying the compute by more is shown with a warning."""
+    keep_stride: bool = False
+    """Every layer keeps its total stride (a target per layer, see :func:`convsolve.ops.targets.stride_targets`)."""
 
     @classmethod
     def parse(
         cls, allow: str | None = None, freeze: str | None = None, weights: str | None = None, candidates: Sequence[str] = (),
-        max_macs_ratio: float = DEFAULT_MAX_MACS_RATIO,
+        max_macs_ratio: float = DEFAULT_MAX_MACS_RATIO, keep_stride: bool = False,
     ) -> RepairOptions:
         """Options from the command-line spellings ``padding,stride``, ``stem,head``, ``kernel=2,stride=3``, ``kernel=1,3,5``.
 
@@ -103,7 +106,7 @@ class RepairOptions:
                 raise UsageError(f"{item!r}: give one or more non-negative integers", field="--candidates")
         if not (0 < max_macs_ratio < float("inf")):
             raise UsageError(f"--max-macs-ratio must be a number above 0, got {max_macs_ratio:g}", field="--max-macs-ratio")
-        return cls(frozenset(kinds), frozen, weight_map, values, max_macs_ratio)
+        return cls(frozenset(kinds), frozen, weight_map, values, max_macs_ratio, keep_stride)
 
 
 def parse_weights(text: str | None, kinds_only: bool = True) -> dict[str, int]:
@@ -293,7 +296,7 @@ def repair(
     inferred = network.infer()  # valid_mask is all False when a layer has a static problem
     before = inferred.valid_sizes()
     described = network.input.describe()
-    if inferred.valid_mask().all():
+    if inferred.valid_mask().all() and not unmet_targets(data, network):
         return RepairResult(source, "valid", described, valid_before=str(before), valid_after=str(before))
     space, sites = _repair_space(data, source, network, options, relaxed=())
     costs = {
@@ -420,6 +423,8 @@ def _repair_space(
         spec["params"] = params
     if constraints:
         spec["constraints"] = constraints
+    if options.keep_stride:  # the config's own targets (carried in spec), and every layer's total stride as it is
+        spec["targets"] = list(data.get("targets") or []) + stride_targets(network)
     space = Space.from_config(spec, source=source)
     return space.with_input(network.input.ranges, network.input.tied), sites
 

@@ -216,7 +216,8 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
         steps.append(Step(
             j, node, inputs_of[node], new, old, uses[node], tuple(checked),
             tuple(targets_of.get(node, ())), tuple(live_tensors), tuple(live_params), combos,
-            isinstance(sample, Merge) and sample.requires_equal_sizes() and node not in receptive,
+            # fused: the inputs' interned sizes compared as ids, which holds only where none carries a jump and field
+            isinstance(sample, Merge) and sample.requires_equal_sizes() and not ({node, *inputs_of[node]} & receptive),
             twins[node], tuple((n, 0) for n in uses[node] if (node, n) in unnoticed),
         ))
     initial_live = (INPUT,) if last_consumed[INPUT] > 0 else ()

@@ -29,7 +29,7 @@ from .plan import make_plan
 from .ranking import Ranking
 from .table import Table
 
-__all__ = ["ExpressionConstraint", "NetworkConstraint", "DagSolver", "compile_problem"]
+__all__ = ["ExpressionConstraint", "NetworkConstraint", "DagSolver", "compile_problem", "reaches", "receptive_fields"]
 
 
 class ExpressionConstraint(Constraint):  # type: ignore[misc]
@@ -86,10 +86,10 @@ class NetworkConstraint(Constraint):  # type: ignore[misc]
         except InvalidAssignment:
             return False
         result = network.infer()
-        return not result.static and bool(result.valid_mask().all()) and all(_reaches(network, t) for t in self.space.targets)
+        return not result.static and bool(result.valid_mask().all()) and all(reaches(network, t) for t in self.space.targets)
 
 
-def _reaches(network: Any, target: Any) -> bool:
+def reaches(network: Any, target: Any) -> bool:
     """Whether ``target.node`` meets the target: its size at an input size, its stride, its receptive field."""
     if target.size is not None:
         rows = {row.node: row.shape for row in network.shapes(list(target.at))}
@@ -98,7 +98,7 @@ def _reaches(network: Any, target: Any) -> bool:
             return False
     if target.stride is None and target.receptive_field is None:
         return True
-    for jump, field in _receptive_fields(network, target.node):
+    for jump, field in receptive_fields(network, target.node):
         if target.stride is not None and jump != target.stride:
             return False
         low, high = target.receptive_field or (None, None)
@@ -107,7 +107,7 @@ def _reaches(network: Any, target: Any) -> bool:
     return True
 
 
-def _receptive_fields(network: Any, node: str) -> list[tuple[Fraction, Fraction]]:
+def receptive_fields(network: Any, node: str) -> list[tuple[Fraction, Fraction]]:
     """Per axis, the jump and receptive field of ``node``'s output, following every path from the input."""
     ones = [(1, 1), (1, 1)]
     found: dict[str, list[tuple[tuple[Any, Any], tuple[Any, Any]]]] = {INPUT: [(ones[0], ones[1])] * network.ndim}
