@@ -820,7 +820,31 @@ class Channels(Monotone):
 
 
 @dataclass(frozen=True)
-class MultipleOf(Layer):
+class SizeCondition(Layer):
+    """A layer that passes its size on unchanged where a condition on it holds, and is invalid elsewhere: what an
+    imported model asserts of a size (:class:`MultipleOf`, :class:`FixedSize`)."""
+
+    def non_decreasing(self) -> bool:
+        """The size passes on unchanged."""
+        return True
+
+    def accepts(self, axis: int, n: Size) -> Any:
+        """Where the condition holds on ``axis`` (an array for an array of sizes)."""
+        raise NotImplementedError
+
+    def requirement(self, axis: int) -> str:
+        """The condition, for messages: ``a multiple of 16``."""
+        raise NotImplementedError
+
+    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
+        return n, _as_bool((n >= 1) & self.accepts(axis, n))
+
+    def explain(self, axis: int, n: int) -> tuple[str, str]:
+        return f"{n} -> {n}", "" if self.accepts(axis, n) else f"the model requires {self.requirement(axis)}, got {n}"
+
+
+@dataclass(frozen=True)
+class MultipleOf(SizeCondition):
     """``multiple_of``: valid only where the size is a multiple of ``factor``, which passes on unchanged, as where
     an imported model asserts it (a vision transformer's patch embedding without padding).
 
@@ -831,20 +855,15 @@ class MultipleOf(Layer):
 
     factor: tuple[int, ...] = axes_field(1, required=True)
 
-    def non_decreasing(self) -> bool:
-        """The size passes on unchanged."""
-        return True
+    def accepts(self, axis: int, n: Size) -> Any:
+        return n % self.factor[axis] == 0
 
-    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
-        return n, _as_bool((n >= 1) & (n % self.factor[axis] == 0))
-
-    def explain(self, axis: int, n: int) -> tuple[str, str]:
-        factor = self.factor[axis]
-        return f"{n} -> {n}", "" if n % factor == 0 else f"the model requires a multiple of {factor}, got {n}"
+    def requirement(self, axis: int) -> str:
+        return f"a multiple of {self.factor[axis]}"
 
 
 @dataclass(frozen=True)
-class FixedSize(Layer):
+class FixedSize(SizeCondition):
     """``fixed_size``: valid only where the size equals ``size``, which passes on unchanged, as where an imported
     model asserts it (a vision transformer built for 224x224 images: ``assert H == self.img_size[0]``).
 
@@ -855,16 +874,11 @@ class FixedSize(Layer):
 
     size: tuple[int, ...] = axes_field(1, required=True)
 
-    def non_decreasing(self) -> bool:
-        """The size passes on unchanged."""
-        return True
+    def accepts(self, axis: int, n: Size) -> Any:
+        return n == self.size[axis]
 
-    def axis_size(self, axis: int, n: Size) -> tuple[Size, Any]:
-        return n, _as_bool(n == self.size[axis])
-
-    def explain(self, axis: int, n: int) -> tuple[str, str]:
-        size = self.size[axis]
-        return f"{n} -> {n}", "" if n == size else f"the model requires a size of exactly {size}, got {n}"
+    def requirement(self, axis: int) -> str:
+        return f"a size of exactly {self.size[axis]}"
 
 
 @dataclass(frozen=True)

@@ -1055,25 +1055,16 @@ class _Region:
 
     def holds(self, condition: Any) -> np.ndarray:
         """True where ``condition`` holds, False where it fails, None where it cannot be evaluated (a size below 1 on the way)."""
-        import sympy
-
-        free: set[Any] = getattr(condition, "free_symbols", set())
-        involved = [k for k, s in enumerate(self.symbols) if s in free]
-        result = np.empty(self.shape, dtype=object)
-        cache: dict[tuple[int, ...], Any] = {}
-        for index in np.ndindex(self.shape):
-            key = (index[0],) if self.tied and involved else tuple(index[k] for k in involved if not self.tied)
-            if key not in cache:
-                point = self.point(index)
-                try:
-                    cache[key] = bool(condition.xreplace({s: sympy.Integer(point[k]) for k, s in enumerate(self.symbols)}))
-                except (ArithmeticError, AssertionError, ValueError, TypeError):
-                    cache[key] = None
-            result[index] = cache[key]
-        return result
+        return self._evaluated(condition, bool, (ArithmeticError, AssertionError, ValueError, TypeError))
 
     def values(self, expr: Any) -> np.ndarray:
         """``expr``'s integer value at every examined size (None where it cannot be evaluated)."""
+        import sympy
+
+        return self._evaluated(sympy.sympify(expr), int, (ArithmeticError, ValueError, TypeError))
+
+    def _evaluated(self, expr: Any, convert: Any, failures: tuple[type[Exception], ...]) -> np.ndarray:
+        """``convert(expr)`` with the input symbols set to every examined size, once per distinct size of the axes it reads."""
         import sympy
 
         free: set[Any] = getattr(expr, "free_symbols", set())
@@ -1085,8 +1076,8 @@ class _Region:
             if key not in cache:
                 point = self.point(index)
                 try:
-                    cache[key] = int(sympy.sympify(expr).xreplace({s: sympy.Integer(point[k]) for k, s in enumerate(self.symbols)}))
-                except (ArithmeticError, ValueError, TypeError):
+                    cache[key] = convert(expr.xreplace({s: sympy.Integer(point[k]) for k, s in enumerate(self.symbols)}))
+                except failures:
                     cache[key] = None
             result[index] = cache[key]
         return result

@@ -31,7 +31,7 @@ from .quickyaml import LineList, LineMap, read_plain
 
 __all__ = [
     "MAX_CONFIG_BYTES", "load", "read_input", "read_config", "file_kind", "format_config", "output_target", "write_config",
-    "write_edited", "edited_text", "write_text", "write_bytes",
+    "write_edited", "edited_text", "write_text", "write_bytes", "mode_for",
 ]
 
 MAX_CONFIG_BYTES = 64 * 2**20
@@ -497,7 +497,7 @@ def write_bytes(content: bytes, path: str | Path, *, overwrite: bool = False, in
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, _mode_for(target))  # a temporary file is private (0600); the result is not
+        os.chmod(temporary, mode_for(target))  # a temporary file is private (0600); the result is not
         if output_target(path, overwrite=overwrite, inputs=inputs, option=option) != target:  # the name changed meanwhile
             raise UsageError(f"{path} changed while it was being written; nothing was written", field=option)
         os.replace(temporary, target)
@@ -511,7 +511,7 @@ def write_bytes(content: bytes, path: str | Path, *, overwrite: bool = False, in
                 os.unlink(temporary)
 
 
-def _mode_for(path: Path) -> int:
+def mode_for(path: Path) -> int:
     """The permissions a replaced file keeps, or the usual ones (0666 less the umask) for a new file."""
     try:
         return path.stat().st_mode & 0o777

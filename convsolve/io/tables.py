@@ -30,6 +30,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import MissingExtraError, UsageError
+from .config import mode_for
 
 __all__ = ["FORMATS", "AssignmentWriter", "arrow_module", "block_text", "columns_of", "table_format"]
 
@@ -141,7 +142,7 @@ class AssignmentWriter:
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
-        os.chmod(self._temporary, _mode_of(self.path))
+        os.chmod(self._temporary, mode_for(self.path))
         os.replace(self._temporary, self.path)
 
     def discard(self) -> None:
@@ -204,13 +205,3 @@ def _texts(values: np.ndarray, words: tuple[str, str] = ("true", "false")) -> li
 
 def _csv_cell(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n\r') else text
-
-
-def _mode_of(path: Path) -> int:
-    """The permissions the file gets: those of the file it replaces, else the default for new files (umask)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
