@@ -117,3 +117,24 @@ def test_the_chain_benchmark_space_streams_in_blocks(tmp_path):
     assert result.exit_code == 0, result.output
     rows = read_rows(out)
     assert len(rows) == 200_000 and rows[:50] == printed(CONFIGS / "bench" / "chain-6.yaml", "--limit", "50")
+
+
+def test_a_missing_folder_or_a_full_disk_is_a_clear_error_and_leaves_nothing(space, tmp_path, monkeypatch):
+    result = runner.invoke(app, ["enumerate", str(space), "-o", str(tmp_path / "nowhere" / "rows.csv")])
+    assert result.exit_code == 2 and "cannot write" in result.output and "No such file or directory" in result.output
+    import errno
+
+    from convsolve.errors import OutputError
+
+    target = tmp_path / "rows.jsonl"
+    target.write_text("kept\n")
+    writer = AssignmentWriter(target)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer._handle, "write", full)
+    with pytest.raises(OutputError, match="No space left on device"), writer:
+        writer.write({"a": np.array([1, 2])})
+    assert target.read_text() == "kept\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

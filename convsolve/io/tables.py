@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -29,7 +31,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..errors import MissingExtraError, UsageError
+from ..errors import MissingExtraError, OutputError, UsageError
 from .config import mode_for
 
 __all__ = ["FORMATS", "AssignmentWriter", "arrow_module", "block_text", "columns_of", "table_format"]
@@ -87,7 +89,10 @@ class AssignmentWriter:
             except ImportError:
                 pyarrow = None
             self._arrow = pyarrow
-        handle = tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp", delete=False)
+        try:
+            handle = tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp", delete=False)
+        except OSError as exc:
+            raise _cannot_write(self.path, exc) from None
         self._temporary = Path(handle.name)
         self._handle: IO[bytes] = handle
 
@@ -102,6 +107,12 @@ class AssignmentWriter:
 
     def write(self, columns: Mapping[str, np.ndarray]) -> None:
         """Append one block (parameter -> array of values, all of one length)."""
+        try:
+            self._write(columns)
+        except OSError as exc:  # a full disk, a folder gone: nothing is left behind (see __exit__)
+            raise _cannot_write(self.path, exc) from None
+
+    def _write(self, columns: Mapping[str, np.ndarray]) -> None:
         names = list(columns)
         if self._names is None:
             self._names = names
@@ -133,6 +144,13 @@ class AssignmentWriter:
 
     def close(self) -> None:
         """Finish the file and rename it over the target."""
+        try:
+            self._close()
+        except OSError as exc:
+            self.discard()
+            raise _cannot_write(self.path, exc) from None
+
+    def _close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
         elif self.format == "parquet":  # no block at all: an empty table with no columns is still a Parquet file
@@ -147,8 +165,10 @@ class AssignmentWriter:
 
     def discard(self) -> None:
         """Drop what was written: the target is left as it was."""
-        self._handle.close()
-        self._temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self._handle.close()
+        with contextlib.suppress(OSError):
+            self._temporary.unlink(missing_ok=True)
 
 
 def block_text(columns: Mapping[str, np.ndarray], style: str, arrow: Any = None) -> bytes:
@@ -194,6 +214,11 @@ def arrow_module() -> Any:
     except ImportError:
         return None
     return pyarrow
+
+
+def _cannot_write(path: Path, exc: OSError) -> OutputError:
+    return OutputError(f"cannot write {path}: {exc.strerror or exc}", field="-o", path=str(path),
+                       reason=errno.errorcode.get(exc.errno or 0))
 
 
 def _texts(values: np.ndarray, words: tuple[str, str] = ("true", "false")) -> list[str]:
