@@ -44,7 +44,7 @@ import math
 import operator
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1365,12 +1365,7 @@ def _requirement_layers(
             raise ModelImportError(f"{refusal}; convsolve cannot place that on a layer", file=source)
         broadcasts.append((bad & np.asarray([v is True for v in region.holds(sympy.Eq(size, 1)).ravel()]).reshape(region.shape),
                            refusal, axis_of[0] if node is None and axis_of is not None else str(node)))
-    for node, sizes in per_axis.items():
-        if len(sizes) != region.ndim:
-            raise ModelImportError(f"a parameter fixes the size of {node} on axis {sorted(sizes)} alone, which convsolve cannot "
-                                   "say as a layer yet", file=source, node=node)
-        translator.layers.append({"name": translator.fresh(f"{node}_size"), "type": "fixed_size",
-                                  "size": _per_axis([sizes[k] for k in range(region.ndim)]), "inputs": [node]})
+    _fixed_size_layers(translator, per_axis, region.ndim, "a parameter fixes", "size", source)
     for broadcast, refusal, node in broadcasts:  # PyTorch broadcasts a size of 1 against the parameter: it must fail further on
         if not broadcast.any():
             continue
@@ -1508,12 +1503,20 @@ def _assert_layers(capture: _Capture, translator: _Translator, region: _Region, 
             raise ModelImportError(
                 f"the model asserts {condition} on the input size at {where}, which convsolve cannot place on a layer", file=source,
             )
-    for node, sizes in exact.items():
-        if len(sizes) != region.ndim:
-            raise ModelImportError(f"the model asserts the size of {node} on axis {sorted(sizes)} alone, which convsolve cannot "
+    _fixed_size_layers(translator, exact, region.ndim, "the model asserts", "assert", source)
+
+
+def _fixed_size_layers(
+    translator: _Translator, sizes_of: Mapping[str, Mapping[int, int]], ndim: int, who: str, suffix: str, source: str | None,
+) -> None:
+    """A ``fixed_size`` layer reading each node whose size ``who`` fixes on every axis (node -> axis -> size); a size
+    fixed on some axes alone is refused (the layer fixes every axis)."""
+    for node, sizes in sizes_of.items():
+        if len(sizes) != ndim:
+            raise ModelImportError(f"{who} the size of {node} on axis {sorted(sizes)} alone, which convsolve cannot "
                                    "say as a layer yet", file=source, node=node)
-        translator.layers.append({"name": translator.fresh(f"{node}_assert"), "type": "fixed_size",
-                                  "size": _per_axis([sizes[k] for k in range(region.ndim)]), "inputs": [node]})
+        translator.layers.append({"name": translator.fresh(f"{node}_{suffix}"), "type": "fixed_size",
+                                  "size": _per_axis([sizes[k] for k in range(ndim)]), "inputs": [node]})
 
 
 def _view_layers(translator: _Translator, region: _Region, source: str | None) -> None:
