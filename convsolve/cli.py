@@ -655,12 +655,14 @@ def sample(
             table_format(output)
             target = output_target(output, overwrite=force, inputs=[config])
         with _time_limit(timeout), _progress("sampling") as progress:
-            rows = ops.sample(_load_space(config, input, max_config_bytes), n, seed=seed, replace=not distinct, timeout=timeout, progress=progress)
+            space = _load_space(config, input, max_config_bytes)
+            rows = ops.sample(space, n, seed=seed, replace=not distinct, timeout=timeout, progress=progress)
+        names = list(space.params)
         if target is not None and rows:
             from .io.tables import AssignmentWriter, columns_of
 
             with AssignmentWriter(target) as writer:
-                writer.write(columns_of(rows))
+                writer.write(columns_of(rows, names))
             err.print(f"wrote {writer.rows:,} assignments to {output} ({writer.format})", markup=False)
             return 0 if rows or n == 0 else 1
         from .io.tables import arrow_module, block_text, columns_of
@@ -670,7 +672,7 @@ def sample(
             return 1
         arrow = arrow_module()
         for start in range(0, len(rows), PRINTED_BLOCK):
-            stdout.write_whole(block_text(columns_of(rows[start:start + PRINTED_BLOCK]), "jsonl" if jsonl else "text", arrow).decode())
+            stdout.write_whole(block_text(columns_of(rows[start:start + PRINTED_BLOCK], names), "jsonl" if jsonl else "text", arrow).decode())
             if stdout.reader_gone:
                 break
         return 0 if rows or n == 0 else 1
@@ -721,7 +723,9 @@ def _parse_setting(text: str) -> tuple[str, Any]:
     try:
         return name.strip(), int(value)
     except ValueError:
-        raise UsageError(f"--set {text!r}: the value must be an integer or true/false", field="--set") from None
+        if not value.strip():
+            raise UsageError(f"--set {text!r}: the value must be an integer, true/false or a name (an op, an input)", field="--set") from None
+        return name.strip(), value.strip()  # an op's or an input's name: the parameter's domain decides
 
 
 @app.command()

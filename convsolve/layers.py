@@ -49,6 +49,7 @@ __all__ = [
     "Linear",
     "ShapePreserving",
     "Merge",
+    "Select",
     "LAYER_TYPES",
     "SHAPE_PRESERVING_TYPES",
 ]
@@ -160,6 +161,11 @@ class Layer:
 
     def passes_input_on(self) -> bool:
         """Whether the output is the input itself, valid at every size: same channels, same sizes (an activation)."""
+        return False
+
+    def keeps_size(self) -> bool:
+        """Whether the output has the (first) input's size on every axis, valid at every size >= 1 (an activation, a
+        stride-1 conv padded by its window less one). Not declared: False."""
         return False
 
     def rule_key(self) -> Hashable | None:
@@ -289,6 +295,13 @@ class Windowed(Monotone):
         """``E = d*(k-1) + 1``: the span one output pixel reads."""
         return self.dilation[axis] * (self.kernel[axis] - 1) + 1
 
+    def keeps_size(self) -> bool:
+        """Stride 1 with padding that makes up the window (``pb + pe = E - 1``, or ``same``), and no need for the
+        input to cover the kernel."""
+        if any(s != 1 for s in self.stride) or getattr(self, "input_covers_kernel", False):
+            return False
+        return bool(self.padding.dynamic) or all(b + a == self.effective_kernel(i) - 1 for i, (b, a) in enumerate(self.padding.pairs))
+
     def window(self, axis: int) -> int | None:
         return self.effective_kernel(axis)
 
@@ -385,6 +398,10 @@ class ConvTranspose(Convolution):
     With ``pads_from_output_size`` too (ONNX ``output_shape``) the pads are derived from the output size,
     so every input size of at least 1 gives it.
     """
+
+    def keeps_size(self) -> bool:
+        """Its window widens the input (not the conv rule): not declared."""
+        return False
 
     output_padding: tuple[int, ...] = axes_field(0, 0)
     output_size: tuple[int, ...] | None = axes_field(1)
@@ -537,6 +554,10 @@ class MaxUnpool(Windowed):
     With ``output_size`` the output is that size, which PyTorch accepts strictly between
     ``default - s`` and ``default + s`` (``default`` the size above). Channels pass through.
     """
+
+    def keeps_size(self) -> bool:
+        """Its window widens the input (not the conv rule): not declared."""
+        return False
 
     output_size: tuple[int, ...] | None = axes_field(1)
     stride_defaults_to_kernel: ClassVar[bool] = True
@@ -797,6 +818,9 @@ class ShapePreserving(Monotone):
         """Unless a group norm's groups must divide the channels."""
         return self.num_groups in (None, 1)
 
+    def keeps_size(self) -> bool:
+        return True
+
     def out_channels_for(self, in_channels: int) -> int:
         if self.num_groups is not None and in_channels % self.num_groups:
             raise ChannelMismatch("num_groups", f"num_groups ({self.num_groups}) must divide the channels ({in_channels})")
@@ -991,6 +1015,63 @@ class Merge(Layer):
         if all(np.ndim(part) == 0 for part in field):
             field = (int(field[0]), int(field[1]))
         return jumps[0], field
+
+
+@dataclass(frozen=True)
+class Select(Merge):
+    """Input ``index`` passed on as it is, whatever the others are: what a search space's structural choices
+    become inside the solver (an input choice, an op left out, a repeated block's copy beyond the chosen
+    depth). Never a layer of a fixed network (:meth:`~convsolve.space.Space.fixed` wires the chosen input
+    through), so no config type names it.
+
+    Example:
+        >>> pick = Select(type="select", ndim=2, index=1)
+        >>> pick.merged_size([5, 9]), pick.merged_channels([3, 16])
+        ((9, True), 16)
+    """
+
+    index: int = int_field(0)
+
+    @classmethod
+    def input_count(cls, type_name: str) -> tuple[int, int | None]:
+        return (1, None)
+
+    def requires_equal_sizes(self) -> bool:
+        return False
+
+    def upward_closed(self) -> bool:
+        """Valid wherever its input is."""
+        return True
+
+    def passes_input_on(self) -> bool:
+        """Input 0 passed on is the first input itself."""
+        return self.index == 0
+
+    def keeps_size(self) -> bool:
+        return self.index == 0
+
+    def merged(self, values: Sequence[Any]) -> Any:
+        return values[self.index]
+
+    def merged_channels(self, channels: Sequence[int]) -> int:
+        return int(channels[self.index])
+
+    def merged_size(self, sizes: Sequence[Size]) -> tuple[Size, Any]:
+        return sizes[self.index], True
+
+    def agree(self, sizes: Sequence[Size], out: Size | None = None) -> Any:
+        return True
+
+    def merged_channel_counts(self, channels: Sequence[Any]) -> tuple[Any, Any]:
+        return channels[self.index], True
+
+    def merged_features(self, features: Sequence[Any]) -> tuple[Any, Any]:
+        return features[self.index], True
+
+    def merged_receptive(
+        self, jumps: Sequence[tuple[Any, Any]], fields: Sequence[tuple[Any, Any]],
+    ) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+        return jumps[self.index], fields[self.index]
 
 
 def _family_types() -> dict[str, tuple[type[Layer], int | None]]:

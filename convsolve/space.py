@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ import networkx as nx
 from .conventions import Convention
 from .errors import ConfigError, InvalidAssignment, UsageError
 from .expressions import Expression
-from .layers import Layer
+from .layers import Layer, Select
 from .loaders.fields import SPACE_KEYS, did_you_mean, line_of, show_param_value
 from .network import INPUT, InputSpec, Network, hashable_value
 from .sizesets import SizeRange
@@ -55,9 +56,33 @@ __all__ = ["Param", "Target", "SpaceConstraint", "OpenSlot", "LayerTemplate", "S
 MAX_RANGE_VALUES = 10_000
 """The most values one ``{range: ...}`` may hold."""
 
-Value = int | bool
+Value = int | bool | str
+"""A parameter's value: an integer field's, a true/false field's, or the name of an op, an input or inputs (``a+b``)."""
 ConfigPath = tuple[str | int, ...]
 """Keys and indices leading from the top of the config to one value."""
+INACTIVE = None
+"""The value the solver gives a parameter that is not in the network (its op not chosen, its copy beyond the
+depth): one value, so each valid *active* assignment is counted once; it never reaches a user's assignment."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A condition for a layer (and the parameters written in it) to be in the network: a repeated block's copy
+    ``value`` is there when the depth parameter exceeds it; an op choice's option ``value`` when it is chosen."""
+
+    param: str
+    kind: str
+    """``"depth"`` or ``"op"``."""
+    value: int | str
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        found = values[self.param]
+        if found is INACTIVE:
+            return False
+        return bool(found > self.value) if self.kind == "depth" else bool(found == self.value)
+
+    def __str__(self) -> str:
+        return f"{self.param} > {self.value}" if self.kind == "depth" else f"{self.param} = {self.value}"
 
 
 @dataclass(frozen=True)
@@ -68,12 +93,24 @@ class Param:
     values: tuple[Value, ...]
     origin: str
     """``"params"`` for a shared symbol, else ``"layer 'stem', field 'kernel'"`` (and ``", axis 'height'"``)."""
+    active_when: tuple[Gate, ...] = ()
+    """Every condition under which it is in the network (none: always); else it is inactive and has no value."""
+
+    @property
+    def domain(self) -> tuple[Value | None, ...]:
+        """The values the solver gives it: :attr:`values`, and :data:`INACTIVE` when it may be out of the network."""
+        return (*self.values, INACTIVE) if self.active_when else self.values
+
+    def active(self, values: Mapping[str, Any]) -> bool:
+        """Whether it is in the network under ``values`` (which hold every parameter its gates read)."""
+        return all(gate.holds(values) for gate in self.active_when)
 
     def __str__(self) -> str:
         shown = [show_param_value(v) for v in self.values]
         if len(shown) > 8:
             shown = shown[:3] + ["..."] + shown[-2:]
-        return f"{self.name} in {{{', '.join(shown)}}}"
+        when = f" when {' and '.join(map(str, self.active_when))}" if self.active_when else ""
+        return f"{self.name} in {{{', '.join(shown)}}}{when}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +152,38 @@ class SpaceConstraint:
 
 
 @dataclass(frozen=True)
+class LocalExpression:
+    """An expr written inside a repeated block: its names as written (``kernel``, ``conv.kernel``, ``index``), read
+    from the parameters of the same copy they stand for, and ``index`` as the copy's number.
+
+    Example:
+        >>> from .expressions import parse_expression
+        >>> local = LocalExpression(parse_expression("kernel // 2 + index", {"kernel", "index"}),
+        ...                         {"kernel": "s.1.conv.kernel"}, {"index": 1})
+        >>> sorted(local.names), local.evaluate({"s.1.conv.kernel": 5})
+        (['s.1.conv.kernel'], 3)
+    """
+
+    expression: Expression
+    aliases: Mapping[str, str]
+    """A name as written -> the parameter it stands for."""
+    constants: Mapping[str, int]
+
+    @property
+    def text(self) -> str:
+        return self.expression.text
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self.aliases.get(name, name) for name in self.expression.names if name not in self.constants)
+
+    def evaluate(self, values: Mapping[str, Any]) -> int | bool:
+        local = {name: self.constants[name] if name in self.constants else values[self.aliases.get(name, name)]
+                 for name in self.expression.names}
+        return self.expression.evaluate(local)
+
+
+@dataclass(frozen=True)
 class OpenSlot:
     """One place in a layer's fields whose value comes from the space: a whole field or one item of its list."""
 
@@ -123,19 +192,107 @@ class OpenSlot:
     """Index in the field's per-axis list, or None for the whole field."""
     param: str | None = None
     """The parameter whose value it takes, or None when derived by :attr:`expression`."""
-    expression: Expression | None = None
+    expression: Expression | LocalExpression | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way a node is written: its head as parsed, the mapping it was read from and where that sits in the
+    config, and its open slots. A plain layer has one; an op choice one per option."""
+
+    head: LayerHead
+    raw: Any
+    path: ConfigPath
+    slots: tuple[OpenSlot, ...]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A node the loader adds for an input choice: it passes on the input that parameter :attr:`param` names (of
+    ``a+b``, the :attr:`position`-th name), or, for a reference into another block's copies (``enc[depth - 1 -
+    index].conv``), the copy :attr:`expression` computes; :meth:`Space.fixed` wires it through."""
+
+    param: str | None
+    candidates: tuple[str, ...]
+    """The names as written (or the referenced layer in every copy), in the order of the node's inputs."""
+    position: int = 0
+    expression: Expression | LocalExpression | None = None
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The parameters it reads (none for the end of an op choice's chain of options, which passes its input on)."""
+        if self.expression is not None:
+            return self.expression.names
+        return frozenset() if self.param is None else frozenset({self.param})
+
+    def index(self, values: Mapping[str, Any]) -> int:
+        """The input passed on under ``values``; ValueError when a computed copy number is not a copy."""
+        if self.expression is None:
+            return 0 if self.param is None else self.candidates.index(str(values[self.param]).split("+")[self.position])
+        copy = self.expression.evaluate(values)
+        if isinstance(copy, bool) or not 0 <= copy < len(self.candidates):
+            raise ValueError(f"copy {copy} of {len(self.candidates)}")
+        return int(copy)
 
 
 @dataclass
 class LayerTemplate:
-    """A layer with open fields: its head as parsed, where the open values go, and its built layers."""
+    """A node of a space: how its layer is written (one variant, or one per option of an op choice) and the
+    parameters it reads; when :attr:`gates` may fail it passes input :attr:`through` on instead."""
 
-    head: LayerHead
-    raw: Any
-    index: int
-    slots: tuple[OpenSlot, ...]
+    variants: dict[str | None, Variant]
+    """``None`` -> the layer of a plain node; option name -> its layer for an op choice."""
     params: tuple[str, ...]
+    """Every parameter the node reads: its fields', its exprs', its op's, its gates'."""
+    switch: str | None = None
+    """The op choice's parameter: its value names the variant."""
+    gates: tuple[Gate, ...] = ()
+    through: int = 0
+    own: tuple[str, ...] = ()
+    """Parameters written in this node that may be inactive: the node checks each has a value exactly when active."""
+    pick: Pick | None = None
+    resolution: str | None = None
+    """The input-size parameter, for the node that resizes the network input to it."""
     cache: dict[tuple[Any, ...], Layer | InvalidAssignment] = field(default_factory=dict)
+
+    @property
+    def head(self) -> LayerHead:
+        """The head of the first variant (the layer for a plain node)."""
+        return next(iter(self.variants.values())).head
+
+    @property
+    def slots(self) -> tuple[OpenSlot, ...]:
+        """The open slots of every variant."""
+        return tuple(slot for variant in self.variants.values() for slot in variant.slots)
+
+    def written_as(self, node: str, domains: Mapping[str, Sequence[Any]]) -> tuple[Any, ...]:
+        """How the node is written apart from its own name in its parameters' (``conv2.kernel`` read as
+        ``kernel``): nodes with equal keys build equal layers from corresponding values."""
+        variants = []
+        for key, variant in self.variants.items():
+            slots = tuple(
+                (slot.field, slot.position, slot.param and local_name(node, slot.param), slot.expression and slot.expression.text,
+                 slot.expression and tuple(sorted(local_name(node, n) for n in slot.expression.names)),
+                 tuple(sorted(getattr(slot.expression, "constants", {}).items())))
+                for slot in variant.slots
+            )
+            # a field that is one slot is written by the slot (its parameter or expression) and the domains below
+            whole = {slot.field for slot in variant.slots if slot.position is None}
+            fields = {name: value for name, value in variant.head.fields.items() if name not in whole}
+            variants.append((key, variant.head.type_name, hashable_value(fields), slots))
+        structure = (self.switch and local_name(node, self.switch), tuple(map(str, self.gates)), self.through,
+                     self.pick and (self.pick.param and local_name(node, self.pick.param), self.pick.candidates, self.pick.position,
+                                    self.pick.expression and self.pick.expression.text,
+                                    tuple(sorted(getattr(self.pick.expression, "constants", {}).items()))), self.resolution)
+        return (
+            tuple(variants), structure, tuple(local_name(node, name) for name in self.params),
+            tuple(hashable_value(list(domains[name])) for name in self.params),
+        )
+
+
+def local_name(node: str, name: str) -> tuple[bool, str]:
+    """A parameter name as seen from layer ``node``: its own parameters without the layer's name."""
+    return (True, name[len(node) + 1 :]) if name.startswith(f"{node}.") else (False, name)
 
 
 class Space:
@@ -195,8 +352,16 @@ class Space:
 
     @property
     def total(self) -> int:
-        """The number of assignments: the product of the domain sizes (1 with no parameters)."""
-        return math.prod(len(param.values) for param in self.params.values())
+        """The number of assignments: the product of the domain sizes (1 with no parameters), where a parameter
+        out of the network (its op not chosen, its copy beyond the depth) has no value of its own."""
+        if not any(param.active_when for param in self.params.values()):
+            return math.prod(len(param.values) for param in self.params.values())
+        return _count_active(self.params)
+
+    @property
+    def structural(self) -> bool:
+        """Whether the space chooses structure: an op, a depth, an input, or the input size."""
+        return any(t.switch or t.gates or t.pick or t.resolution for t in self._templates.values())
 
     def inputs_of(self, name: str) -> tuple[str, ...]:
         """The names feeding node ``name``, in order."""
@@ -207,7 +372,7 @@ class Space:
         """The parameters node ``node``'s fields depend on, directly or through an expr, sorted by name."""
         return self.template(node).params
 
-    def build_layer(self, node: str, values: Mapping[str, Value]) -> Layer:
+    def build_layer(self, node: str, values: Mapping[str, Value | None]) -> Layer:
         """The concrete layer of ``node`` for the given parameter values (memoised per combination).
 
         Parameters:
@@ -232,23 +397,68 @@ class Space:
             raise built.with_traceback(None)
         return built
 
-    def fixed(self, assignment: Mapping[str, Value]) -> Network:
-        """The concrete network for a value of every parameter.
+    def fixed(self, assignment: Mapping[str, Value | None]) -> Network:
+        """The concrete network for a value of every parameter in the network (a parameter out of it, whose op is
+        not chosen or whose copy is beyond the depth, has no value: leave it out, or give it None).
 
         Raises:
             InvalidAssignment: a layer is not valid with these values (see :meth:`build_layer`).
-            UsageError: a parameter is missing from ``assignment``, or an unknown name is in it.
+            UsageError: a parameter is missing from ``assignment``, an unknown name is in it, or an inactive one has a value.
 
         Constraints and targets are not checked: they are the solver's.
         """
-        self._check_names(assignment, "assignment", complete=True)
-        graph = self.graph.copy()
+        if not self.structural:
+            self._check_names(assignment, "assignment", complete=True)
+            values: Mapping[str, Value | None] = assignment
+            graph = self.graph.copy()
+            for node in self.order[1:]:
+                attributes = graph.nodes[node]
+                del attributes["type"]
+                attributes["layer"] = self.build_layer(node, values)
+            del graph.nodes[INPUT]["type"]
+            return Network(self.name, graph, self.input, self.convention, self.source)
+        values = self.complete(assignment)
+        graph = nx.DiGraph()
+        graph.add_node(INPUT, layer=None, inputs=(), line=self.graph.nodes[INPUT].get("line"))
+        spec, through = self.input, dict[str, str]()
         for node in self.order[1:]:
-            attributes = graph.nodes[node]
-            del attributes["type"]
-            attributes["layer"] = self.build_layer(node, assignment)
-        del graph.nodes[INPUT]["type"]
-        return Network(self.name, graph, self.input, self.convention, self.source)
+            template = self._templates[node]
+            layer = self.build_layer(node, values)
+            inputs = tuple(through.get(name, name) for name in self.inputs_of(node))
+            if template.resolution is not None:
+                size = int(values[template.resolution])  # type: ignore[arg-type]
+                spec = self.input.with_ranges([SizeRange(size, size)] * self.ndim, True)
+            if isinstance(layer, Select) or template.resolution is not None:
+                through[node] = inputs[layer.index] if isinstance(layer, Select) else inputs[0]
+                continue
+            graph.add_node(node, layer=layer, inputs=inputs, line=self.graph.nodes[node].get("line"))
+            graph.add_edges_from((name, node) for name in dict.fromkeys(inputs))
+        return Network(self.name, graph, spec, self.convention, self.source)
+
+    def complete(self, assignment: Mapping[str, Value | None]) -> dict[str, Value | None]:
+        """``assignment`` with :data:`INACTIVE` for every parameter out of the network under it.
+
+        Raises:
+            UsageError: an unknown name, a parameter in the network without a value, or one out of it with a value.
+
+        Example:
+            >>> space = Space.from_config({"input": {"channels": 1, "size": 8}, "layers": [{"name": "e", "choose": {
+            ...     "conv": {"type": "conv2d", "out_channels": 2, "kernel": {"choice": [1, 3]}}, "skip": {"type": "identity"}}}]})
+            >>> space.complete({"e.op": "skip"})
+            {'e.op': 'skip', 'e.conv.kernel': None}
+        """
+        self._check_names(assignment, "assignment")
+        values: dict[str, Value | None] = {}
+        for name, param in self.params.items():  # a parameter's gates read parameters declared before it
+            active = param.active(values)
+            given = assignment.get(name, INACTIVE)
+            if active and given is INACTIVE:
+                raise UsageError(f"assignment: no value for {name!r}")
+            if not active and given is not INACTIVE:
+                gates = " and ".join(str(gate) for gate in param.active_when)
+                raise UsageError(f"assignment: {name!r} is not in the network (it is when {gates}); leave it out")
+            values[name] = given
+        return values
 
     def with_input(self, ranges: Sequence[SizeRange], tied: bool) -> Space:
         """A copy over other input ranges (the layers and their built combinations are shared)."""
@@ -281,6 +491,8 @@ class Space:
             >>> space.to_config(assignment={"c.kernel": 3})["layers"][0]["kernel"]
             3
         """
+        if self.structural:
+            return self._structural_config(domains, assignment)
         full = assignment is not None and set(assignment) == set(self.params)
         domains, assignment = dict(domains or {}), dict(assignment or {})
         self._check_names(domains, "domains")
@@ -312,6 +524,88 @@ class Space:
                     _set(data, path, value)
         if "params" in data and not data["params"] and assignment:
             del data["params"]
+        return data
+
+    def _structural_config(self, domains: Mapping[str, Sequence[Value]] | None, assignment: Mapping[str, Value] | None) -> Any:
+        """:meth:`to_config` of a space with op, depth, input or input-size choices: the network of a whole assignment,
+        or the config with narrowed domains. A domain written once for every copy of a block is the union of the
+        copies' domains; an option no domain of the op keeps is left out of the choice."""
+        if assignment is not None:
+            if domains:
+                raise UsageError("give either domains or a whole assignment for a space with op, depth or input choices")
+            return self._network_config(assignment)
+        domains = dict(domains or {})
+        self._check_names(domains, "domains")
+        data = copy.deepcopy(self._data)
+        kept: dict[ConfigPath, list[Any]] = {}
+        options: dict[ConfigPath, list[Any]] = {}
+        for name, values in domains.items():
+            values = [v for v in values if v is not INACTIVE]
+            for path in self._sites[name]:
+                if path[-1] == "choose" and name == f"{self._node_at(path)}.op":
+                    options.setdefault(path, []).extend(values)
+                else:
+                    kept.setdefault(path, []).extend(values)
+        for path, values in options.items():
+            choose = _at(data, path)
+            if not values:
+                raise UsageError(f"no option of the op choice at {'.'.join(map(str, path))} is left; an empty space has no config")
+            for option in [o for o in choose if o not in values]:
+                del choose[option]
+        for path, values in sorted(kept.items(), key=lambda item: len(item[0]), reverse=True):
+            try:
+                marker = _at(data, path)
+            except KeyError:  # inside an option left out
+                continue
+            if not values:
+                continue  # never in the network: its domain stays as written
+            if isinstance(marker, Mapping) and "from" in marker:  # K of N inputs: the names some kept choice uses
+                names = {part for value in values for part in str(value).split("+")}
+                marker["from"][:] = [n for n in marker["from"] if n in names]
+                continue
+            marker = marker.get("param", marker) if isinstance(marker, Mapping) and set(marker) == {"param"} else marker
+            _write_domain(marker, list(dict.fromkeys(values)) if not all(isinstance(v, int) for v in values)
+                          else sorted(set(values), key=list(dict.fromkeys(values)).index))
+        return data
+
+    def _node_at(self, path: ConfigPath) -> str:
+        """The node name a choose site belongs to (for telling an op's site from a field's)."""
+        return next(node for node, template in self._templates.items() if template.switch and
+                    any(variant.path[:-1] == path for variant in template.variants.values()))
+
+    def _network_config(self, assignment: Mapping[str, Value]) -> Any:
+        """The plain network config of a whole assignment: the layers in the network, each written as its variant is
+        (comments kept), with its values and its inputs."""
+        network = self.fixed(assignment)
+        values = self.complete(assignment)
+        data = copy.deepcopy(self._data)
+        layers = []
+        previous = INPUT
+        for node in [n for n in self.graph.nodes if n in network.graph and n != INPUT]:  # in the config's order
+            template = self._templates[node]
+            variant = template.variants[None if template.switch is None else str(values[template.switch])]
+            item = type(variant.raw)()
+            item["name"] = node
+            for key, value in variant.raw.items():
+                if key not in ("name", "inputs"):
+                    item[key] = copy.deepcopy(value)
+            for slot in variant.slots:
+                value = _slot_value(slot, values)
+                if slot.position is None:
+                    item[slot.field] = value
+                else:
+                    item[slot.field][slot.position] = value
+            inputs = network.inputs_of(node)
+            if inputs != (previous,):
+                item["inputs"] = list(inputs)
+            layers.append(item)
+            previous = node
+        data["layers"] = layers
+        if any(template.resolution for template in self._templates.values()):
+            data["input"]["size"] = network.input.ranges[0].lo
+        for key in SPACE_KEYS:
+            if key in data:
+                del data[key]
         return data
 
     def __str__(self) -> str:
@@ -346,20 +640,36 @@ class Space:
         if missing:
             raise UsageError(f"{what}: no value for {', '.join(map(repr, missing))}")
 
-    def _build(self, template: LayerTemplate, values: Mapping[str, Value]) -> Layer | InvalidAssignment:
+    def _build(self, template: LayerTemplate, values: Mapping[str, Value | None]) -> Layer | InvalidAssignment:
         """The layer for these values, or the InvalidAssignment saying why there is none."""
-        head = template.head
+        for name in template.own:
+            if (values[name] is INACTIVE) == self.params[name].active(values):
+                state = "has no value though it is" if values[name] is INACTIVE else "has a value though it is not"
+                return InvalidAssignment(f"{name} {state} in the network", file=self.source, node=template.head.name)
+        if not all(gate.holds(values) for gate in template.gates):
+            return Select(type="select", ndim=self.ndim, index=template.through)
+        if template.pick is not None:
+            try:
+                return Select(type="select", ndim=self.ndim, index=template.pick.index(values))
+            except (ValueError, IndexError, ZeroDivisionError) as exc:  # (IndexError: no value where the choice is in the network)
+                text = template.pick.expression.text if template.pick.expression else ""
+                return InvalidAssignment(f"the input {text!r} names no copy ({exc}){_with_values(template, values)}",
+                                         file=self.source, node=template.head.name, field="inputs")
+        variant = template.variants[None if template.switch is None else str(values[template.switch])]
+        head = variant.head
         fields = dict(head.fields)
-        for slot in template.slots:
+        if template.resolution is not None:
+            fields["output_size"] = values[template.resolution]
+        for slot in variant.slots:
             if slot.position is not None and fields[slot.field] is head.fields[slot.field]:
                 fields[slot.field] = list(fields[slot.field])
-        for slot in template.slots:
+        for slot in variant.slots:
             try:
                 value = _slot_value(slot, values)
             except ZeroDivisionError:
                 return InvalidAssignment(
                     f"{{expr: {slot.expression.text!r}}} divides by zero{_with_values(template, values)}",  # type: ignore[union-attr]
-                    file=self.source, node=head.name, field=slot.field, line=line_of(template.raw, slot.field) or head.line,
+                    file=self.source, node=head.name, field=slot.field, line=line_of(variant.raw, slot.field) or head.line,
                 )
             if slot.position is None:
                 fields[slot.field] = value
@@ -371,7 +681,7 @@ class Space:
             return layer
         try:
             layer = self._loader.layer_fields(
-                head.cls, head.type_name, fields, self.ndim, self.convention, head.name, template.raw, head.line
+                head.cls, head.type_name, fields, self.ndim, self.convention, head.name, variant.raw, head.line
             )
         except ConfigError as exc:
             return InvalidAssignment(f"{exc.message}{_with_values(template, values)}", **exc.facts)
@@ -392,7 +702,7 @@ class Space:
                         f"{{expr: {slot.expression.text!r}}} divides by zero",  # type: ignore[union-attr]
                         file=self.source, node=node, field=slot.field,
                     ) from None
-                path: ConfigPath = ("layers", template.index, slot.field)
+                path: ConfigPath = (*template.variants[None].path, slot.field)
                 _set(data, path if slot.position is None else (*path, slot.position), value)
         for key in SPACE_KEYS:
             if key in data:
@@ -405,13 +715,57 @@ type, fields, rank and convention only, and repeated blocks and repair spaces re
 MAX_BUILT = 200_000
 
 
-def _with_values(template: LayerTemplate, values: Mapping[str, Value]) -> str:
+def _count_active(params: Mapping[str, Param]) -> int:
+    """The number of assignments in which exactly the parameters in the network have values, by summing the
+    parameters out one at a time: first those no gate reads, then the gates' own, innermost (declared last) first.
+
+    Example:
+        >>> op = Param("e.op", ("conv", "skip"), "")
+        >>> kernel = Param("e.conv.kernel", (1, 3, 5), "", (Gate("e.op", "op", "conv"),))
+        >>> _count_active({"e.op": op, "e.conv.kernel": kernel})
+        4
+    """
+    gate_params = {gate.param for param in params.values() for gate in param.active_when}
+    factors: list[tuple[tuple[str, ...], dict[tuple[Any, ...], int]]] = []
+    for name, param in params.items():
+        scope = tuple(dict.fromkeys(gate.param for gate in param.active_when))
+        if name not in gate_params:  # how many values it may take, given its gates
+            table = {}
+            for shape in itertools.product(*[params[n].domain for n in scope]):
+                table[shape] = len(param.values) if param.active(dict(zip(scope, shape))) else 1
+            factors.append((scope, table))
+        else:  # a value exactly when its gates hold
+            scope = (name, *scope)
+            table = {}
+            for shape in itertools.product(*[params[n].domain for n in scope]):
+                table[shape] = int((shape[0] is INACTIVE) != param.active(dict(zip(scope[1:], shape[1:]))))
+            factors.append((scope, table))
+    total = math.prod(next(iter(table.values())) for scope, table in factors if not scope)
+    factors = [(scope, table) for scope, table in factors if scope]
+    for name in reversed([n for n in params if n in gate_params]):
+        mine = [f for f in factors if name in f[0]]
+        factors = [f for f in factors if name not in f[0]]
+        scope = tuple(dict.fromkeys(n for f in mine for n in f[0] if n != name))
+        table = {}
+        for shape in itertools.product(*[params[n].domain for n in scope]):
+            chosen = dict(zip(scope, shape))
+            table[shape] = sum(
+                math.prod(t[tuple({**chosen, name: value}[n] for n in s)] for s, t in mine) for value in params[name].domain
+            )
+        if scope:
+            factors.append((scope, table))
+        else:
+            total *= table[()]
+    return total
+
+
+def _with_values(template: LayerTemplate, values: Mapping[str, Value | None]) -> str:
     """`` (with a = 1, b = 2)``: the values a layer was built with, for a message (empty without parameters)."""
-    given = ", ".join(f"{name} = {show_param_value(values[name])}" for name in template.params)
+    given = ", ".join(f"{name} = {show_param_value(value)}" for name in template.params if (value := values[name]) is not INACTIVE)
     return f" (with {given})" if given else ""
 
 
-def _slot_value(slot: OpenSlot, values: Mapping[str, Value]) -> Value:
+def _slot_value(slot: OpenSlot, values: Mapping[str, Any]) -> Any:
     """The value an open field takes: its parameter's, or its expression's (ZeroDivisionError passes through)."""
     if slot.expression is None:
         return values[slot.param]  # type: ignore[index]
@@ -468,10 +822,11 @@ def _write_domain(marker: Any, values: list[Value]) -> None:
 
 def _even_step(values: Sequence[Value], step: int) -> int | None:
     """The step of an increasing, evenly spaced run of integers (``step`` for a single value), else None."""
-    if any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+    numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    if len(numbers) < len(values):
         return None
-    if len(values) == 1:
+    if len(numbers) == 1:
         return step
-    gaps = {b - a for a, b in zip(values, values[1:])}
+    gaps = {b - a for a, b in zip(numbers, numbers[1:])}
     gap = gaps.pop()
     return gap if not gaps and gap > 0 else None

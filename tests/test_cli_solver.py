@@ -62,7 +62,7 @@ def test_suggest_with_settings():
 
 @pytest.mark.parametrize("args, message", [
     (["suggest", CHAIN6, "--set", "conv1.kernel"], "expected NAME=VALUE"),
-    (["suggest", CHAIN6, "--set", "conv1.kernel=x"], "must be an integer"),
+    (["suggest", CHAIN6, "--set", "conv1.kernel=x"], "is not in its domain"),
     (["suggest", CHAIN6, "--set", "nope=1"], "unknown parameter"),
     (["count", "missing.yaml"], "no such file"),
 ])

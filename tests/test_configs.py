@@ -76,13 +76,16 @@ def edges(valid: set[int], rng: SizeRange) -> set[int]:
 
 
 def is_search_space(data: Any) -> bool:
-    """A config leaving a layer field open ({choice: ...} or {range: ...}): for the solver commands, not check."""
+    """A config leaving a layer field open ({choice: ...} or {range: ...}), or choosing structure (params:, an op,
+    a depth, an input): for the solver commands, not check."""
     layers = data.get("layers") if isinstance(data, Mapping) else None
+    if isinstance(data, Mapping) and "params" in data:
+        return True
     return any(
-        isinstance(value, Mapping) and ("choice" in value or "range" in value)
+        key in ("choose", "repeat") or (isinstance(value, Mapping) and ("choice" in value or "range" in value or "choose" in value))
         for layer in (layers if isinstance(layers, list) else [])
         if isinstance(layer, Mapping)
-        for value in layer.values()
+        for key, value in layer.items()
     )
 
 

@@ -123,10 +123,44 @@ def test_every_declared_fact_holds_for_the_size_rule(kind):
                 assert len(set(out[ok].tolist())) <= 1, f"{where}: declared constant, but gives {sorted(set(out[ok].tolist()))[:10]}"
             if layer.passes_input_on():
                 assert ok.all() and (out == SIZES).all(), f"{where}: declared to pass its input on"
+            if layer.keeps_size():
+                assert ok.all() and (out == SIZES).all(), f"{where}: declared to keep the size"
             array_out, array_ok = layer.apply_sizes(axis, SIZES[None, :])
             assert (array_ok[0] == ok).all() and (array_out[0][ok] == out[ok]).all(), f"{where}: apply_sizes differs from axis_size"
         if layer.passes_input_on():
             assert channels_of(layer) == list(CHANNELS), f"{layer}: declared to pass its input on, but changes channels"
+
+
+@pytest.mark.parametrize("raw", [
+    {"type": "conv2d", "out_channels": 2, "kernel": 3, "padding": 1},
+    {"type": "conv2d", "out_channels": 2, "kernel": 3, "dilation": 2, "padding": [[1, 3], [2, 2]]},
+    {"type": "conv1d", "out_channels": 2, "kernel": 4, "padding": "same"},
+    {"type": "max_pool2d", "kernel": 3, "stride": 1, "padding": 1, "ceil_mode": True},
+    {"type": "avg_pool2d", "kernel": [3, 1], "stride": 1, "padding": [1, 0]},
+])
+def test_size_keeping_windows_declare_it_and_keep_it(raw: dict[str, Any]) -> None:
+    """Random draws rarely keep the size (stride 1, padding = window - 1): these do, and the rule agrees."""
+    ndim = int(raw["type"][-2])
+    axes = {1: ["length"], 2: ["height", "width"]}[ndim]
+    layer = load_config({"input": {"channels": 2, **{axis: 8 for axis in axes}}, "layers": [{"name": "x", **raw}]}).layer("x")
+    assert layer.keeps_size()
+    for axis in range(ndim):
+        out, ok = rule(layer, axis)
+        assert ok.all() and (out == SIZES).all()
+    assert not layer.replaced(stride=2).keeps_size() and not layer.replaced(kernel=5).keeps_size()
+
+
+def test_select_passes_one_input_on_whatever_the_others_are() -> None:
+    from convsolve.layers import Select
+
+    pick = Select(type="select", ndim=2, index=1)
+    sizes = [np.array([3, 0, 7]), np.array([5, 6, 9])]
+    out, agree = pick.merged_size(sizes)
+    assert out.tolist() == [5, 6, 9] and agree is True
+    assert pick.merged_channel_counts([np.array([4]), np.array([8])])[0].tolist() == [8]
+    assert pick.merged_receptive([(1, 1), (2, 1)], [(3, 1), (9, 1)]) == ((2, 1), (9, 1))
+    assert not pick.keeps_size() and not pick.passes_input_on() and not pick.requires_equal_sizes()
+    assert Select(type="select", ndim=2, index=0).keeps_size()
 
 
 def test_layers_with_one_rule_key_act_alike(kind):

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingExtraError, UsageError
-from ..space import Space, load_space
+from ..space import INACTIVE, Space, load_space
 
 __all__ = ["ASSIGNMENT_ATTR", "ValidDraws", "assignment_of", "objective", "suggest_valid"]
 
@@ -125,7 +125,7 @@ class ValidDraws:
                 keep &= rows[:, column] == indices[position]
                 chosen[name] = value
             state = int(moves.dst[begin + int(np.flatnonzero(keep)[0])])
-        return {name: chosen[name] for name in self.space.params}
+        return {name: chosen[name] for name in self.space.params if chosen[name] is not INACTIVE}
 
 
 def _label(name: str, values: tuple[Any, ...], full: tuple[Any, ...]) -> str:

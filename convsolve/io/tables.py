@@ -53,15 +53,27 @@ def table_format(path: str | Path, option: str = "-o") -> str:
     return kind
 
 
-def columns_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
-    """Rows (dictionaries with the same keys) as one columnar block.
+def columns_of(rows: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Rows (dictionaries) as one columnar block, with the columns ``names`` (by default the first row's keys); a
+    column some row has no value for, or that holds names, is an object array with None in those rows.
 
     Example:
         >>> columns_of([{"a": 1}, {"a": 2}])["a"].tolist()
         [1, 2]
+        >>> columns_of([{"op": "conv", "k": 3}, {"op": "skip"}], ["op", "k"])["k"].tolist()
+        [3, None]
     """
-    names = list(rows[0]) if rows else []
-    return {name: np.asarray([row[name] for row in rows]) for name in names}
+    names = list(rows[0]) if names is None and rows else list(names or ())
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        if any(value is None or isinstance(value, str) for value in values):
+            column = np.empty(len(values), dtype=object)
+            column[:] = values
+            columns[name] = column
+        else:
+            columns[name] = np.asarray(values)
+    return columns
 
 
 class AssignmentWriter:
@@ -183,6 +195,8 @@ def block_text(columns: Mapping[str, np.ndarray], style: str, arrow: Any = None)
     names = list(columns)
     if not names or not len(columns[names[0]]):
         return b""
+    if any(_has_names_or_gaps(np.asarray(columns[name])) for name in names):
+        return _rows_text(columns, style)
     if style == "jsonl":
         prefixes = [("{" if index == 0 else ", ") + json.dumps(name) + ": " for index, name in enumerate(names)]
         end, words = "}\n", ("true", "false")
@@ -206,6 +220,26 @@ def block_text(columns: Mapping[str, np.ndarray], style: str, arrow: Any = None)
     return "".join(map(template.format, *cells)).encode()
 
 
+def _has_names_or_gaps(values: np.ndarray) -> bool:
+    """Whether a column holds names (an op, an input) or gaps (a parameter out of the network in some rows)."""
+    if values.dtype != object or not len(values):
+        return False
+    return isinstance(values[0], str) or bool((values == None).any())  # noqa: E711 (elementwise, on an object array)
+
+
+def _rows_text(columns: Mapping[str, np.ndarray], style: str) -> bytes:
+    """:func:`block_text` row by row, leaving out the parameters a row has no value for (they are not in its network)."""
+    names = list(columns)
+    lines = []
+    for row in zip(*(np.asarray(columns[name]).tolist() for name in names)):
+        present = {name: value for name, value in zip(names, row) if value is not None}
+        if style == "jsonl":
+            lines.append(json.dumps(present))
+        else:
+            lines.append(" ".join(f"{name}={value}" for name, value in present.items()))
+    return ("\n".join(lines) + "\n").encode()
+
+
 def arrow_module() -> Any:
     """pyarrow with its compute kernels, or None without the ``parquet`` extra."""
     try:
@@ -225,6 +259,9 @@ def _texts(values: np.ndarray, words: tuple[str, str] = ("true", "false")) -> li
     """Each value as JSON and CSV write it: integers as digits, booleans as true/false."""
     if values.dtype == bool:
         return np.where(values, *words).tolist()  # type: ignore[no-any-return]
+    if _has_names_or_gaps(values):
+        return ["" if v is None else _csv_cell(v) if isinstance(v, str) else words[0] if v is True else words[1] if v is False else str(v)
+                for v in values.tolist()]
     return values.astype(str).tolist()  # type: ignore[no-any-return]
 
 

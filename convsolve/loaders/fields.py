@@ -71,6 +71,6 @@ def show_config_value(value: Any, depth: int = 3) -> str:
     return repr(value)
 
 
-def show_param_value(value: int | bool) -> str:
+def show_param_value(value: int | bool | str) -> str:
     """A parameter's value for a message: ``true``/``false`` as YAML writes them, integers as they are."""
     return ("true" if value else "false") if isinstance(value, bool) else str(value)

@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -71,8 +71,9 @@ class NetworkLoader:
         self.check_arity_and_rank(graph, network.order, {name: network.layer(name).type for name in network.order[1:]})
         return network
 
-    def header(self, data: Any, keys: Sequence[str]) -> tuple[Convention, int, InputSpec, list[Any]]:
-        """The convention, spatial rank, input and raw layer list of a config whose top-level keys are ``keys``."""
+    def header(self, data: Any, keys: Sequence[str], raw_input: Any = None) -> tuple[Convention, int, InputSpec, list[Any]]:
+        """The convention, spatial rank, input and raw layer list of a config whose top-level keys are ``keys``
+        (with ``raw_input`` read in place of its ``input`` when given)."""
         if not isinstance(data, Mapping):
             raise self.error(f"the config must be a mapping with 'input' and 'layers', got {type(data).__name__}")
         for key in data:
@@ -89,8 +90,9 @@ class NetworkLoader:
         raw_layers = data.get("layers")
         if not isinstance(raw_layers, list) or not raw_layers:
             raise self.error("'layers' must be a non-empty list of layers")
-        ndim = self.network_rank(raw_layers, data.get("input"))
-        return convention, ndim, self.input_spec(data.get("input"), ndim), raw_layers
+        raw_input = data.get("input") if raw_input is None else raw_input
+        ndim = self.network_rank(raw_layers, raw_input)
+        return convention, ndim, self.input_spec(raw_input, ndim), raw_layers
 
     def new_graph(self, data: Any) -> nx.DiGraph:
         """A graph holding only the input node."""
@@ -128,7 +130,7 @@ class NetworkLoader:
 
     def network_rank(self, raw_layers: list[Any], raw_input: Any) -> int:
         ranks: dict[int, Any] = {}  # rank -> the name of its first layer
-        for raw in raw_layers:
+        for raw in _every_layer(raw_layers):
             if isinstance(raw, Mapping) and isinstance(raw.get("type"), str):
                 entry = LAYER_TYPES.get(raw["type"].lower())
                 if entry and entry[1] is not None:
@@ -195,20 +197,32 @@ class NetworkLoader:
             raise self.error(f"layer #{index + 1} needs a 'name' (a non-empty string)", field="name", line=line)
         if name == INPUT:
             raise self.error(f"{INPUT!r} is reserved for the network input; rename the layer", node=name, field="name", line=line)
-        type_name = raw.get("type")
-        if not isinstance(type_name, str):
-            raise self.error("needs a 'type', such as conv2d or max_pool2d", node=name, field="type", line=line)
-        type_name = MERGE_ALIASES.get(type_name.lower(), type_name.lower())
-        if type_name not in LAYER_TYPES:
-            raise self.error(f"unknown layer type {raw['type']!r}{did_you_mean(type_name, LAYER_TYPES)}", node=name, field="type", line=line)
+        structural = [key for key in ("choose", "repeat") if key in raw] or (["inputs"] if isinstance(raw.get("inputs"), Mapping) else [])
+        if structural:
+            raise self.error(
+                f"{structural[0]!r} makes a search space (an op, a depth or an input left to choose); check/shapes/sizes need a fixed "
+                "network — load it with convsolve.load_space, or use the solver commands (count, enumerate, sample)",
+                node=name, field=structural[0], line=line_of(raw, structural[0]) or line,
+            )
+        type_name, cls = self.layer_type(raw, name, line)
         inputs = raw.get("inputs")
         if inputs is not None and (not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs) or not inputs):
             raise self.error(
                 f"'inputs' must be a non-empty list of layer names, got {show_config_value(inputs)}", node=name, field="inputs", line=line
             )
-        cls, _ = LAYER_TYPES[type_name]
         values = {k: v for k, v in raw.items() if k not in ("name", "type", "inputs")}
         return LayerHead(name, type_name, cls, tuple(inputs or ()), line, values)
+
+    def layer_type(self, raw: Mapping[str, Any], name: str, line: int | None, field: str = "type") -> tuple[str, type[Layer]]:
+        """The type name a layer mapping gives (aliases resolved) and its class."""
+        type_name = raw.get("type")
+        if not isinstance(type_name, str):
+            raise self.error("needs a 'type', such as conv2d or max_pool2d", node=name, field=field, line=line)
+        type_name = MERGE_ALIASES.get(type_name.lower(), type_name.lower())
+        if type_name not in LAYER_TYPES:
+            raise self.error(f"unknown layer type {raw['type']!r}{did_you_mean(type_name, LAYER_TYPES)}", node=name, field=field,
+                             line=line_of(raw, "type") or line)
+        return type_name, LAYER_TYPES[type_name][0]
 
     def field_specs(
         self, cls: type[Layer], type_name: str, values: Mapping[str, Any], convention: Convention, name: str, raw: Any,
@@ -321,10 +335,14 @@ class NetworkLoader:
     def check_arity_and_rank(self, graph: nx.DiGraph, order: Sequence[str], types: Mapping[str, str]) -> None:
         """Merges need two or more inputs, others exactly one; no spatial layer after a flatten.
 
-        ``order`` is a topological order starting at the input; ``types`` gives each layer's type name.
+        ``order`` is a topological order starting at the input; ``types`` gives each layer's type name (a node
+        without one passes its first input's kind on).
         """
         flat: dict[str, bool] = {INPUT: False}
         for name in order[1:]:
+            if name not in types:
+                flat[name] = flat[graph.nodes[name]["inputs"][0]]
+                continue
             type_name, inputs, line = types[name], graph.nodes[name]["inputs"], graph.nodes[name]["line"]
             kind = LAYER_TYPES[type_name][0]
             family = kind.family
@@ -341,6 +359,17 @@ class NetworkLoader:
             if source_flat and family == "spatial":
                 raise self.error(f"{type_name} needs spatial input but {inputs[0]!r} is flattened", node=name, field="inputs", line=line)
             flat[name] = source_flat or family == "flatten"
+
+
+def _every_layer(raw_layers: list[Any], depth: int = 0) -> Iterator[Any]:
+    """The layer mappings of a list, with those inside a search space's repeated blocks and op choices."""
+    for raw in raw_layers:
+        yield raw
+        if isinstance(raw, Mapping) and depth < 32:
+            if isinstance(raw.get("choose"), Mapping):
+                yield from raw["choose"].values()
+            if isinstance(raw.get("layers"), list):
+                yield from _every_layer(raw["layers"], depth + 1)
 
 
 def _count(number: int) -> str:

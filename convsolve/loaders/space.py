@@ -28,11 +28,15 @@ import networkx as nx
 from ..errors import ConfigError, ExpressionError, InvalidAssignment
 from ..expressions import parse_expression
 from ..network import AXIS_NAMES, INPUT
-from ..space import MAX_RANGE_VALUES, ConfigPath, LayerTemplate, OpenSlot, Param, Space, SpaceConstraint, Target, Value
+from ..layers import LAYER_TYPES, Select
+from ..space import (
+    MAX_RANGE_VALUES, ConfigPath, Gate, LayerTemplate, LocalExpression, OpenSlot, Param, Space, SpaceConstraint, Target, Value, Variant,
+)
 from .fields import (
     SPACE_KEYS, SPACE_MARKERS, TOP_LEVEL_KEYS, did_you_mean, is_space_value, line_of, show_config_value, show_param_value,
 )
 from .network import LayerHead, NetworkLoader
+from .structure import RESOLUTION, Declaration, Entry, Unroller
 
 __all__ = ["SpaceLoader"]
 
@@ -50,36 +54,60 @@ class SpaceLoader:
         self.sites: dict[str, list[ConfigPath]] = {}
         self.uses: dict[str, list[ConfigPath]] = {}
         self.symbol_lines: dict[str, int | None] = {}
+        self.declared_by: dict[str, list[str]] = {}
+        """Node -> the parameters its open fields declare."""
 
     def error(self, message: str, *, node: str | None = None, field: str | None = None, line: int | None = None) -> ConfigError:
         return self.network_loader.error(message, node=node, field=field, line=line)
 
     def load(self, data: Any) -> Space:
         """The space of config mapping ``data``."""
-        convention, ndim, input_spec, raw_layers = self.network_loader.header(data, TOP_LEVEL_KEYS + SPACE_KEYS)
+        raw_input, resolution = self.resolution(data)
+        convention, ndim, input_spec, raw_layers = self.network_loader.header(data, TOP_LEVEL_KEYS + SPACE_KEYS, raw_input)
         self.convention, self.ndim = convention, ndim
         self.symbols(data.get("params"), data)
+        entries = Unroller(self, {name: param.values for name, param in self.params.items()}).unroll(raw_layers, resolution)
         graph = self.network_loader.new_graph(data)
         graph.nodes[INPUT]["type"] = INPUT
-        heads: list[tuple[LayerHead, Any, int, list[tuple[OpenSlot, str | None]]]] = []
-        previous = INPUT
-        for index, raw in enumerate(raw_layers):
-            head = self.network_loader.layer_head(raw, index, raw_layers)
-            previous = self.network_loader.add_node(graph, head, previous, type=head.type_name)
-            specs = self.network_loader.field_specs(head.cls, head.type_name, head.fields, convention, head.name, raw, head.line, spaces=True)
-            heads.append((head, raw, index, self.open_fields(head, specs, raw, index)))
+        drafted: list[tuple[Entry, dict[str | None, tuple[Variant, list[tuple[OpenSlot, str | None]]]], tuple[str, ...]]] = []
+        for entry in entries:
+            before = len(self.params)
+            for declaration in entry.declares:
+                self.declare(declaration.name, declaration.values, declaration.origin, declaration.site, declaration.gates)
+            variants = {key: self.variant(entry, key, body, path) for key, (body, path) in entry.bodies.items()}
+            if entry.node in graph:
+                raise self.error(f"duplicate layer name {entry.node!r}", node=entry.node, field="name", line=entry.line)
+            graph.add_node(entry.node, inputs=entry.inputs, line=entry.line, type=next(iter(variants.values()))[0].head.type_name)
+            drafted.append((entry, variants, tuple(list(self.params)[before:])))
         self.network_loader.connect(graph)
         order = list(nx.topological_sort(graph))
-        self.network_loader.check_arity_and_rank(graph, order, {head.name: head.type_name for head, *_ in heads})
+        self.check_structure(graph, order, drafted)
         readers: set[str] = set()
         templates = {}
-        for head, raw, index, drafts in heads:
-            slots = tuple(self.parse_expr(head, raw, slot, text, readers) for slot, text in drafts)
-            names = {slot.param for slot in slots if slot.param is not None}
-            names.update(name for slot in slots if slot.expression is not None for name in slot.expression.names)
-            templates[head.name] = LayerTemplate(head, raw, index, slots, tuple(sorted(names)))
+        for entry, variants, declared in drafted:
+            built = {}
+            for key, (variant, drafts) in variants.items():
+                aliases, constants = self.local_names(entry, key) if any(text is not None for _, text in drafts) else ({}, {})
+                slots = tuple(self.parse_expr(variant.head, variant.raw, slot, text, readers, aliases, constants) for slot, text in drafts)
+                built[key] = Variant(variant.head, variant.raw, variant.path, slots)
+            names = {slot.param for v in built.values() for slot in v.slots if slot.param is not None}
+            names.update(name for v in built.values() for slot in v.slots if slot.expression is not None for name in slot.expression.names)
+            own = tuple(name for name in declared if self.params[name].active_when)
+            names.update(own)
+            names.update(gate.param for gate in entry.gates)
+            if entry.switch:
+                names.add(entry.switch)
+            if entry.pick:
+                names.update(entry.pick.names)
+            if entry.resolution:
+                names.add(entry.resolution)
+            templates[entry.node] = LayerTemplate(built, tuple(sorted(names)), entry.switch, entry.gates, entry.through or 0, own,
+                                                  entry.pick, entry.resolution)
         constraints = self.constraints(data.get("constraints"), data, readers)
         targets = self.targets(data.get("targets"), data, graph)
+        if resolution is not None and any(target.at is not None for target in targets):
+            raise self.error("a size target is at an input size, but this space chooses the input size (input.size); "
+                             "give stride or receptive_field targets", field="targets", line=line_of(data, "targets"))
         self.check_symbols_used(readers)
         space = Space(
             name=str(data.get("name", "network")), convention=convention, input=input_spec, source=self.source,
@@ -89,6 +117,75 @@ class SpaceLoader:
         for template in templates.values():
             self.check_fixed_fields(space, template)
         return space
+
+    def resolution(self, data: Any) -> tuple[Any, Declaration | None]:
+        """The input as the header reads it, and the input-size parameter when the config leaves the size open
+        (``size: {param: {choice: [...]}}`` or ``size: {choice: [...]}``): the header then reads the largest size."""
+        raw = data.get("input") if isinstance(data, Mapping) else None
+        size = raw.get("size") if isinstance(raw, Mapping) else None
+        if not isinstance(size, Mapping) or not ({"param", "choice"} & set(size)):
+            return None, None
+        where: dict[str, Any] = {"field": "input.size", "line": line_of(raw, "size")}
+        marker = size.get("param", size) if set(size) == {"param"} else size
+        if not isinstance(marker, Mapping) or not ({"choice", "range"} & set(marker)):
+            raise self.error(f"an input size left open is {{param: {{choice: [...]}}}} or {{param: {{range: [lo, hi], step: s}}}}, "
+                             f"got {show_config_value(size)}", **where)
+        values = self.domain(marker, **where)
+        sizes = [v for v in values if isinstance(v, int) and not isinstance(v, bool) and v >= 1]
+        if len(sizes) < len(values):
+            raise self.error(f"input sizes are integers >= 1, got {show_config_value(list(values))}", **where)
+        site: ConfigPath = ("input", "size", "param") if set(size) == {"param"} else ("input", "size")
+        declaration = Declaration(RESOLUTION, tuple(sizes), "input, field 'size'", site, ())
+        shown = {key: value for key, value in (raw or {}).items() if key != "size"}
+        return {**shown, "size": max(sizes)}, declaration
+
+    def variant(self, entry: Entry, key: str | None, body: Any, path: ConfigPath) -> tuple[Variant, list[tuple[OpenSlot, str | None]]]:
+        """One way ``entry`` is written (its option ``key``, or the layer), with its open fields' slots still as text."""
+        if entry.pick is not None:
+            return Variant(LayerHead(entry.node, "select", Select, entry.inputs, entry.line, {}), body, path, ()), []
+        if entry.resolution is not None:
+            type_name = f"adaptive_avg_pool{self.ndim}d"
+            return Variant(LayerHead(entry.node, type_name, LAYER_TYPES[type_name][0], entry.inputs, entry.line, {"output_size": 1}),
+                           body, path, ()), []
+        field = "type" if key is None else f"choose.{key}.type"
+        type_name, cls = self.network_loader.layer_type(body, entry.node, entry.line, field)
+        values = {k: v for k, v in body.items() if k not in ("name", "type", "inputs")}
+        head = LayerHead(entry.node, type_name, cls, entry.inputs, line_of(body, "type") or entry.line, values)
+        specs = self.network_loader.field_specs(cls, type_name, values, self.convention, entry.node, body, head.line, spaces=True)
+        prefix = entry.node if key is None else f"{entry.node}.{key}"
+        gates = entry.gates if key is None else (*entry.gates, Gate(entry.switch or "", "op", key))
+        return Variant(head, body, path, ()), self.open_fields(head, specs, body, path, prefix, gates)
+
+    def check_structure(self, graph: nx.DiGraph, order: list[str], drafted: list[Any]) -> None:
+        """Every option of an op choice takes the node's inputs; a flatten is neither one option among others nor in a
+        copy a depth may leave out (the solver keeps flattened and spatial outputs apart)."""
+        options = max((len(variants) for _, variants, _ in drafted), default=1)
+        for k in range(options):
+            types = {entry.node: list(variants.values())[min(k, len(variants) - 1)][0].head.type_name
+                     for entry, variants, _ in drafted if entry.pick is None and entry.resolution is None}
+            self.network_loader.check_arity_and_rank(graph, order, types)
+        for entry, variants, _ in drafted:
+            flattens = {variant.head.cls.family == "flatten" for variant, _ in variants.values()}
+            if len(flattens) > 1:
+                raise self.error("the options of a choice must all flatten or none: a flatten cannot be one option among others",
+                                 node=entry.node, field="choose", line=entry.line)
+            if entry.gates and True in flattens:
+                raise self.error("a flatten cannot be in a copy that the chosen depth may leave out; put it after the block",
+                                 node=entry.node, field="type", line=entry.line)
+
+    def local_names(self, entry: Entry, key: str | None) -> tuple[dict[str, str], dict[str, int]]:
+        """The names an expr of ``entry``'s variant ``key`` may read besides the parameters: its own fields
+        (``kernel``), the layers of the same copy (``conv.kernel``), and ``index``, the copy's number; the nearest wins."""
+        aliases: dict[str, str] = {}
+        for table in reversed(entry.scope):  # outermost copy first: inner names override
+            for local, node in table.items():
+                for name in self.declared_by.get(node, ()):
+                    aliases[f"{local}{name[len(node):]}"] = name
+        own = entry.node if key is None else f"{entry.node}.{key}"
+        for name in self.declared_by.get(entry.node, ()):
+            if name.startswith(own + "."):
+                aliases[name[len(own) + 1 :]] = name
+        return aliases, ({"index": entry.copy[-1]} if entry.copy else {})
 
     # --- parameters ---------------------------------------------------------------------------
 
@@ -106,15 +203,20 @@ class SpaceLoader:
                 raise self.error(f"a param name must be an identifier (letters, digits, _), got {name!r}", **where)
             if not isinstance(value, Mapping) or not ({"choice", "range"} & set(value)):
                 raise self.error(f"param {name!r} must be {{choice: [...]}} or {{range: [lo, hi], step: s}}, got {show_config_value(value)}", **where)
-            self.declare(name, self.domain(value, **where), "params", ("params", name))
+            self.declare(name, self.domain(value, **where, names=True), "params", ("params", name))
             self.symbol_lines[name] = line
 
-    def declare(self, name: str, values: tuple[Value, ...], origin: str, site: ConfigPath) -> None:
-        self.params[name] = Param(name, values, origin)
+    def declare(self, name: str, values: tuple[Value, ...], origin: str, site: ConfigPath, gates: tuple[Gate, ...] = ()) -> None:
+        if name in self.params:
+            raise self.error(f"two parameters are named {name!r}; rename a layer", field=name)
+        self.params[name] = Param(name, values, origin, gates)
         self.sites[name] = [site]
 
-    def domain(self, raw: Mapping[str, Any], *, node: str | None = None, field: str | None = None, line: int | None = None) -> tuple[Value, ...]:
-        """The values of a ``{choice: [...]}`` or ``{range: [lo, hi], step: s}``: deduplicated, in the order written."""
+    def domain(
+        self, raw: Mapping[str, Any], *, node: str | None = None, field: str | None = None, line: int | None = None, names: bool = False,
+    ) -> tuple[Value, ...]:
+        """The values of a ``{choice: [...]}`` or ``{range: [lo, hi], step: s}``: deduplicated, in the order written
+        (with ``names``, a choice may hold names instead: a ``params:`` symbol tying op choices)."""
         where: dict[str, Any] = {"node": node, "field": field, "line": line}
         if "choice" in raw:
             if set(raw) != {"choice"}:
@@ -124,8 +226,11 @@ class SpaceLoader:
                 raise self.error(f"a choice needs a list of values, got {show_config_value(values)}", **where)
             if not values:
                 raise self.error("empty choice: give at least one value", **where)
+            if names and all(isinstance(v, str) and v.isidentifier() for v in values):
+                return tuple(dict.fromkeys(str(v) for v in values))
             if not all(isinstance(v, int) for v in values):
-                raise self.error(f"choice values must be integers or true/false, got {show_config_value(values)}", **where)
+                also = " (or, to tie op choices, option names)" if names else ""
+                raise self.error(f"choice values must be integers or true/false{also}, got {show_config_value(values)}", **where)
             if len({isinstance(v, bool) for v in values}) > 1:
                 raise self.error(f"a choice mixes true/false with integers: {show_config_value(values)}", **where)
             items = [bool(v) if isinstance(v, bool) else int(v) for v in values]
@@ -146,8 +251,11 @@ class SpaceLoader:
             items = list(range(lo, hi + 1, step))
         return tuple(dict.fromkeys(items))  # a choice holds only ints or only bools, so 1 and True never meet
 
-    def open_fields(self, head: LayerHead, specs: Mapping[str, Any], raw: Any, index: int) -> list[tuple[OpenSlot, str | None]]:
-        """Declare the parameters of a layer's open fields; returns its slots, exprs still as text."""
+    def open_fields(
+        self, head: LayerHead, specs: Mapping[str, Any], raw: Any, path: ConfigPath, prefix: str, gates: tuple[Gate, ...] = (),
+    ) -> list[tuple[OpenSlot, str | None]]:
+        """Declare the parameters of a layer's open fields (named ``<prefix>.<field>``, in the network when ``gates``
+        hold); returns its slots, exprs still as text. ``path`` is where ``raw`` sits in the config."""
         drafts: list[tuple[OpenSlot, str | None]] = []
         for key, value in head.fields.items():
             if not is_space_value(value):
@@ -160,7 +268,7 @@ class SpaceLoader:
             if kind not in ("int", "axes", "padding", "bool"):
                 raise self.error(f"{key} cannot be a search space: only integer and true/false fields can", **where)
             if isinstance(value, Mapping):
-                drafts.append(self.open_value(head, spec, raw, index, value, None, f"{head.name}.{key}", ""))
+                drafts.append(self.open_value(head, spec, raw, path, value, None, f"{prefix}.{key}", "", gates))
                 continue
             if kind not in ("axes", "padding"):
                 raise self.error(f"{key} takes one value, not a list; got {show_config_value(value)}", **where)
@@ -169,9 +277,9 @@ class SpaceLoader:
             axes = AXIS_NAMES[self.ndim] if len(value) == self.ndim else (None,)
             for position, (axis, item) in enumerate(zip(axes, value)):
                 if isinstance(item, Mapping):
-                    name = f"{head.name}.{key}" + (f".{axis}" if axis else "")
+                    name = f"{prefix}.{key}" + (f".{axis}" if axis else "")
                     detail = f", axis {axis!r}" if axis else ""
-                    drafts.append(self.open_value(head, spec, raw, index, item, position, name, detail))
+                    drafts.append(self.open_value(head, spec, raw, path, item, position, name, detail, gates))
                 elif is_space_value(item):
                     raise self.error(
                         f"choices inside [before, after] pairs are not supported: give the whole {key} or one value per axis as a choice",
@@ -180,13 +288,13 @@ class SpaceLoader:
         return drafts
 
     def open_value(
-        self, head: LayerHead, spec: Any, raw: Any, index: int, marker: Mapping[str, Any], position: int | None,
-        name: str, detail: str,
+        self, head: LayerHead, spec: Any, raw: Any, base: ConfigPath, marker: Mapping[str, Any], position: int | None,
+        name: str, detail: str, gates: tuple[Gate, ...] = (),
     ) -> tuple[OpenSlot, str | None]:
         """The slot of one open value; declares its parameter (a choice or range) or checks its symbol."""
         key = spec.name
         where: dict[str, Any] = {"node": head.name, "field": key, "line": line_of(raw, key) or head.line}
-        path: ConfigPath = ("layers", index, key) if position is None else ("layers", index, key, position)
+        path: ConfigPath = (*base, key) if position is None else (*base, key, position)
         markers = [m for m in SPACE_MARKERS if m in marker]
         if len(markers) != 1 or (markers[0] in ("param", "expr") and len(marker) != 1):
             raise self.error(
@@ -213,7 +321,8 @@ class SpaceLoader:
         values = self.domain(marker, **where)
         for value in values:
             self.check_value(head, spec, raw, value, "")
-        self.declare(name, values, f"layer {head.name!r}, field {key!r}{detail}", path)
+        self.declare(name, values, f"layer {head.name!r}, field {key!r}{detail}", path, gates)
+        self.declared_by.setdefault(head.name, []).append(name)
         return OpenSlot(key, position, param=name), None
 
     def check_value(self, head: LayerHead, spec: Any, raw: Any, value: Value, context: str) -> None:
@@ -233,19 +342,29 @@ class SpaceLoader:
                 raise
             raise ConfigError(context + exc.message, **exc.facts) from None
 
-    def parse_expr(self, head: LayerHead, raw: Any, slot: OpenSlot, text: str | None, readers: set[str]) -> OpenSlot:
-        """The slot with its expr parsed now that every parameter is declared."""
+    def parse_expr(
+        self, head: LayerHead, raw: Any, slot: OpenSlot, text: str | None, readers: set[str],
+        aliases: Mapping[str, str] | None = None, constants: Mapping[str, int] | None = None,
+    ) -> OpenSlot:
+        """The slot with its expr parsed now that every parameter is declared (reading ``aliases`` and ``constants`` too:
+        see :meth:`local_names`)."""
         if text is None:
             return slot
+        aliases, constants = aliases or {}, constants or {}
         try:
-            expression = parse_expression(text, self.params)
+            expression = parse_expression(text, {*self.params, *aliases, *constants} if aliases or constants else self.params)
         except ExpressionError as exc:
             raise ExpressionError(
                 exc.problem, expression=exc.expression, column=exc.column, file=self.source, node=head.name,
                 field=slot.field, line=line_of(raw, slot.field) or head.line,
             ) from None
-        readers.update(expression.names)
-        return OpenSlot(slot.field, slot.position, expression=expression)
+        if not set(expression.names) & {*aliases, *constants}:
+            readers.update(expression.names)
+            return OpenSlot(slot.field, slot.position, expression=expression)
+        local = LocalExpression(expression, {n: aliases[n] for n in expression.names if n in aliases and n not in constants},
+                                {n: constants[n] for n in expression.names if n in constants})
+        readers.update(local.names)
+        return OpenSlot(slot.field, slot.position, expression=local)
 
     def check_symbols_used(self, readers: set[str]) -> None:
         """A ``params:`` symbol nothing refers to would multiply the space for nothing: refuse it."""
@@ -260,7 +379,9 @@ class SpaceLoader:
     def check_fixed_fields(self, space: Space, template: LayerTemplate) -> None:
         """Refuse at load what no assignment can repair: a layer without parameters must build, and one
         with parameters must build with every open value neutral (kernel, stride, dilation 1, padding 0,
-        the field's minimum), which leaves only the fixed fields to fail."""
+        the field's minimum), which leaves only the fixed fields to fail; so must each option of an op choice."""
+        if template.pick is not None or template.resolution is not None:
+            return
         head = template.head
         if not template.params:
             try:
@@ -268,19 +389,22 @@ class SpaceLoader:
             except InvalidAssignment as exc:
                 raise ConfigError(exc.message, **exc.facts) from None
             return
-        fields = dict(head.fields)
-        specs = self.network_loader.field_specs(head.cls, head.type_name, fields, space.convention, head.name, template.raw, head.line, spaces=True)
-        for slot in template.slots:
-            spec = specs[slot.field]
-            kind = spec.metadata.get("kind")
-            neutral = False if kind == "bool" else 0 if kind == "padding" else _NEUTRAL_FIELDS.get(slot.field, spec.metadata.get("min", 0))
-            if slot.position is None:
-                fields[slot.field] = neutral
-            else:
-                if fields[slot.field] is head.fields[slot.field]:
-                    fields[slot.field] = list(fields[slot.field])
-                fields[slot.field][slot.position] = neutral
-        self.network_loader.layer_fields(head.cls, head.type_name, fields, self.ndim, self.convention, head.name, template.raw, head.line)
+        for variant in template.variants.values():
+            head = variant.head
+            fields = dict(head.fields)
+            specs = self.network_loader.field_specs(head.cls, head.type_name, fields, space.convention, head.name, variant.raw, head.line,
+                                                    spaces=True)
+            for slot in variant.slots:
+                spec = specs[slot.field]
+                kind = spec.metadata.get("kind")
+                neutral = False if kind == "bool" else 0 if kind == "padding" else _NEUTRAL_FIELDS.get(slot.field, spec.metadata.get("min", 0))
+                if slot.position is None:
+                    fields[slot.field] = neutral
+                else:
+                    if fields[slot.field] is head.fields[slot.field]:
+                        fields[slot.field] = list(fields[slot.field])
+                    fields[slot.field][slot.position] = neutral
+            self.network_loader.layer_fields(head.cls, head.type_name, fields, self.ndim, self.convention, head.name, variant.raw, head.line)
 
     # --- constraints and targets ---------------------------------------------------------------
 

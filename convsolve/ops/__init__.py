@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SolverTimeout, UsageError
+from ..space import INACTIVE
 from ..solve.engine import (
     Progress,
     assignment_blocks,
@@ -98,7 +99,7 @@ def enumerate_assignments(
     for columns in enumerate_blocks(space, limit=limit, timeout=timeout, block=4096, progress=progress):
         names = list(columns)
         for row in zip(*(columns[n].tolist() for n in names)):
-            yield dict(zip(names, row))
+            yield {name: value for name, value in zip(names, row) if value is not INACTIVE}
 
 
 def sample(
@@ -144,8 +145,8 @@ def _supported(table: Table) -> dict[str, tuple[Any, ...]]:
         combos = unit.step.combos[np.unique(moves.combo[live])]
         for i, name in enumerate(unit.step.new_params):
             used[name].update(int(v) for v in combos[:, i])
-    domains = table.plan.domains
-    return {name: tuple(domains[name][i] for i in sorted(indices)) for name, indices in used.items()}
+    domains = table.plan.domains  # a parameter out of the network in some assignments has no value there
+    return {name: tuple(domains[name][i] for i in sorted(indices) if domains[name][i] is not INACTIVE) for name, indices in used.items()}
 
 
 def prune(space: Any, *, timeout: float | None = None, progress: Progress | None = None) -> PruneResult:
@@ -164,6 +165,8 @@ class Suggestion:
     valid: int
     reason: str = ""
     removed: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    absent: tuple[str, ...] = ()
+    """Parameters out of the network in every valid completion (their op is not chosen, their copy is beyond the depth)."""
 
     def __str__(self) -> str:
         given = ", ".join(f"{k}={v}" for k, v in self.fixed.items()) or "nothing fixed"
@@ -171,7 +174,9 @@ class Suggestion:
             return f"with {given}: no valid completion — {self.reason}"
         lines = [f"with {given}: {self.valid:,} valid completions"]
         for name, values in self.domains.items():
-            if name not in self.fixed:
+            if name in self.absent:
+                lines.append(f"  {name}: not in the network")
+            elif name not in self.fixed:
                 gone = self.removed.get(name)
                 mark = f"   (not {', '.join(map(str, gone))})" if gone else ""
                 lines.append(f"  {name}: {', '.join(map(str, values))}{mark}")
@@ -179,7 +184,7 @@ class Suggestion:
 
     def to_dict(self) -> dict[str, Any]:
         return {"fixed": self.fixed, "valid": str(self.valid), "reason": self.reason or None,
-                "domains": {k: list(v) for k, v in self.domains.items()}}
+                "domains": {k: list(v) for k, v in self.domains.items() if k not in self.absent}, "absent": list(self.absent)}
 
 
 def suggest(space: Any, fixed: Mapping[str, Any], *, timeout: float | None = None, progress: Progress | None = None) -> Suggestion:
@@ -189,14 +194,15 @@ def suggest(space: Any, fixed: Mapping[str, Any], *, timeout: float | None = Non
             raise UsageError(f"unknown parameter {name!r} (parameters: {', '.join(space.params)})", field="--set")
         if value not in space.params[name].values:
             raise UsageError(f"{name}={value} is not in its domain {list(space.params[name].values)}", field="--set")
-    domains = {name: (fixed[name],) if name in fixed else param.values for name, param in space.params.items()}
+    domains = {name: (fixed[name],) if name in fixed else param.domain for name, param in space.params.items()}
     table = table_of(space, domains, on_step=step_callback(timeout, progress))
     valid = table.count()
     if not valid:
         return Suggestion(dict(fixed), {n: () for n in domains}, 0, _why_none(table, space, fixed))
     supported = _supported(table)
-    removed = {n: tuple(v for v in domains[n] if v not in supported[n]) for n in domains if n not in fixed}
-    return Suggestion(dict(fixed), supported, valid, "", {k: v for k, v in removed.items() if v})
+    absent = tuple(n for n in domains if n not in fixed and not supported[n])
+    removed = {n: tuple(v for v in domains[n] if v not in supported[n] and v is not INACTIVE) for n in domains if n not in fixed and n not in absent}
+    return Suggestion(dict(fixed), supported, valid, "", {k: v for k, v in removed.items() if v}, absent)
 
 
 def _why_none(table: Table, space: Any, fixed: Mapping[str, Any]) -> str:

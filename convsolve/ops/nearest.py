@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import Any
 
 from ..errors import UsageError
+from ..space import INACTIVE
 from ..solve.cheapest import cheapest
 from .repair import SHIFT_SCALE
 
@@ -45,8 +46,8 @@ class Nearest:
         """The parameters whose value differs from the trial's, in the space's order."""
         if self.assignment is None:
             return []
-        return [Changed(name, self.trial[name], value) for name, value in self.assignment.items()
-                if name in self.trial and value != self.trial[name]]
+        return [Changed(name, before, self.assignment.get(name)) for name, before in self.trial.items()
+                if self.assignment.get(name) != before]
 
     def __str__(self) -> str:
         if self.assignment is None:
@@ -74,7 +75,8 @@ class Changed:
     after: Any
 
     def __str__(self) -> str:
-        return f"{self.param}: {self.before} -> {self.after}"
+        after = "(out of the network)" if self.after is None else self.after  # its op not chosen, its copy beyond the depth
+        return f"{self.param}: {self.before} -> {after}"
 
 
 def nearest(
@@ -91,16 +93,22 @@ def nearest(
         known = ", ".join(list(space.params)[:8]) + (", ..." if len(space.params) > 8 else "")
         raise UsageError(f"{', '.join(map(repr, unknown))}: not a parameter of this space (its parameters: {known})",
                          field="--set")
+    for name, before in trial.items():
+        values = space.params[name].values
+        if isinstance(before, str) != isinstance(values[0], str):
+            raise UsageError(f"{name}={before} is not in its domain [{', '.join(map(str, values))}]", field="--set")
     weights = weights or {}
     costs = {}
     for name, before in trial.items():
         weight = weights.get(name, weights.get(name.rsplit(".", 1)[-1], 1))
         costs[name] = {value: 0 if value == before else weight * SHIFT_SCALE + _distance(value, before)
                        for value in space.params[name].values}
+        costs[name][INACTIVE] = weight * SHIFT_SCALE  # taking it out of the network changes it too
     found = cheapest(space, costs, on_step)
     if found is None:
         return Nearest("unrepairable", dict(trial), None, 0)
-    return Nearest("valid" if found.cost == 0 else "repaired", dict(trial), found.assignment, found.cost)
+    assignment = {name: value for name, value in found.assignment.items() if value is not INACTIVE}
+    return Nearest("valid" if found.cost == 0 else "repaired", dict(trial), assignment, found.cost)
 
 
 def _distance(value: Any, before: Any) -> int:

@@ -300,8 +300,8 @@ def repair(
         return RepairResult(source, "valid", described, valid_before=str(before), valid_after=str(before))
     space, sites = _repair_space(data, source, network, options, relaxed=())
     costs = {
-        name: {value: 0 if value == site.before else options.weights[site.field] * SHIFT_SCALE + abs(value - site.before)
-               for value in space.params[name].values}
+        name: {value: 0 if value == site.before else options.weights[site.field] * SHIFT_SCALE + abs(int(value) - site.before)
+               for value in space.params[name].values}  # (a repair's fields are integers)
         for name, site in sites.items()
     }
     found = cheapest(space, costs, on_step)

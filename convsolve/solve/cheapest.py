@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from ..layers import Merge
 from ..sizesets import SizeRange
 from .engine import fewer_collections
 from .plan import make_plan
@@ -326,12 +327,16 @@ class LeadBound:
             family = self._family(step, layer_ids)
             if family == "none":
                 top[step.node] = -1
-            elif family == "merge":
-                top[step.node] = max(int(programme.catalogue.layers[i].merged_size([top[n] for n in step.inputs])[0]) for i in layer_ids.tolist())
-            elif family == "spatial":
-                reach = top[step.inputs[0]] + 1
-                out, ok = programme.catalogue.axis_tables(layer_ids, 0, reach)
-                top[step.node] = int(np.where(ok[:, :reach], out[:, :reach], -1).max(initial=-1))
+            elif family == "sizes":  # merges and size rules alike (an op choice, a copy beyond the depth): the largest
+                merges = self._merges(layer_ids)
+                found = [int(merge.merged_size([top[n] for n in step.inputs])[0]) for i in layer_ids[merges].tolist()
+                         if isinstance(merge := programme.catalogue.layers[i], Merge)]
+                rules = layer_ids[~merges]
+                if len(rules):
+                    reach = top[step.inputs[0]] + 1
+                    out, ok = programme.catalogue.axis_tables(rules, 0, reach)
+                    found.append(int(np.where(ok[:, :reach], out[:, :reach], -1).max(initial=-1)))
+                top[step.node] = max(found)
             if unit.merge is not None and unit.merge.inputs[0] not in plan.flat:
                 top[unit.merge.node] = min(top[name] for name in unit.merge.inputs)  # a merge's inputs agree
             after = self.leads[index + 1]
@@ -398,14 +403,18 @@ class LeadBound:
         return src, combos[choice], np.stack(rows, axis=1) if rows else np.zeros((len(src), 0), dtype=np.int64)
 
     def _family(self, step: Any, layer_ids: np.ndarray) -> str:
-        """How the relaxation treats a step: 'none' (no valid choice), 'flat' (no lead size in or out),
-        'merge' or 'spatial' (a size rule)."""
+        """How the relaxation treats a step: 'none' (no valid choice), 'flat' (no lead size in or out), or 'sizes'
+        (merges and size rules, each layer by its kind)."""
         if not len(layer_ids):
             return "none"
         if step.inputs[0] in self.programme.plan.flat:
             return "flat"
         family = self.programme.catalogue.layers[layer_ids[0]].family
-        return "flat" if family == "flatten" else "merge" if family == "merge" else "spatial"
+        return "flat" if family == "flatten" else "sizes"
+
+    def _merges(self, layer_ids: np.ndarray) -> np.ndarray:
+        """Which of ``layer_ids`` merge their inputs (the others are size rules on the first)."""
+        return np.array([self.programme.catalogue.layers[i].family == "merge" for i in layer_ids.tolist()], dtype=bool)
 
     def _index(self, boundary: int, leads: np.ndarray) -> np.ndarray:
         """Where each row of lead sizes is among the relaxed states of ``boundary``."""
@@ -436,21 +445,24 @@ class LeadBound:
         column = {name: states[:, i] for i, name in enumerate(leads)}
         made: dict[str, np.ndarray] = {}
         ok = np.ones(shape, dtype=bool)
-        if family == "merge":
-            merged = np.zeros(shape, dtype=np.int64)
-            for row, layer_id in enumerate(layer_ids.tolist()):
-                merged[row], agree = programme.catalogue.layers[layer_id].merged_size([column[name] for name in step.inputs])
+        if family == "sizes":
+            merges = self._merges(layer_ids)
+            made[step.node] = np.zeros(shape, dtype=np.int64)
+            for row in np.flatnonzero(merges).tolist():
+                merge = programme.catalogue.layers[int(layer_ids[row])]
+                assert isinstance(merge, Merge)
+                made[step.node][row], agree = merge.merged_size([column[name] for name in step.inputs])
                 ok[row] &= agree
-            made[step.node] = merged
-        elif family == "spatial":
-            sizes = column[step.inputs[0]]
-            if len(leads) == 1:  # a cut's states are the sizes 0, 1, 2, ...: read the tables' first columns
-                out_table, ok_table = programme.catalogue.axis_tables(layer_ids, 0, len(states))
-                made[step.node], ok = out_table[:, : len(states)], ok_table[:, : len(states)] & ok
-            else:
-                out_table, ok_table = programme.catalogue.axis_tables(layer_ids, 0, int(sizes.max(initial=0)) + 1)
-                made[step.node] = out_table[:, sizes]
-                ok &= ok_table[:, sizes]
+            rows = np.flatnonzero(~merges)
+            if len(rows):
+                sizes = column[step.inputs[0]]
+                if len(leads) == 1:  # a cut's states are the sizes 0, 1, 2, ...: read the tables' first columns
+                    out_table, ok_table = programme.catalogue.axis_tables(layer_ids[rows], 0, len(states))
+                    made[step.node][rows], ok[rows] = out_table[:, : len(states)], ok_table[:, : len(states)] & ok[rows]
+                else:
+                    out_table, ok_table = programme.catalogue.axis_tables(layer_ids[rows], 0, int(sizes.max(initial=0)) + 1)
+                    made[step.node][rows] = out_table[:, sizes]
+                    ok[rows] &= ok_table[:, sizes]
         if unit.merge is not None and unit.merge.inputs[0] not in programme.plan.flat:
             layer = programme.catalogue.merge_layer(unit.merge)
             fused, agree = layer.merged_size([made.get(name, column.get(name)) for name in unit.merge.inputs])  # type: ignore[misc]

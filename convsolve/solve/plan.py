@@ -40,7 +40,8 @@ import numpy as np
 from ..errors import ConfigError, InvalidAssignment
 from ..inference import Sweep
 from ..layers import Layer, Merge
-from ..network import INPUT, hashable_value
+from ..network import INPUT
+from ..space import INACTIVE, local_name
 
 __all__ = ["Step", "Plan", "make_plan", "local_name"]
 
@@ -108,7 +109,7 @@ class Plan:
 def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> Plan:
     """The plan for ``space`` (optionally with ``narrowed`` domains for some parameters)."""
     domains: dict[str, tuple[Any, ...]] = {
-        name: tuple(narrowed[name]) if narrowed and name in narrowed else param.values for name, param in space.params.items()
+        name: tuple(narrowed[name]) if narrowed and name in narrowed else param.domain for name, param in space.params.items()
     }
     graph = space.graph
     written = {node: i for i, node in enumerate(graph.nodes)}
@@ -141,14 +142,13 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
             consumers[source].append(node)
     last_consumed = {node: max((position[c] for c in consumers[node]), default=0) for node in kept}
     twins, written_as = _twins(space, order, domains)
-    samples: dict[str, Layer | None] = {}
+    samples: dict[str, list[Layer]] = {}
     for node in order:
-        samples[node] = samples[twins[node]] if twins[node] != node else _sample_layer(space, node, domains)
+        samples[node] = samples[twins[node]] if twins[node] != node else _sample_layers(space, node, domains)
     full = _full_nodes(order, inputs_of, consumers, samples)
     flat: set[str] = set()
     for node in order:
-        layer = samples[node]
-        if (layer is not None and layer.family == "flatten") or inputs_of[node][0] in flat:
+        if any(layer.family == "flatten" for layer in samples[node]) or inputs_of[node][0] in flat:
             flat.add(node)
     receptive: set[str] = set()
     for target in space.targets:
@@ -158,10 +158,11 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
                                   file=space.source, node=target.node, field="targets")
             receptive |= nx.ancestors(space.graph, target.node) | {target.node}
     targeted = {target.node for target in space.targets}
+    channels = _Channels(space, domains)
     unnoticed = {
         (node, name) for node in order if node not in receptive and node not in targeted
         for name in uses[node] if intro[name] < position[node] and name not in checked_names.get(position[node], ())
-        and _unnoticed(space, node, name, domains)
+        and _unnoticed(space, node, name, domains, channels)
     }
     last_read = dict(intro)
     for node in order:
@@ -212,12 +213,12 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
             product = list(itertools.product(*[range(s) for s in sizes]))
             combos = combos_of[sizes] = np.array(product, dtype=np.int64).reshape(len(product), len(new))
             combos.setflags(write=False)
-        sample = samples[node]
+        plain = bool(samples[node]) and all(isinstance(layer, Merge) and layer.requires_equal_sizes() for layer in samples[node])
         steps.append(Step(
             j, node, inputs_of[node], new, old, uses[node], tuple(checked),
             tuple(targets_of.get(node, ())), tuple(live_tensors), tuple(live_params), combos,
             # fused: the inputs' interned sizes compared as ids, which holds only where none carries a jump and field
-            isinstance(sample, Merge) and sample.requires_equal_sizes() and not ({node, *inputs_of[node]} & receptive),
+            plain and not ({node, *inputs_of[node]} & receptive),
             twins[node], tuple((n, 0) for n in uses[node] if (node, n) in unnoticed),
         ))
     initial_live = (INPUT,) if last_consumed[INPUT] > 0 else ()
@@ -229,31 +230,101 @@ MOST_UNNOTICED_CHECKS = 1024
 """The most layers :func:`_unnoticed` builds for one (layer, parameter): past it the parameter is noticed."""
 
 
-def _unnoticed(space: Any, node: str, name: str, domains: dict[str, tuple[Any, ...]]) -> bool:
+def _unnoticed(space: Any, node: str, name: str, domains: dict[str, tuple[Any, ...]], channels: _Channels) -> bool:
     """Whether layer ``node`` builds, for every value of the earlier-decided parameter ``name``, layers that act
     alike: for every combination of its other parameters, none valid, or layers of one
     :meth:`~convsolve.layers.Layer.rule_key` (plain convolutions with the same channels, strides and
-    ``pb + pe - E`` on every axis: the conv rule reads nothing else). A UNet's level
-    kernel, padded by ``kernel // 2`` in the encoder and again in the decoder, is such a parameter: it
-    need not be remembered from one to the other.
+    ``pb + pe - E`` on every axis: the conv rule reads nothing else), or layers that each keep their input's size
+    and make the same channels of every channel count that can reach the node (an op choice whose options all
+    keep the size, gated by an op decided far earlier). A UNet's level kernel, padded by ``kernel // 2`` in the
+    encoder and again in the decoder, is such a parameter: it need not be remembered from one to the other; so is
+    the op of a cell that every later cell shares, where every op keeps the size.
     """
     others = [n for n in space.layer_params(node) if n != name]
     if len(domains[name]) < 2 or len(domains[name]) * math.prod(len(domains[n]) for n in others) > MOST_UNNOTICED_CHECKS:
         return False
     for values in itertools.product(*[domains[n] for n in others]):
         chosen = dict(zip(others, values))
-        keys = set()
+        layers = []
         for value in domains[name]:
             try:
                 layer = space.build_layer(node, {**chosen, name: value})
             except InvalidAssignment:
                 layer = None
-            if layer is not None and (layer.rule_key() is None or layer.static_problems(space.convention)):
+            if layer is not None and layer.static_problems(space.convention):
                 return False
-            keys.add(None if layer is None else layer.rule_key())
-        if len(keys) > 1:
+            layers.append(layer)
+        built = [layer for layer in layers if layer is not None]
+        if not built:
+            continue
+        if len(built) < len(layers):
+            return False
+        keys = {layer.rule_key() for layer in built}
+        if None not in keys and len(keys) == 1:
+            continue
+        if not all(layer.keeps_size() for layer in built) or not _same_channels(built, channels.possible(node)):
             return False
     return True
+
+
+def _same_channels(layers: list[Layer], possible: frozenset[int] | None) -> bool:
+    """Whether ``layers`` make the same channels (or all refuse) from every channel count in ``possible``."""
+    if possible is None:
+        return False
+    for count in possible:
+        made: set[int | None] = set()
+        for layer in layers:
+            try:
+                made.add(layer.out_channels_for(count))
+            except ValueError:
+                made.add(None)
+        if len(made) > 1:
+            return False
+    return True
+
+
+class _Channels:
+    """The channel counts that can reach each layer, found when first asked (None: too many to list, or flattened)."""
+
+    MOST = 64
+
+    def __init__(self, space: Any, domains: dict[str, tuple[Any, ...]]) -> None:
+        self.space, self.domains = space, domains
+        self.made: dict[str, frozenset[int] | None] = {INPUT: frozenset({space.input.channels})}
+        self.pending = iter(space.order[1:])
+
+    def possible(self, node: str) -> frozenset[int] | None:
+        """The channel counts reaching ``node``'s first input."""
+        source = self.space.inputs_of(node)[0]
+        while source not in self.made:  # the space's order is topological: what feeds a layer comes first
+            later = next(self.pending)
+            self.made[later] = self._made_by(later)
+        return self.made[source]
+
+    def _made_by(self, node: str) -> frozenset[int] | None:
+        sources = [found for source in self.space.inputs_of(node) if (found := self.made[source]) is not None]
+        if len(sources) < len(self.space.inputs_of(node)):
+            return None
+        names = self.space.layer_params(node)
+        combos = list(itertools.islice(itertools.product(*[self.domains[n] for n in names]), MOST_UNNOTICED_CHECKS + 1))
+        if len(combos) > MOST_UNNOTICED_CHECKS or math.prod(len(s) for s in sources) > MOST_UNNOTICED_CHECKS:
+            return None
+        made: set[int] = set()
+        for values in combos:
+            try:
+                layer = self.space.build_layer(node, dict(zip(names, values)))
+            except InvalidAssignment:
+                continue
+            if layer.family in ("flatten", "linear"):
+                return None
+            for counts in itertools.product(*sources):
+                try:
+                    made.add(int(layer.merged_channels(list(counts))) if isinstance(layer, Merge) else layer.out_channels_for(counts[0]))
+                except ValueError:
+                    continue
+            if len(made) > self.MOST:
+                return None
+        return frozenset(made)
 
 
 def _passed_on(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) -> dict[str, str]:
@@ -267,59 +338,84 @@ def _passed_on(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]
     targeted = {target.node for target in space.targets}
     passed: dict[str, str] = {}
     for node in order:
-        if space.layer_params(node) or node in targeted:
-            continue
-        layer = _sample_layer(space, node, domains)
-        if layer is not None and layer.passes_input_on():
+        template = space.template(node)
+        gates = {gate.param for gate in template.gates}
+        if (node in targeted or template.own or template.through or (template.pick is not None and template.pick.names)
+                or not set(space.layer_params(node)) <= gates):
+            continue  # (a layer whose only parameters are its gates passes its input on whether it is there or not)
+        layers = _sample_layers(space, node, domains)
+        if layers and all(layer.passes_input_on() for layer in layers):
             source = space.graph.nodes[node]["inputs"][0]
             passed[node] = passed.get(source, source)
     return passed
 
 
 def _full_nodes(
-    order: list[str], inputs_of: dict[str, tuple[str, ...]], consumers: dict[str, list[str]], samples: dict[str, Layer | None],
+    order: list[str], inputs_of: dict[str, tuple[str, ...]], consumers: dict[str, list[str]], samples: dict[str, list[Layer]],
 ) -> set[str]:
     """Outputs that some check downstream reads at every input size (see the module docstring).
 
     A layer is checked at every size (its inputs tracked at every size) when it needs an exact check (a
     merge, a flatten, a layer of no buildable kind), when its validity is not upward-closed, or when an
     input's size is not non-decreasing in the network input's. An output feeding a layer whose output is
-    tracked at every size is tracked at every size too, unless that layer's output is constant.
+    tracked at every size is tracked at every size too, unless that layer's output is constant. A node
+    that may be built as layers of several kinds (an op choice) declares a fact only when all of them do.
     """
     monotone: dict[str, bool] = {INPUT: True}
     checked_everywhere: set[str] = set()
     for node in order:
-        layer = samples[node]
+        layers = samples[node]
         inputs_monotone = all(monotone[source] for source in inputs_of[node])
-        if layer is None or layer.family in ("merge", "flatten") or not layer.upward_closed() or not inputs_monotone:
+        if (not layers or any(layer.family in ("merge", "flatten") or not layer.upward_closed() for layer in layers)
+                or not inputs_monotone):
             checked_everywhere.add(node)
-        monotone[node] = layer is not None and (layer.constant_output() or (inputs_monotone and layer.non_decreasing()))
+        monotone[node] = bool(layers) and all(layer.constant_output() or (inputs_monotone and layer.non_decreasing()) for layer in layers)
     full: set[str] = set()
     for node in reversed([INPUT] + order):
         for consumer in consumers[node]:
-            layer = samples[consumer]
-            if consumer in checked_everywhere or (consumer in full and not (layer is not None and layer.constant_output())):
+            constant = bool(samples[consumer]) and all(layer.constant_output() for layer in samples[consumer])
+            if consumer in checked_everywhere or (consumer in full and not constant):
                 full.add(node)
                 break
     return full
 
 
-def _sample_layer(space: Any, node: str, domains: dict[str, tuple[Any, ...]]) -> Layer | None:
-    """Any buildable layer of ``node`` (its kind and which fields are set do not depend on the choices)."""
+MOST_SAMPLED = 1000
+"""The most combinations :func:`_sample_layers` builds for one node."""
+
+
+def _sample_layers(space: Any, node: str, domains: dict[str, tuple[Any, ...]]) -> list[Layer]:
+    """A buildable layer of each kind ``node`` may be (one for most nodes: their kind and which fields are set do
+    not depend on the choices; each option of an op choice, and a copy beyond the chosen depth, has its own)."""
+    template = space.template(node)
     names = space.layer_params(node)
-    for values in itertools.islice(itertools.product(*[domains[n] for n in names]), 1000):
-        try:
-            layer: Layer = space.build_layer(node, dict(zip(names, values)))
-            return layer
-        except InvalidAssignment:
-            continue
-    return None
+    structural = [n for n in names if n == template.switch or any(gate.param == n for gate in template.gates)]
+    others = [n for n in names if n not in structural]
+    found: dict[Layer, Layer] = {}
+    for shape in itertools.product(*[domains[n] for n in structural]):
+        chosen = dict(zip(structural, shape))
+        # a parameter written here has a value exactly when it is in the network: try those first
+        tried = [[v for v in domains[n] if (v is INACTIVE) != _active(space, n, chosen)] or list(domains[n]) for n in others]
+        for values in itertools.islice(itertools.product(*tried), MOST_SAMPLED):
+            try:
+                layer: Layer = space.build_layer(node, {**chosen, **dict(zip(others, values))})
+            except InvalidAssignment:
+                continue
+            found.setdefault(layer, layer)
+            break
+    return list(found.values())
+
+
+def _active(space: Any, name: str, chosen: dict[str, Any]) -> bool:
+    """Whether parameter ``name`` is in the network under the structural values ``chosen`` (True when they do not tell)."""
+    gates = space.params[name].active_when
+    return all(gate.holds(chosen) for gate in gates) if all(gate.param in chosen for gate in gates) else True
 
 
 def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) -> tuple[dict[str, str], dict[str, tuple[Any, ...]]]:
-    """Each layer -> the first layer of ``order`` written the same way: same type and fields, the same
-    parameters apart from the layer's own name in theirs (``conv2.kernel`` for ``conv1.kernel``), over the
-    same domains, in the same order; and each layer's key of that comparison.
+    """Each layer -> the first layer of ``order`` written the same way (:meth:`~convsolve.space.LayerTemplate.written_as`:
+    same type and fields, the same parameters apart from the layer's own name in theirs, over the same domains);
+    and each layer's key of that comparison.
 
     Twins build equal layers from corresponding values, so the Table builds each combination once for
     all of them: a deep chain repeats a handful of layer templates hundreds of times.
@@ -328,26 +424,10 @@ def _twins(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) ->
     twins: dict[str, str] = {}
     keys: dict[str, tuple[Any, ...]] = {}
     for node in order:
-        template = space.template(node)
-        slots = tuple(
-            (slot.field, slot.position, slot.param and local_name(node, slot.param), slot.expression and slot.expression.text)
-            for slot in template.slots
-        )
-        # a field that is one slot is written by the slot (its parameter or expression) and the domains below
-        whole = {slot.field for slot in template.slots if slot.position is None}
-        fields = {name: value for name, value in template.head.fields.items() if name not in whole}
-        key = (
-            template.head.type_name, hashable_value(fields), slots,
-            tuple(local_name(node, name) for name in template.params), tuple(hashable_value(list(domains[name])) for name in template.params),
-        )
+        key = space.template(node).written_as(node, domains)
         twins[node] = first.setdefault(key, node)
         keys[node] = key
     return twins, keys
-
-
-def local_name(node: str, name: str) -> tuple[bool, str]:
-    """A parameter name as seen from layer ``node``: its own parameters without the layer's name."""
-    return (True, name[len(node) + 1 :]) if name.startswith(f"{node}.") else (False, name)
 
 
 def _probe_points(space: Any, sweep: Sweep) -> tuple[np.ndarray, ...]:

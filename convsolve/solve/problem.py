@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from constraint import Constraint, Problem, Solver
 
-from ..errors import InvalidAssignment
+from ..errors import InvalidAssignment, UsageError
 from ..expressions import Expression
 from ..network import INPUT
 from .plan import make_plan
@@ -83,7 +83,7 @@ class NetworkConstraint(Constraint):  # type: ignore[misc]
         values = {name: assignments[name] for name in self.space.params}
         try:
             network = self.space.fixed(values)
-        except InvalidAssignment:
+        except (InvalidAssignment, UsageError):  # UsageError: a parameter has a value exactly where it is out of the network
             return False
         result = network.infer()
         return not result.static and bool(result.valid_mask().all()) and all(reaches(network, t) for t in self.space.targets)
@@ -134,7 +134,7 @@ class DagSolver(Solver):  # type: ignore[misc]
 
     def getSolutionIter(self, domains: dict[Hashable, Any], constraints: list[Any], vconstraints: dict[Hashable, Any]) -> Iterator[dict[str, Any]]:  # noqa: N802 (python-constraint's API)
         narrowed: dict[str, Sequence[Any]] = {
-            name: [v for v in self.space.params[name].values if v in list(domains[name])] for name in self.space.params
+            name: [v for v in self.space.params[name].domain if v in list(domains[name])] for name in self.space.params
         }
         if any(not values for values in narrowed.values()):
             return
@@ -158,7 +158,7 @@ def compile_problem(space: Any, solver: Solver | None = None) -> Problem:
     """A python-constraint Problem for ``space``; solved by :class:`DagSolver` unless ``solver`` is given."""
     problem = Problem(solver or DagSolver(space))
     for name, param in space.params.items():
-        problem.addVariable(name, list(param.values))
+        problem.addVariable(name, list(param.domain))
     for constraint in space.constraints:
         problem.addConstraint(ExpressionConstraint(constraint.expression), sorted(constraint.expression.names))
     if space.params:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..space import INACTIVE
 from .programme import Programme
 from .table import Table
 
@@ -137,9 +138,16 @@ def assignment_rows(domains: dict[str, tuple[Any, ...]], columns: dict[str, np.n
     """
     names = list(columns)
     decoded = [_value_table(domains[name])[columns[name]].tolist() for name in names]
+    if any(INACTIVE in domains[name] for name in names):  # a parameter out of the network has no value
+        return [{name: value for name, value in zip(names, row) if value is not INACTIVE} for row in zip(*decoded)]
     return [dict(zip(names, row)) for row in zip(*decoded)]
 
 
 def _value_table(values: Sequence[Any]) -> np.ndarray:
-    """A domain's values indexable by value index: int64, or objects when some are bools (they stay bools)."""
-    return np.array(values, dtype=object if any(isinstance(v, bool) for v in values) else np.int64)
+    """A domain's values indexable by value index: int64, or objects when some are not plain integers (bools stay
+    bools; names and :data:`~convsolve.space.INACTIVE` are kept as they are)."""
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return np.array(values, dtype=np.int64)
+    table = np.empty(len(values), dtype=object)
+    table[:] = list(values)
+    return table
