@@ -43,6 +43,7 @@ MERGES: dict[str, Callable[[Sequence[Any]], Any]] = {
     "add": lambda xs: functools.reduce(operator.add, xs),
     "mul": lambda xs: functools.reduce(operator.mul, xs),
     "concat": lambda xs: torch.cat(list(xs), dim=1),
+    "resize_as": lambda xs: nn.functional.interpolate(xs[0], size=tuple(xs[1].shape[2:])),
 }
 """Config types that combine several inputs (PyTorch broadcasting included, as a user's code would have it)."""
 
@@ -89,6 +90,10 @@ def build_module(spec: Mapping[str, Any], channels: int | None) -> tuple[nn.Modu
     if kind in ("interpolate", "upsample"):
         return nn.Upsample(size=_axes(spec.get("size")), scale_factor=_axes(spec.get("scale_factor")),
                            mode=spec.get("mode", "nearest")), channels
+    if kind == "pad":  # per axis [before, after]; negative values crop, as F.pad does
+        pairs = spec["padding"] if isinstance(spec["padding"], list) else [[spec["padding"]] * 2] * 2
+        pairs = [pair if isinstance(pair, list) else [pair, pair] for pair in pairs]
+        return nn.ZeroPad2d((pairs[1][0], pairs[1][1], pairs[0][0], pairs[0][1])), channels
     if kind == "batch_norm2d":
         return nn.BatchNorm2d(channels), channels
     if kind.startswith("dropout"):
@@ -138,7 +143,7 @@ class ConfigModel(nn.Module):
                 sources = [channels[source] for source in self.inputs[name]]
                 if self.kinds[name] in MERGES:
                     concat = self.kinds[name] == "concat" and None not in sources
-                    channels[name] = sum(sources) if concat else sources[0]  # type: ignore[arg-type]
+                    channels[name] = sum(sources) if concat else sources[0]  # type: ignore[arg-type]  # (resize_as: the first's)
                 else:
                     self.module_of[name], channels[name] = build_module(specs[name], sources[0])
                     self.layers.append(self.module_of[name])
