@@ -534,8 +534,15 @@ def count(
 
     def action() -> int:
         with _time_limit(timeout), _progress("counting") as progress:
-            result = ops.count(_load_space(config, input, max_config_bytes), timeout=timeout, progress=progress)
-        _show(result, as_json)
+            space = _load_space(config, input, max_config_bytes)
+            result = ops.count(space, timeout=timeout, progress=progress)
+            conflict = None if result.valid else ops.explain_empty(space, on_step=ops.step_callback(timeout, progress))
+        if as_json:
+            _print_json({**result.to_dict(), **(conflict.to_dict() if conflict else {})})
+        else:
+            _show(result, False)
+            if conflict is not None:
+                out.print(str(conflict), markup=False)
         return 0 if result.valid else 1
 
     _run(action)
@@ -703,6 +710,9 @@ def prune(
         with _time_limit(timeout), _progress("pruning") as progress:
             space = _load_space(config, input, max_config_bytes, round_trip=output is not None)
             result = ops.prune(space, timeout=timeout, progress=progress)
+            conflict = None if result.valid else ops.explain_empty(space, on_step=ops.step_callback(timeout, progress))
+        if conflict is not None and not as_json:
+            err.print(str(conflict), markup=False)
         if output is not None:
             if not result.valid:
                 raise UsageError("no assignment is valid, so there is no pruned config to write", file=str(config), field="-o")

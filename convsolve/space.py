@@ -126,6 +126,8 @@ class Target:
     """The total downsampling factor from the input to the node (the same on every axis)."""
     receptive_field: tuple[int | None, int | None] | None = None
     """``(min, max)`` of the node's receptive field, either end open (None)."""
+    line: int | None = field(default=None, compare=False)
+    """Its line in the config, when known."""
 
     def __str__(self) -> str:
         parts = []

@@ -461,7 +461,7 @@ class SpaceLoader:
         if stride is not None and (not _is_int(stride) or stride < 1):
             raise self.error(f"{label}: stride must be an integer >= 1, got {show_config_value(stride)}", **where)
         field_range = self.receptive_field(raw["receptive_field"], label, where) if "receptive_field" in raw else None
-        return Target(node, size, at, None if stride is None else int(stride), field_range)
+        return Target(node, size, at, None if stride is None else int(stride), field_range, line)
 
     def per_axis(self, value: Any, label: str, where: dict[str, Any]) -> tuple[int, ...]:
         items = value if isinstance(value, list) else [value]

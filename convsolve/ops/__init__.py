@@ -31,8 +31,10 @@ from ..solve.engine import (
     table_of,
 )
 from ..solve.table import Table
+from .conflicts import Conflict, explain_empty
 
 __all__ = [
+    "Conflict", "explain_empty",
     "CountResult", "PruneResult", "Suggestion", "step_callback", "count", "enumerate_assignments", "enumerate_blocks", "sample", "prune", "suggest",
 ]
 
@@ -198,20 +200,8 @@ def suggest(space: Any, fixed: Mapping[str, Any], *, timeout: float | None = Non
     table = table_of(space, domains, on_step=step_callback(timeout, progress))
     valid = table.count()
     if not valid:
-        return Suggestion(dict(fixed), {n: () for n in domains}, 0, _why_none(table, space, fixed))
+        return Suggestion(dict(fixed), {n: () for n in domains}, 0, str(explain_empty(space, fixed, step_callback(timeout, progress))))
     supported = _supported(table)
     absent = tuple(n for n in domains if n not in fixed and not supported[n])
     removed = {n: tuple(v for v in domains[n] if v not in supported[n] and v is not INACTIVE) for n in domains if n not in fixed and n not in absent}
     return Suggestion(dict(fixed), supported, valid, "", {k: v for k, v in removed.items() if v}, absent)
-
-
-def _why_none(table: Table, space: Any, fixed: Mapping[str, Any]) -> str:
-    step = table.empty_at
-    if step is None:
-        return "no assignment is valid"
-    layer = f"layer {step.node!r}"
-    for index in step.constraints:
-        text = space.constraints[index].text
-        return f"no choice for {layer} is valid given the values fixed and chosen before it (constraint checked there: {text})"
-    where = "at the smallest input size" if space.input.ranges[0].lo == space.input.ranges[0].hi else f"over the input range {space.input.describe()}"
-    return f"every choice for {layer} gives an invalid output {where}, whatever the earlier free parameters are"
