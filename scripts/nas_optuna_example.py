@@ -10,7 +10,7 @@ still admit a valid completion; every one of its trials is checked the same way.
 
 Usage:
     python scripts/nas_optuna_example.py [--trials 100] [--seed 0] [SPACE ...]
-    (default spaces: configs/spaces/resnet_space.yaml configs/spaces/unet_space.yaml)
+    (default spaces: resnet_space, unet_space and the NAS spaces nas_bench_201, darts_style, unet_nas of configs/spaces)
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from convsolve.space import Space  # noqa: E402
 
 from brute_force_count import is_valid  # noqa: E402 - scripts/, beside this file
 
-DEFAULT_SPACES = ["configs/spaces/resnet_space.yaml", "configs/spaces/unet_space.yaml"]
+DEFAULT_SPACES = ["configs/spaces/resnet_space.yaml", "configs/spaces/unet_space.yaml", "configs/spaces/nas_bench_201.yaml",
+                  "configs/spaces/darts_style.yaml", "configs/spaces/unet_nas.yaml"]
 
 
 def gmacs(network: Network, size: int) -> float:
@@ -58,7 +59,7 @@ def gmacs(network: Network, size: int) -> float:
 
 
 def run_study(space: Space, trials: int, seed: int, guided: bool) -> dict[str, Any]:
-    size = max(r.hi for r in space.input.ranges)
+    size = max(r.hi for r in space.input.ranges)  # (a space choosing its input size: the largest it may choose)
     draws = None
     began = time.perf_counter()
     if guided:
@@ -73,12 +74,16 @@ def run_study(space: Space, trials: int, seed: int, guided: bool) -> dict[str, A
             if not is_valid(space, assignment):  # never happens: counted to show it
                 invalid_guided += 1
                 raise optuna.TrialPruned()
-        else:
-            assignment = {name: trial.suggest_categorical(name, list(param.values)) for name, param in space.params.items()}
+        else:  # every parameter in the network, from its full domain (an op's or a copy's only when it is there)
+            assignment = {}
+            for name, param in space.params.items():
+                if param.active(assignment | {n: None for n in space.params if n not in assignment}):
+                    assignment[name] = trial.suggest_categorical(name, list(param.values))
             trial.set_user_attr("assignment", assignment)
             if not is_valid(space, assignment):
                 raise optuna.TrialPruned()
-        return gmacs(space.fixed(assignment), size)
+        network = space.fixed(assignment)
+        return gmacs(network, max(r.hi for r in network.input.ranges) if "input.size" in assignment else size)
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=trials)

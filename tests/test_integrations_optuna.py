@@ -110,6 +110,22 @@ def test_no_trial_is_ever_invalid(space_file, sampler):
 
 @pytest.mark.optuna
 @needs_optuna
+@pytest.mark.parametrize("space_file", ["nas_bench_201.yaml", "unet_nas.yaml"])
+def test_no_trial_of_a_nas_space_is_ever_invalid(space_file):
+    """Ops, depths and the input size chosen: parameters out of the network are never suggested."""
+    space = load_space(SPACES / space_file)
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=2, n_startup_trials=5))
+    study.optimize(objective(space, lambda a: float(len(a))), n_trials=20)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 20
+    for trial in study.trials:
+        assignment = assignment_of(trial)
+        assert is_valid(space, assignment), trial.number
+        assert space.complete(assignment)  # exactly the parameters in the network have values
+        assert {label.split("|")[0] for label in trial.params} <= set(assignment)
+
+
+@pytest.mark.optuna
+@needs_optuna
 def test_parameter_names_keep_their_choices_across_trials():
     """Optuna refuses a categorical whose choices change; narrowed choices get a name of their own."""
     space = small_space()
