@@ -360,6 +360,12 @@ class Space:
             return math.prod(len(param.values) for param in self.params.values())
         return _count_active(self.params)
 
+    def describe_input(self) -> str:
+        """The input sizes, for messages: the range (``32..224 (every spatial axis)``), or the sizes the input-size
+        parameter may take when the space chooses it."""
+        chosen = next((t.resolution for t in self._templates.values() if t.resolution), None)
+        return self.input.describe() if chosen is None else f"the sizes {self.params[chosen]}"
+
     @property
     def structural(self) -> bool:
         """Whether the space chooses structure: an op, a depth, an input, or the input size."""
@@ -613,7 +619,7 @@ class Space:
     def __str__(self) -> str:
         count = len(self.params)
         lines = [
-            f"space {self.name!r} ({self.convention.name}), input {self.input.channels} x {self.input.describe()}: "
+            f"space {self.name!r} ({self.convention.name}), input {self.input.channels} x {self.describe_input()}: "
             f"{count} parameter{'s' * (count != 1)}, {self.total:,} assignment{'s' * (self.total != 1)}"
         ]
         lines += [f"  {param}  ({param.origin})" for param in self.params.values()]

@@ -90,7 +90,8 @@ def explain_empty(space: Any, fixed: Mapping[str, Any] | None = None, on_step: P
     def failing(table: Any) -> str:
         step = table.empty_at
         where = f"layer {step.node!r}" if step is not None else "the network's end"
-        return f"{where} over the input range {space.input.describe()}"
+        described = space.describe_input()
+        return f"{where} over {described if described.startswith('the sizes') else f'the input range {described}'}"
 
     table = table_with([])
     if not table.count():

@@ -190,7 +190,7 @@ def drawing(
         nodes = [_unknown_node(subject, name, shown_domains, layout[name]) for name in space.order]
         edges = tuple((u, v, False) for u, v in space.graph.edges)
         return Drawing(subject.name, subject.source, subject.describe(), subject.assignment_dict(), None,
-                       space.input.describe(), tuple(nodes), edges, note)
+                       space.describe_input(), tuple(nodes), edges, note)
     layout = _layout(network.graph, network.order)
     sizes = _at(network, at)
     here = infer(network.with_input([SizeRange(s, s) for s in sizes], tied=False))

@@ -261,7 +261,7 @@ class _Page:
             fraction = summary.valid / summary.total if summary.total else 0.0
             parts.append(
                 f"<p><b>{_e(_count(summary.valid))}</b> valid of {_e(_count(summary.total))} assignments "
-                f"({fraction:.6g}) over input {_e(space.input.describe())}.</p>"
+                f"({fraction:.6g}) over input {_e(space.describe_input())}.</p>"
             )
             if summary.stopped:
                 parts.append(f'<p class="note">{_e(summary.stopped)}.</p>')
