@@ -125,12 +125,14 @@ class Expression:
         return self.text
 
 
-def parse_expression(text: str, known_names: Collection[str]) -> Expression:
+def parse_expression(text: str, known_names: Collection[str], text_names: Collection[str] = ()) -> Expression:
     """Parse ``text`` into an :class:`Expression` over ``known_names``, refusing anything outside the whitelist.
 
     Parameters:
         text: the expression, e.g. ``"stem.stride <= stem.kernel"``.
         known_names: the names it may read; a dotted name is accepted only if the whole path is one of them.
+        text_names: those of ``known_names`` whose values are names (an op, an input): they may only be compared
+            with ``==`` or ``!=`` to a quoted name or to one another (``e1.op != "skip"``): true or false, 1 or 0 in a sum.
 
     Returns:
         The expression, compiled once into closures.
@@ -144,7 +146,7 @@ def parse_expression(text: str, known_names: Collection[str]) -> Expression:
         True
     """
     text = str(text)
-    parsed = _PARSED.get(text)
+    parsed = None if text_names else _PARSED.get(text)
     if parsed is not None and all(name in known_names for name in parsed.names):
         return parsed
     if len(text) > MAX_LENGTH:
@@ -153,6 +155,7 @@ def parse_expression(text: str, known_names: Collection[str]) -> Expression:
     source = text[indent:]
     if not source.strip():
         raise ExpressionError("is empty", expression=text)
+    source, numbered = _numbered_names(source, known_names)
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
@@ -165,12 +168,33 @@ def parse_expression(text: str, known_names: Collection[str]) -> Expression:
         raise ExpressionError(f"is not a valid expression ({exc.msg})", expression=text, column=column) from None
     except (RecursionError, MemoryError):  # the parser's own stack, well past MAX_DEPTH
         raise ExpressionError(f"is nested more than {MAX_DEPTH} levels deep", expression=text) from None
-    compiler = _Compiler(text, source, indent, frozenset(known_names))
+    compiler = _Compiler(text, source, indent, frozenset(known_names), frozenset(text_names), numbered)
     evaluator = compiler.compile(tree.body, 0)
-    if len(_PARSED) >= 10_000:
-        _PARSED.clear()
-    parsed = _PARSED[text] = Expression(text, frozenset(compiler.names), evaluator)
+    parsed = Expression(text, frozenset(compiler.names), evaluator)
+    if not compiler.names & compiler.text_names:
+        if len(_PARSED) >= 10_000:
+            _PARSED.clear()
+        _PARSED[text] = parsed
     return parsed
+
+
+_NUMBERED_PART = re.compile(r"\.\d")
+
+
+def _numbered_names(source: str, known_names: Collection[str]) -> tuple[str, dict[str, str]]:
+    """``source`` with every known name that has a numbered part (``stage2.1.conv.kernel``, a repeated block's
+    copy), which Python would read as a float, replaced by a stand-in identifier of the same length (so that
+    columns in messages stay right), and the stand-ins."""
+    if not _NUMBERED_PART.search(source):
+        return source, {}
+    numbered = sorted((name for name in known_names if _NUMBERED_PART.search(name) and name in source), key=len, reverse=True)
+    stand_ins: dict[str, str] = {}
+    for name in numbered:
+        stand_in = f"_{len(stand_ins)}_".ljust(len(name), "_")
+        replaced = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w.])", stand_in, source)
+        if replaced != source:
+            source, stand_ins[stand_in] = replaced, name
+    return source, stand_ins
 
 
 def _long_integer_error(text: str) -> ExpressionError:
@@ -191,11 +215,17 @@ text is compiled the same way whatever the known names, once the names it reads 
 class _Compiler:
     """Checks one parsed tree against the whitelist and turns it into nested closures."""
 
-    def __init__(self, text: str, source: str, indent: int, known_names: frozenset[str]) -> None:
+    def __init__(
+        self, text: str, source: str, indent: int, known_names: frozenset[str], text_names: frozenset[str] = frozenset(),
+        numbered: Mapping[str, str] | None = None,
+    ) -> None:
         self.text = text
+        self.numbered = numbered or {}
+        """Stand-in identifier -> the name with a numbered part it replaced (see :func:`_numbered_names`)."""
         self.lines = source.splitlines(keepends=True) or [source]
         self.indent = indent
         self.known_names = known_names
+        self.text_names = text_names
         self.names: set[str] = set()
         self.name_reads = 0
 
@@ -285,7 +315,8 @@ class _Compiler:
         hint = " (integers only; use // for floor division)" if isinstance(value, (float, complex)) else _ALLOWED
         raise self.refuse(node, f"{kind}{ast.unparse(node)} is not allowed{hint}")
 
-    def name(self, node: ast.Name | ast.Attribute) -> Evaluator:
+    def name(self, node: ast.Name | ast.Attribute, text: bool = False) -> Evaluator:
+        """A parameter's value (``text``: one whose values are names, read where a comparison of names allows it)."""
         parts = []
         current: ast.AST = node
         while isinstance(current, ast.Attribute):
@@ -295,15 +326,22 @@ class _Compiler:
             construct = _CONSTRUCT_NAMES.get(type(current), f"a {type(current).__name__} node")
             raise self.refuse(node, f"attribute access (.{parts[0]}) on {construct} is not allowed; only dotted parameter names are")
         dotted = ".".join([current.id, *reversed(parts)])
+        dotted = self.numbered.get(dotted, dotted)
         if dotted not in self.known_names:
             close = difflib.get_close_matches(dotted, sorted(self.known_names), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise self.refuse(node, f"unknown name {dotted!r}{hint}")
+        if dotted in self.text_names and not text:
+            raise self.refuse(node, f"{dotted!r} takes names (an op, an input): compare it with == or != to a name in quotes, "
+                                    f'like {dotted} != "skip"')
         self.names.add(dotted)
         self.name_reads += 1
         return lambda values: values[dotted]
 
     def compare(self, node: ast.Compare, depth: int) -> Evaluator:
+        names = self.names_compared(node)
+        if names is not None:
+            return names
         relations = []
         operands = [node.left, *node.comparators]
         for index, op in enumerate(node.ops):
@@ -327,6 +365,27 @@ class _Compiler:
             return result
 
         return chained
+
+    def names_compared(self, node: ast.Compare) -> Evaluator | None:
+        """``a == "x"`` or ``a != b`` over names (see :func:`parse_expression`'s ``text_names``): true or false (1 or 0
+        in a sum); None when the comparison holds no name."""
+        operands = [node.left, *node.comparators]
+
+        def is_text(operand: ast.expr) -> bool:
+            if isinstance(operand, ast.Constant):
+                return isinstance(operand.value, str)
+            written = ast.unparse(operand) if isinstance(operand, (ast.Name, ast.Attribute)) else ""
+            return self.numbered.get(written, written) in self.text_names
+
+        if not any(is_text(operand) for operand in operands):
+            return None
+        if len(node.ops) != 1 or not isinstance(node.ops[0], (ast.Eq, ast.NotEq)) or not all(is_text(o) for o in operands):
+            raise self.refuse(node, "names (an op, an input) are compared with == or != to a name in quotes or to another such parameter")
+        if any(isinstance(o, ast.Constant) and len(str(o.value)) > 1000 for o in operands):
+            raise self.refuse(node, "a quoted name is at most 1,000 characters long")
+        left, right = (_quoted(o.value) if isinstance(o, ast.Constant) else self.name(o, text=True) for o in operands)  # type: ignore[arg-type]
+        equal = isinstance(node.ops[0], ast.Eq)
+        return lambda values: (left(values) == right(values)) == equal
 
     def call(self, node: ast.Call, depth: int) -> Evaluator:
         function = node.func.id if isinstance(node.func, ast.Name) else None
@@ -353,6 +412,11 @@ class _Constant:
 
     def __call__(self, values: Mapping[str, Any]) -> int | bool:
         return self.value
+
+
+def _quoted(name: str) -> Evaluator:
+    """The evaluator of a quoted name."""
+    return lambda values: name
 
 
 _ALLOWED = " (allowed: integers, names, + - * // %, comparisons, and/or/not, if/else, min(), max())"

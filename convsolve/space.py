@@ -149,6 +149,23 @@ class SpaceConstraint:
     text: str
     line: int | None = None
 
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        """Whether it holds under ``values``: false where it divides by zero, and true where a parameter it reads is
+        out of the network (its op not chosen, its copy beyond the depth): a constraint speaks of what is there.
+
+        Example:
+            >>> from .expressions import parse_expression
+            >>> rule = SpaceConstraint(parse_expression("b1.kernel <= 3", {"b1.kernel"}), "b1.kernel <= 3")
+            >>> rule.holds({"b1.kernel": 5}), rule.holds({"b1.kernel": None})
+            (False, True)
+        """
+        if any(values.get(name) is INACTIVE for name in self.expression.names):
+            return True
+        try:
+            return bool(self.expression.evaluate(values))
+        except ZeroDivisionError:
+            return False
+
     def __str__(self) -> str:
         return self.text
 

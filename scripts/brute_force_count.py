@@ -79,10 +79,11 @@ def is_valid(space: Space, assignment: Mapping[str, int]) -> bool:
     """Whether the assignment meets the constraints and makes a network valid over the space's input range,
     meeting every size target."""
     try:
-        if not all(constraint.expression.evaluate(assignment) for constraint in space.constraints):
+        values = space.complete(assignment) if space.structural else assignment  # (parameters out of the network: None)
+        if not all(constraint.holds(values) for constraint in space.constraints):
             return False
         network = space.fixed(assignment)
-    except (InvalidAssignment, ZeroDivisionError):
+    except (InvalidAssignment, ZeroDivisionError, UsageError):  # UsageError: a parameter valued out of the network
         return False
     if not network.infer().valid_mask().all():
         return False

@@ -111,7 +111,13 @@ COMPOSITE = {  # options that are several layers: a separable conv, and a factor
     ],
 }
 
-SPACES = {"composite": COMPOSITE, "toy": TOY, "unet_tied": UNET_TIED, "tied_ops": TIED_OPS, "nested": NESTED, "unet_skips": UNET_SKIPS}
+CONSTRAINED = {  # constraints over ops, inputs and copies' fields; one reading a copy the depth may leave out
+    **TOY,
+    "constraints": ['(e1.op == "skip") + (head.input == "e1") <= 1', "stage2.1.conv.kernel <= stage2.0.conv.kernel",
+                    'e1.op != "conv3" or e1.conv3.stride == 1'],
+}
+
+SPACES = {"composite": COMPOSITE, "constrained": CONSTRAINED, "toy": TOY, "unet_tied": UNET_TIED, "tied_ops": TIED_OPS, "nested": NESTED, "unet_skips": UNET_SKIPS}
 
 
 def active_assignments(space: Space) -> Iterator[dict[str, Any]]:
@@ -132,6 +138,9 @@ def active_assignments(space: Space) -> Iterator[dict[str, Any]]:
 def brute_force(space: Space) -> list[dict[str, Any]]:
     found = []
     for assignment in active_assignments(space):
+        values = {name: assignment.get(name) for name in space.params}
+        if not all(_holds(c.expression, values) for c in space.constraints):
+            continue
         try:
             config = space.to_config(assignment=assignment)
         except InvalidAssignment:
@@ -144,6 +153,13 @@ def brute_force(space: Space) -> list[dict[str, Any]]:
         if not result.static and bool(result.valid_mask().all()):
             found.append(assignment)
     return found
+
+
+def _holds(expression: Any, values: dict[str, Any]) -> bool:
+    """A constraint as the README states it: vacuous where it reads a parameter out of the network."""
+    if any(values[name] is None for name in expression.names):
+        return True
+    return bool(expression.evaluate(values))
 
 
 def canonical(rows: list[dict[str, Any]]) -> list[tuple[tuple[str, str], ...]]:

@@ -352,7 +352,8 @@ class SpaceLoader:
             return slot
         aliases, constants = aliases or {}, constants or {}
         try:
-            expression = parse_expression(text, {*self.params, *aliases, *constants} if aliases or constants else self.params)
+            expression = parse_expression(text, {*self.params, *aliases, *constants} if aliases or constants else self.params,
+                                          self.text_names({**{a: self.params[n] for a, n in aliases.items() if n in self.params}, **self.params}))
         except ExpressionError as exc:
             raise ExpressionError(
                 exc.problem, expression=exc.expression, column=exc.column, file=self.source, node=head.name,
@@ -365,6 +366,11 @@ class SpaceLoader:
                                 {n: constants[n] for n in expression.names if n in constants})
         readers.update(local.names)
         return OpenSlot(slot.field, slot.position, expression=local)
+
+    @staticmethod
+    def text_names(params: Mapping[str, Param]) -> set[str]:
+        """The parameters (by the names an expression reads them) whose values are names: ops, inputs."""
+        return {name for name, param in params.items() if any(isinstance(v, str) for v in param.values)}
 
     def check_symbols_used(self, readers: set[str]) -> None:
         """A ``params:`` symbol nothing refers to would multiply the space for nothing: refuse it."""
@@ -421,7 +427,7 @@ class SpaceLoader:
                 raise self.error(f"constraint #{index + 1} must be a string (quote it in YAML), got {show_config_value(text)}",
                                  field="constraints", line=line)
             try:
-                expression = parse_expression(text, self.params)
+                expression = parse_expression(text, self.params, self.text_names(self.params))
             except ExpressionError as exc:
                 raise ExpressionError(exc.problem, expression=exc.expression, column=exc.column, file=self.source,
                                       field="constraints", line=line) from None

@@ -182,10 +182,7 @@ class LayerCatalogue:
         key = (index, values)
         found = self._checks.get(key)
         if found is None:
-            try:
-                found = bool(self.space.constraints[index].expression.evaluate({n: self.plan.domains[n][v] for n, v in zip(names, values)}))
-            except ZeroDivisionError:
-                found = False
+            found = self.space.constraints[index].holds({n: self.plan.domains[n][v] for n, v in zip(names, values)})
             self._checks[key] = found
         return found
 

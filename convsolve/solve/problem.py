@@ -23,7 +23,7 @@ from typing import Any, cast
 from constraint import Constraint, Problem, Solver
 
 from ..errors import InvalidAssignment, UsageError
-from ..expressions import Expression
+from ..space import SpaceConstraint
 from ..network import INPUT
 from .plan import make_plan
 from .ranking import Ranking
@@ -35,8 +35,8 @@ __all__ = ["ExpressionConstraint", "NetworkConstraint", "DagSolver", "compile_pr
 class ExpressionConstraint(Constraint):  # type: ignore[misc]
     """A user constraint, checked once all its variables are assigned (forward checking on the last one)."""
 
-    def __init__(self, expression: Expression) -> None:
-        self.expression = expression
+    def __init__(self, constraint: SpaceConstraint) -> None:
+        self.constraint = constraint
 
     def __call__(
         self,
@@ -58,10 +58,7 @@ class ExpressionConstraint(Constraint):  # type: ignore[misc]
         return self._holds(assignments)
 
     def _holds(self, values: dict[Hashable, Any]) -> bool:
-        try:
-            return bool(self.expression.evaluate(cast(Mapping[str, Any], values)))  # the variables are parameter names
-        except ZeroDivisionError:
-            return False
+        return self.constraint.holds(cast(Mapping[str, Any], values))  # the variables are parameter names
 
 
 class NetworkConstraint(Constraint):  # type: ignore[misc]
@@ -160,7 +157,7 @@ def compile_problem(space: Any, solver: Solver | None = None) -> Problem:
     for name, param in space.params.items():
         problem.addVariable(name, list(param.domain))
     for constraint in space.constraints:
-        problem.addConstraint(ExpressionConstraint(constraint.expression), sorted(constraint.expression.names))
+        problem.addConstraint(ExpressionConstraint(constraint), sorted(constraint.expression.names))
     if space.params:
         problem.addConstraint(NetworkConstraint(space), list(space.params))
     return problem
