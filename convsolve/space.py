@@ -734,6 +734,9 @@ class Space:
                 del data[key]
 
 
+MAX_COUNTING_CELLS = 1 << 16
+"""The most combinations of structural parameters counted at once for :attr:`Space.total`."""
+
 _BUILT: dict[Any, Layer] = {}
 """Layers built from equal fields, whichever node or space they came from: a layer depends on its
 type, fields, rank and convention only, and repeated blocks and repair spaces rebuild the same ones."""
@@ -752,8 +755,16 @@ def _count_active(params: Mapping[str, Param]) -> int:
     """
     gate_params = {gate.param for param in params.values() for gate in param.active_when}
     factors: list[tuple[tuple[str, ...], dict[tuple[Any, ...], int]]] = []
+
+    def bounded(scope: tuple[str, ...]) -> tuple[str, ...]:
+        cells = math.prod(len(params[n].domain) for n in scope)
+        if cells > MAX_COUNTING_CELLS:
+            raise ConfigError(f"the structural choices {', '.join(scope)} are nested too deeply to count the assignments: "
+                              f"{cells:,} combinations at once (at most {MAX_COUNTING_CELLS:,}); nest fewer repeated blocks or ops")
+        return scope
+
     for name, param in params.items():
-        scope = tuple(dict.fromkeys(gate.param for gate in param.active_when))
+        scope = bounded(tuple(dict.fromkeys(gate.param for gate in param.active_when)))
         if name not in gate_params:  # how many values it may take, given its gates
             table = {}
             for shape in itertools.product(*[params[n].domain for n in scope]):
@@ -770,7 +781,7 @@ def _count_active(params: Mapping[str, Param]) -> int:
     for name in reversed([n for n in params if n in gate_params]):
         mine = [f for f in factors if name in f[0]]
         factors = [f for f in factors if name not in f[0]]
-        scope = tuple(dict.fromkeys(n for f in mine for n in f[0] if n != name))
+        scope = bounded(tuple(dict.fromkeys(n for f in mine for n in f[0] if n != name)))
         table = {}
         for shape in itertools.product(*[params[n].domain for n in scope]):
             chosen = dict(zip(scope, shape))

@@ -326,6 +326,14 @@ def test_malformed_structure_is_one_clear_error(layers: list[Any], message: str)
         Space.from_config({"input": {"channels": 1, "size": 8}, "layers": layers})
 
 
+def test_choices_nested_too_deeply_to_count_are_refused_before_counting() -> None:
+    layer: dict[str, Any] = {"name": "c", "type": "conv2d", "out_channels": 1, "kernel": {"choice": [1, 3]}, "padding": {"expr": "kernel // 2"}}
+    for level in range(20):  # 20 blocks inside one another, each of depth 0 or 1
+        layer = {"name": f"b{level}", "repeat": {"choice": [0, 1]}, "layers": [layer]}
+    with pytest.raises(ConfigError, match="nested too deeply to count"):
+        Space.from_config({"input": {"channels": 1, "size": 8}, "layers": [layer]})
+
+
 def test_ties_refuse_values_that_are_not_options() -> None:
     config = json.loads(json.dumps(TIED_OPS))
     config["params"]["op"]["choice"].append("sep")

@@ -116,6 +116,11 @@ class SpaceLoader:
         )
         for template in templates.values():
             self.check_fixed_fields(space, template)
+        if space.structural:
+            try:
+                space.total  # noqa: B018 (refused here when the nesting is too deep to count, with the file named)
+            except ConfigError as exc:
+                raise self.error(exc.message, field="layers") from None
         return space
 
     def resolution(self, data: Any) -> tuple[Any, Declaration | None]:
