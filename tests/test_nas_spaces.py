@@ -117,7 +117,8 @@ CONSTRAINED = {  # constraints over ops, inputs and copies' fields; one reading 
                     'e1.op != "conv3" or e1.conv3.stride == 1'],
 }
 
-SPACES = {"composite": COMPOSITE, "constrained": CONSTRAINED, "toy": TOY, "unet_tied": UNET_TIED, "tied_ops": TIED_OPS, "nested": NESTED, "unet_skips": UNET_SKIPS}
+SPACES = {"composite": COMPOSITE, "constrained": CONSTRAINED, "toy": TOY, "unet_tied": UNET_TIED, "tied_ops": TIED_OPS, "nested": NESTED,
+          "unet_skips": UNET_SKIPS}
 
 
 def active_assignments(space: Space) -> Iterator[dict[str, Any]]:
@@ -363,3 +364,20 @@ def test_spaces_without_structure_keep_their_totals_and_twins() -> None:
     assert all(space.layer_params(f"c{i}") == (f"c{i}.kernel",) for i in range(4))
     assert ops.count(space).valid == 16
     assert list(itertools.islice(ops.enumerate_assignments(space), 1)) == [{f"c{i}.kernel": 1 for i in range(4)}]
+
+
+def test_tables_hold_every_assignment_with_nulls_where_out_of_the_network() -> None:
+    pytest.importorskip("pyarrow")
+    pandas = pytest.importorskip("pandas")
+    space = Space.from_config(json.loads(json.dumps(TOY)))
+    rows = list(ops.enumerate_assignments(space))
+    table = ops.enumerate_table(space)
+    assert table.num_rows == len(rows) and table.schema.names == list(space.params)
+    assert [{k: v for k, v in row.items() if v is not None} for row in table.to_pylist()] == rows
+    assert str(table.schema.field("e1.op").type) == "string" and str(table.schema.field("stage2.depth").type) == "int64"
+    frame = ops.sample_table(space, 50, seed=2, library="pandas")
+    assert isinstance(frame, pandas.DataFrame) and len(frame) == 50
+    drawn = ops.sample(space, 50, seed=2)
+    assert frame["e1.op"].tolist() == [row["e1.op"] for row in drawn]
+    with pytest.raises(UsageError, match="library must be"):
+        ops.enumerate_table(space, library="polars")

@@ -260,3 +260,14 @@ def test_weights_name_kinds_for_a_network_and_also_parameters_for_a_space():
     assert parse_weights("b1.stride=3,kernel=2", kinds_only=False) == {"b1.stride": 3, "kernel": 2}
     with pytest.raises(UsageError, match="KIND=VALUE"):
         parse_weights("b1.stride=3")
+
+
+def test_repair_takes_a_path_as_well_as_parsed_data():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "configs" / "broken" / "vgg_on_32px.yaml"
+    by_path = repair(path)
+    by_data = repair(read_config(path), source=str(path))
+    assert by_path.status == by_data.status == "repaired"
+    assert [str(c) for c in by_path.changes] == [str(c) for c in by_data.changes]
+    assert by_path.source == str(path)

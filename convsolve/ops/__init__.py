@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SolverTimeout, UsageError
+from ..errors import MissingExtraError, SolverTimeout, UsageError
 from ..space import INACTIVE
 from ..solve.engine import (
     Progress,
@@ -35,7 +36,8 @@ from .conflicts import Conflict, explain_empty
 
 __all__ = [
     "Conflict", "explain_empty",
-    "CountResult", "PruneResult", "Suggestion", "step_callback", "count", "enumerate_assignments", "enumerate_blocks", "sample", "prune", "suggest",
+    "CountResult", "PruneResult", "Suggestion", "step_callback", "count", "enumerate_assignments", "enumerate_blocks", "enumerate_table",
+    "sample", "sample_table", "prune", "suggest",
 ]
 
 BLOCK = 65536
@@ -102,6 +104,60 @@ def enumerate_assignments(
         names = list(columns)
         for row in zip(*(columns[n].tolist() for n in names)):
             yield {name: value for name, value in zip(names, row) if value is not INACTIVE}
+
+
+def enumerate_table(space: Any, *, limit: int | None = None, library: str = "pyarrow", timeout: float | None = None) -> Any:
+    """Valid assignments as one table, a column per parameter (a parameter out of the network in a row is null there):
+    a ``pyarrow.Table``, or a ``pandas.DataFrame`` with ``library="pandas"``. Built from the columnar blocks, never
+    row by row.
+
+    Raises:
+        MissingExtraError: pyarrow (the ``parquet`` extra) or pandas (the ``pandas`` extra) is not installed.
+
+    Example:
+        >>> from convsolve import load_space
+        >>> enumerate_table(load_space("configs/bench/chain-6.yaml"), limit=3).num_rows   # doctest: +SKIP
+        3
+    """
+    arrow = _arrow(library)
+    schema = _schema(arrow, space)
+    tables = [arrow.table({name: block[name] for name in schema.names}, schema=schema)
+              for block in enumerate_blocks(space, limit=limit, timeout=timeout)]
+    table = arrow.concat_tables(tables) if tables else schema.empty_table()
+    return table.to_pandas() if library == "pandas" else table
+
+
+def sample_table(space: Any, n: int, *, seed: int = 0, replace: bool = True, library: str = "pyarrow", timeout: float | None = None) -> Any:
+    """:func:`sample` as one table (see :func:`enumerate_table`)."""
+    from ..io.tables import columns_of
+
+    arrow = _arrow(library)
+    rows = sample(space, n, seed=seed, replace=replace, timeout=timeout)
+    table = arrow.table(columns_of(rows, list(space.params)), schema=_schema(arrow, space))
+    return table.to_pandas() if library == "pandas" else table
+
+
+def _schema(arrow: Any, space: Any) -> Any:
+    """A column per parameter, typed by its values: integers, true/false or names."""
+    def kind(values: tuple[Any, ...]) -> Any:
+        if any(isinstance(v, str) for v in values):
+            return arrow.string()
+        return arrow.bool_() if all(isinstance(v, bool) for v in values) else arrow.int64()
+
+    return arrow.schema([(name, kind(param.values)) for name, param in space.params.items()])
+
+
+def _arrow(library: str) -> Any:
+    """pyarrow, checking that ``library`` (pyarrow or pandas) is installed."""
+    if library not in ("pyarrow", "pandas"):
+        raise UsageError(f"library must be 'pyarrow' or 'pandas', got {library!r}", field="library")
+    try:
+        import pyarrow
+    except ImportError:
+        raise MissingExtraError("pyarrow (to build tables)", "parquet") from None
+    if library == "pandas" and importlib.util.find_spec("pandas") is None:  # (Arrow's to_pandas imports it)
+        raise MissingExtraError("pandas", "pandas")
+    return pyarrow
 
 
 def sample(

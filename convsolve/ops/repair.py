@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import copy
 import keyword
+from os import PathLike
+from pathlib import Path
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,6 +30,7 @@ from typing import Any
 from ..diagnose import input_fix
 from ..inference import ValidSizes
 from ..errors import UsageError
+from ..io.config import read_config
 from ..io.edit import apply_edits
 from ..network import AXIS_NAMES, Network
 from ..sizesets import SizeRange
@@ -283,11 +286,15 @@ def repair(
     input_ranges: Sequence[SizeRange] | None = None, tied: bool = True,
     on_step: Callable[[int, int], None] | None = None,
 ) -> RepairResult:
-    """The cheapest repair of the network config ``data`` over its input range (or ``input_ranges``).
+    """The cheapest repair of the network config ``data`` (a parsed mapping, or the path of a YAML or JSON config) over
+    its input range (or ``input_ranges``).
 
     ``data`` is left untouched; a repaired result carries an edited copy in ``config``.
     Raises ConfigError when ``data`` is not a valid network config.
     """
+    if isinstance(data, (str, PathLike)):
+        source = source or str(data)
+        data = read_config(Path(data))
     options = options or RepairOptions()
     network = _network(data, source, input_ranges, tied)
     unknown = sorted(options.freeze - set(network.order))
