@@ -57,6 +57,10 @@ class Violation:
     fixes: tuple[str, ...]
 
     def __str__(self) -> str:
+        return self.shown()
+
+    def shown(self, shared: str = "") -> str:
+        """The violation for people; a fix in ``shared`` (said once for several violations) is left out of its own."""
         where = "/".join(self.axes) if self.axes else "every input size"
         head = f"layer {self.node!r} ({self.layer})"
         if self.at is None:
@@ -66,8 +70,9 @@ class Violation:
             lines = [f"{head}: output {where} invalid at input {at}" + (f" (fails at {self.sizes.describe()})" if self.sizes else "")]
             lines.append(f"  input reaching it: {self.reaching}; {self.formula}")
             lines.append(f"  cause: {self.cause}")
-        if self.fixes:
-            lines.append(f"  fix: {'; or '.join(self.fixes)}")
+        own = [fix for fix in self.fixes if fix != shared]
+        if own:
+            lines.append(f"  fix: {'; or '.join(own)}" + ("; or the input below" if len(own) < len(self.fixes) else ""))
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,8 +104,16 @@ class Report:
         if self.ok:
             return f"{name}: valid at every input size in {self.input}"
         lines = [f"{name}: invalid — valid input sizes in {self.input}: {self.valid_sizes}"]
-        lines += [str(v) for v in self.violations]
+        shared = self.shared_fix()
+        lines += [v.shown(shared) for v in self.violations]
+        if shared:
+            lines.append(f"fix for every layer above: {shared}")
         return "\n".join(lines)
+
+    def shared_fix(self) -> str:
+        """The fix that several violations share (the input sizes where the network is valid), said once; '' if none."""
+        firsts = {v.fixes[0] if v.fixes else "" for v in self.violations}
+        return firsts.pop() if len(self.violations) > 1 and len(firsts) == 1 else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -130,3 +130,18 @@ def test_input_fix_search_stops_at_the_largest_size_range_past_a_huge_input():
     ], size=(1_000_000, 1_000_010)).check()
     (violation,) = report.violations
     assert violation.fixes[0] == "input in 3 (none of 1000000..1000010 is valid; searched 1..1000000)"
+
+
+def test_a_fix_every_violation_shares_is_said_once():
+    from pathlib import Path
+
+    from convsolve.diagnose import diagnose
+
+    network = convsolve.load(Path(__file__).resolve().parent.parent / "configs" / "unet.yaml")
+    report = diagnose(network)
+    text = str(report)
+    shared = report.shared_fix()
+    assert shared.startswith("input in") and len(report.violations) > 2
+    assert text.count(shared) == 1 and text.endswith(f"fix for every layer above: {shared}")
+    assert "fix: pool4.kernel = 1; or the input below" in text
+    assert all(shared in v.fixes for v in report.violations)  # the JSON keeps every violation's fixes whole
