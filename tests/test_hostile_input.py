@@ -121,3 +121,36 @@ def test_yaml_that_is_not_plain_data_gets_one_canonical_message(tmp_path, case):
     result = subprocess.run([sys.executable, "-m", "convsolve", "check", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert re.search(message, result.stderr), result.stderr
+
+
+HUGE_VALUES = {  # each value inside its documented bounds; each once allocated memory sized by the value itself
+    "padding_1e9.yaml": ("input: {channels: 1, size: {range: [16, 32]}}\nlayers:\n"
+                         "  - {name: a, type: conv2d, out_channels: 1, kernel: 3, padding: {choice: [0, 1000000000]}}\n"
+                         "  - {name: b, type: conv2d, out_channels: 1, kernel: 3, padding: {choice: [0, 1000000000]}}\n"),
+    "kernel_6e6.yaml": "input: {channels: 1, size: 5000000}\nlayers:\n  - {name: a, type: conv2d, out_channels: 1, kernel: 6000000}\n",
+    "domains_50m.yaml": ("input: {channels: 1, size: {range: [16, 32]}}\nlayers:\n"
+                         "  - {name: a, type: conv2d, out_channels: 1, kernel: {range: [1, 10000]}, padding: {range: [0, 5000]}}\n"),
+}
+"""Config -> (verb, expected exit code, what the output says)."""
+HUGE_RUNS = [
+    ("padding_1e9.yaml", ["count"], 0, "4 valid of 4"),
+    ("padding_1e9.yaml", ["sample", "-n", "3"], 0, "a.padding="),
+    ("kernel_6e6.yaml", ["repair"], 0, "a.kernel: 6000000 ->"),
+    ("domains_50m.yaml", ["count"], 2, "the solver would hold"),
+    ("domains_50m.yaml", ["enumerate", "-n", "1"], 2, "the solver would hold"),
+]
+
+
+@pytest.mark.parametrize("name, verb, code, said", HUGE_RUNS, ids=lambda value: str(value))
+def test_values_that_once_sized_allocations_run_in_bounded_memory(tmp_path, name, verb, code, said):
+    """Under a 2 GiB address-space cap (the sizes are derived, and refused before allocating past the budget)."""
+    path = tmp_path / name
+    path.write_text(HUGE_VALUES[name])
+    script = ("import sys, resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
+              "from convsolve.cli import app; sys.argv = ['convsolve'] + sys.argv[1:]; app()")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", script, *verb, str(path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert said in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert "ran out of memory" not in result.stderr
+    assert time.monotonic() - started < 30

@@ -46,7 +46,7 @@ from ..layers import Merge
 from ..sizesets import SizeRange
 from .engine import fewer_collections
 from .plan import make_plan
-from .programme import Programme
+from .programme import TABLE_SIZES, Programme
 from .rows import INVALID, unique_rows
 
 __all__ = ["Cheapest", "CheapestSearch", "LeadBound", "cheapest", "combo_costs"]
@@ -334,6 +334,8 @@ class LeadBound:
                 rules = layer_ids[~merges]
                 if len(rules):
                     reach = top[step.inputs[0]] + 1
+                    if reach > TABLE_SIZES:  # a table per candidate that wide (a kernel of 6,000,000): no bound, the search alone
+                        raise _TooLarge
                     out, ok = programme.catalogue.axis_tables(rules, 0, reach)
                     found.append(int(np.where(ok[:, :reach], out[:, :reach], -1).max(initial=-1)))
                 top[step.node] = max(found)
@@ -456,6 +458,8 @@ class LeadBound:
             rows = np.flatnonzero(~merges)
             if len(rows):
                 sizes = column[step.inputs[0]]
+                if max(len(states), int(sizes.max(initial=0)) + 1) > TABLE_SIZES:
+                    raise _TooLarge
                 if len(leads) == 1:  # a cut's states are the sizes 0, 1, 2, ...: read the tables' first columns
                     out_table, ok_table = programme.catalogue.axis_tables(layer_ids[rows], 0, len(states))
                     made[step.node][rows], ok[rows] = out_table[:, : len(states)], ok_table[:, : len(states)] & ok[rows]

@@ -112,6 +112,8 @@ def _pushed(
         if moves is None:
             return None
         cache[key] = moves
+    if any(max(kernel) - min(kernel) >= TABLE_SIZES or max(kernel) >= TABLE_SIZES for kernel in moves.kernels.values()):
+        return None  # sizes past what is tabulated (a padding of 10**9): the vectors would be that long
     parts: list[tuple[int, int, np.ndarray, int]] = []  # (made, first output size, counts, weight)
     sums: dict[tuple[int, tuple[int, ...]], tuple[int, np.ndarray]] = {}
     for (made, read, runs), kernel in moves.kernels.items():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import itertools
 import random
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -109,7 +110,13 @@ def sample_assignments(space: Any, n: int, seed: int, replace: bool, on_step: Pr
     else:
         if n > ranking.total:
             raise UsageError(f"cannot draw {n} distinct assignments: only {ranking.total} are valid", field="-n")
-        ranks = rng.sample(range(ranking.total), n)
+        if ranking.total > sys.maxsize:  # range() of more than 2**63 cannot be sampled; repeats are this rare
+            chosen: dict[int, None] = {}
+            while len(chosen) < n:
+                chosen[rng.randrange(ranking.total)] = None
+            ranks = list(chosen)
+        else:
+            ranks = rng.sample(range(ranking.total), n)
     return ranking.values(ranking.assignments(ranks))
 
 

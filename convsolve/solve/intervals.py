@@ -238,6 +238,8 @@ class IntervalProgramme:
             if found is not None:
                 base = min(base, found.base)
                 high = max(high, found.base + found.width - 1)
+            if high + span + 1 >= TABLE_SIZES:  # rows that long (a padding of 10**9 makes sizes of 2 * 10**9): the table's turn
+                return None
             found = segment_rows(self.programme, segment, channels, base, high + span + 1 - base)
             if found is None:
                 return None

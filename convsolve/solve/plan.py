@@ -37,7 +37,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from ..errors import ConfigError, InvalidAssignment
+from ..errors import ConfigError, InvalidAssignment, SolverLimit
 from ..inference import Sweep
 from ..layers import Layer, Merge
 from ..network import INPUT
@@ -208,6 +208,9 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
         for name in params_done.get(j, []):
             live_params.pop(name, None)
         sizes = tuple(len(domains[p]) for p in new)
+        if math.prod(sizes) * max(1, len(new)) > MOST_COMBO_VALUES:  # refused before the list is made
+            raise SolverLimit(node, f"value indices for the {math.prod(sizes):,} combinations of {', '.join(new)}",
+                              math.prod(sizes) * len(new), MOST_COMBO_VALUES)
         combos = combos_of.get(sizes)
         if combos is None:  # one read-only array per domain sizes: a deep chain has a handful
             product = list(itertools.product(*[range(s) for s in sizes]))
@@ -225,6 +228,9 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
     return Plan(tuple(steps), params, domains, sweep, frozenset(full | flat), frozenset(flat), frozenset(receptive), probes, initial_live,
                 {node: (space.ndim, space.convention.name, key) for node, key in written_as.items()})
 
+
+MOST_COMBO_VALUES = 20_000_000
+"""The most value indices the combinations of one layer's new parameters may take (160 MB): past it, SolverLimit."""
 
 MOST_UNNOTICED_CHECKS = 1024
 """The most layers :func:`_unnoticed` builds for one (layer, parameter): past it the parameter is noticed."""
