@@ -57,12 +57,12 @@ import numpy as np
 
 from .. import ops
 from ..errors import MissingExtraError, UsageError
-from ..space import INACTIVE, Gate, Param, Space
+from ..space import INACTIVE, Gate, Space
 from .optuna import ValidDraws
 
 __all__ = [
-    "MAX_FORBIDDEN", "ConfigSpaceExport", "ValidConfigurationSampler", "assignment_of_configuration", "export_configspace",
-    "infeasible_pairs", "to_configspace",
+    "MAX_FORBIDDEN", "ConfigSpaceExport", "InfeasiblePair", "ValidConfigurationSampler", "assignment_of_configuration", "export_configspace",
+    "import_configspace", "infeasible_pairs", "to_configspace",
 ]
 
 MAX_FORBIDDEN = 1000
@@ -227,19 +227,18 @@ def _condition(cs: ModuleType, name: str, gate: Gate, hyperparameters: Mapping[s
 
 
 def _may_meet(space: Space, pair: InfeasiblePair) -> bool:
-    """Whether ``pair.param = pair.value`` leaves ``pair.other`` possibly active by the conditions alone: a clause on a
-    pair the conditions already keep apart never fires, and would only take a place under the bound."""
-    return _possibly_active(space.params[pair.other], {pair.param: pair.value}, space.params)
-
-
-def _possibly_active(param: Param, given: Mapping[str, Any], params: Mapping[str, Param]) -> bool:
-    for gate in param.active_when:
-        if gate.param in given:
-            if not gate.holds(given):
-                return False
-        elif not _possibly_active(params[gate.param], given, params):
-            return False
-    return True
+    """Whether the conditions alone let ``pair.param = pair.value`` and ``pair.other`` be active together: a clause on a
+    pair the conditions keep apart (options of one op choice) never fires, and would only take a place under the bound."""
+    allowed: dict[str, set[Any]] = {pair.param: {pair.value}}
+    pending = [pair.param, pair.other]
+    while pending:  # every gate above either parameter narrows the values its parameter may take
+        param = space.params[pending.pop()]
+        for gate in param.active_when:
+            if gate.param not in allowed:
+                allowed[gate.param] = set(space.params[gate.param].values)
+                pending.append(gate.param)
+            allowed[gate.param] = {value for value in allowed[gate.param] if gate.holds({gate.param: value})}
+    return all(allowed.values())
 
 
 def _narrowed(pair: InfeasiblePair, domains: Mapping[str, Sequence[Any]]) -> InfeasiblePair:
