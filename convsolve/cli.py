@@ -501,7 +501,7 @@ def export_space(
     force: bool = typer.Option(False, "--force", help="Replace the output file if it exists.", metavar=FLAG),
     prune: bool = typer.Option(True, "--prune/--no-prune", help="Drop the values that appear in no valid assignment."),
     forbid: bool = typer.Option(True, "--forbid/--no-forbid", help="Add forbidden clauses for value pairs in no valid assignment."),
-    max_forbidden: int = typer.Option(1000, "--max-forbidden", min=0, help="Write at most this many forbidden clauses."),
+    max_forbidden: int | None = typer.Option(None, "--max-forbidden", min=0, help="Write at most this many forbidden clauses (default 1,000)."),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
     max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
     as_json: bool = typer.Option(False, "--json", help="With -o: print what was written (counts) as JSON.", metavar=FLAG),

@@ -144,9 +144,13 @@ def to_configspace(space: Space, *, prune: bool = True, forbid: bool = True, max
     return export_configspace(space, prune=prune, forbid=forbid, max_forbidden=max_forbidden).configspace
 
 
-def export_configspace(space: Space, *, prune: bool = True, forbid: bool = True, max_forbidden: int = MAX_FORBIDDEN) -> ConfigSpaceExport:
-    """:func:`to_configspace`, with the counts of conditions and forbidden clauses and the parameters left out."""
+def export_configspace(
+    space: Space, *, prune: bool = True, forbid: bool = True, max_forbidden: int | None = MAX_FORBIDDEN,
+) -> ConfigSpaceExport:
+    """:func:`to_configspace`, with the counts of conditions and forbidden clauses and the parameters left out
+    (``max_forbidden`` None: :data:`MAX_FORBIDDEN`)."""
     cs = import_configspace()
+    max_forbidden = MAX_FORBIDDEN if max_forbidden is None else max_forbidden
     if max_forbidden < 0:
         raise UsageError(f"max_forbidden must be >= 0, got {max_forbidden}")
     domains = {name: param.values for name, param in space.params.items()}
@@ -164,7 +168,7 @@ def export_configspace(space: Space, *, prune: bool = True, forbid: bool = True,
     conditions = []
     for name, param in space.params.items():
         values = _ordered(domains[name])
-        gates = [_condition(cs, name, gate, hyperparameters, values) for gate in param.active_when]
+        gates = [_condition(cs, gate, hyperparameters) for gate in param.active_when]
         if not values or any(gate is False for gate in gates):  # never active: its gate's parent or value was pruned
             omitted.append(name)
             continue
@@ -209,9 +213,9 @@ def _hyperparameter(cs: ModuleType, name: str, values: tuple[Any, ...], default:
     return cs.CategoricalHyperparameter(name, list(values), default_value=default)
 
 
-def _condition(cs: ModuleType, name: str, gate: Gate, hyperparameters: Mapping[str, Any], values: tuple[Any, ...]) -> Any:
-    """A maker of the ConfigSpace condition for ``gate`` on child ``name``, or False when no exported value of the gate's
-    parameter passes it (then ``name`` is never active)."""
+def _condition(cs: ModuleType, gate: Gate, hyperparameters: Mapping[str, Any]) -> Any:
+    """A maker of the ConfigSpace condition for ``gate`` (given the child hyperparameter), or False when no exported value
+    of the gate's parameter passes it (then the child is never active)."""
     parent = hyperparameters.get(gate.param)
     if parent is None:
         return False
