@@ -489,6 +489,62 @@ def export(
     _run(action)
 
 
+SPACE_FORMATS = ("configspace",)
+"""What ``export-space --to`` writes."""
+
+
+@app.command("export-space")
+def export_space(
+    config: Path = typer.Argument(..., help="Search-space config (YAML or JSON)."),
+    to: str = typer.Option(..., "--to", help="The format: configspace (ConfigSpace's JSON; the configspace extra)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Write the JSON here; without it, print it."),
+    force: bool = typer.Option(False, "--force", help="Replace the output file if it exists.", metavar=FLAG),
+    prune: bool = typer.Option(True, "--prune/--no-prune", help="Drop the values that appear in no valid assignment."),
+    forbid: bool = typer.Option(True, "--forbid/--no-forbid", help="Add forbidden clauses for value pairs in no valid assignment."),
+    max_forbidden: int | None = typer.Option(None, "--max-forbidden", min=0, help="Write at most this many forbidden clauses (default 1,000)."),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT_HELP),
+    max_config_bytes: int = MAX_CONFIG_BYTES_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="With -o: print what was written (counts) as JSON.", metavar=FLAG),
+    timeout: float | None = typer.Option(None, "--timeout", help=TIMEOUT_HELP, callback=_checked_timeout),
+) -> None:
+    """Export a search space to another tool's format: ConfigSpace (SMAC, DEHB, ...).
+
+    One hyperparameter per parameter (integers ordinal), conditions exactly as the space's op and depth
+    choices gate parameters, pruned domains, and forbidden clauses for value pairs found in no valid
+    assignment (the rest of the invalid configurations need convsolve's sampler:
+    convsolve.integrations.configspace.ValidConfigurationSampler).
+
+    Example: convsolve export-space configs/spaces/darts_style.yaml --to configspace -o darts.json
+    """
+    from io import StringIO
+
+    from .integrations.configspace import export_configspace, import_configspace
+    from .io.config import write_text
+
+    def action() -> int:
+        if to.lower() not in SPACE_FORMATS:
+            raise UsageError(f"{to!r} is not a format export-space writes (formats: {', '.join(SPACE_FORMATS)})", field="--to")
+        if output is not None:
+            output_target(output, overwrite=force, inputs=[config])  # refused before the work
+        import_configspace()  # a missing extra is said before the work
+        with _time_limit(timeout):
+            space = _load_space(config, input, max_config_bytes)
+            result = export_configspace(space, prune=prune, forbid=forbid, max_forbidden=max_forbidden)
+            text = StringIO()
+            result.configspace.to_json(text, indent=2)
+        if output is None:
+            stdout.write(text.getvalue() + "\n")
+            return 0
+        write_text(text.getvalue() + "\n", output, overwrite=force, inputs=[config])
+        if as_json:
+            _show(result, as_json)
+        else:
+            err.print(f"wrote {output}: {result}", markup=False)
+        return 0
+
+    _run(action)
+
+
 # --- search spaces -------------------------------------------------------------------------------
 
 
