@@ -88,8 +88,10 @@ def explain_empty(space: Any, fixed: Mapping[str, Any] | None = None, on_step: P
         return table_of(_restricted(space, kept), domains, on_step=on_step, transitions=False)
 
     def failing(table: Any) -> str:
-        step = table.empty_at
+        step, merge = table.empty_at, table.empty_merge
         where = f"layer {step.node!r}" if step is not None else "the network's end"
+        if merge is not None:
+            where += f" or the {merge.node!r} merge after it"
         described = space.describe_input()
         return f"{where} over {described if described.startswith('the sizes') else f'the input range {described}'}"
 

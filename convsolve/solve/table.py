@@ -55,6 +55,8 @@ class Table:
         self.moves: list[Transitions] = []
         self.empty_at: Step | None = None
         """The first step that no state got through, if any (what :func:`~convsolve.ops.suggest` explains)."""
+        self.empty_merge: Step | None = None
+        """The merge applied in the same unit as :attr:`empty_at`, when there is one (either may be where states end)."""
         kept = 0
         for index, unit in enumerate(self.units):
             if on_step is not None:
@@ -67,7 +69,7 @@ class Table:
             if kept > programme_module.MAX_KEPT:
                 raise SolverLimit(unit.last.node, "states and moves over the layers up to here", kept, programme_module.MAX_KEPT)
             if not len(moves.src) and self.empty_at is None:
-                self.empty_at = unit.step
+                self.empty_at, self.empty_merge = unit.step, unit.merge
             self.states.append(rows)
             self.forward.append(pushed_counts(self.forward[-1], moves, len(rows)))
         self._backward: list[np.ndarray] | None = None
