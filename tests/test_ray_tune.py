@@ -150,6 +150,31 @@ def test_param_space_with_search_domains_or_space_parameters_is_refused():
     assert (searcher.metric, searcher.mode) == ("loss", "max")
 
 
+def test_a_model_based_searcher_draws_valid_assignments_and_learns():
+    optuna = pytest.importorskip("optuna", reason="needs optuna: pip install -e '.[optuna]'")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = chosen_structure()
+    valid = {key(a) for a in valid_active_assignments(space)}
+    searcher = ValidSearcher(space, metric="active", mode="min", sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=5))
+    for i in range(30):
+        assignment = searcher.suggest(str(i))
+        assert key(assignment) in valid
+        searcher.on_trial_complete(str(i), None if i == 3 else {"active": len(assignment)})
+    states = Counter(trial.state.name for trial in searcher.study.trials)
+    assert states == {"COMPLETE": 29, "FAIL": 1}
+    first, last = (sum(len(searcher.suggested[str(i)]) for i in part) for part in (range(5), range(25, 30)))
+    assert last <= first  # TPE moves toward fewer active parameters
+    copy = pickle.loads(pickle.dumps(searcher))  # the study travels with it
+    assert len(copy.study.trials) == 30 and key(copy.suggest("next")) in valid
+
+
+def test_a_model_based_searcher_needs_a_metric():
+    optuna = pytest.importorskip("optuna", reason="needs optuna: pip install -e '.[optuna]'")
+    searcher = ValidSearcher(SPACES["chain"](), sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.raises(UsageError, match="metric and mode"):
+        searcher.suggest("a")
+
+
 def test_tune_config_gives_the_searcher_its_metric():
     config = tune_config(SPACES["chain"](), metric="loss", mode="min", num_samples=3)
     assert isinstance(config.search_alg, ValidSearcher) and config.search_alg.metric == "loss" and config.num_samples == 3

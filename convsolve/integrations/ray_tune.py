@@ -42,11 +42,12 @@ import random
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingExtraError, UsageError
 from ..space import Space, load_space
-from .optuna import ValidDraws
+from .optuna import ValidDraws, suggest_valid
 
 if TYPE_CHECKING:
     from ray.tune import TuneConfig
@@ -88,6 +89,14 @@ def search_domains(param_space: Mapping[str, Any], prefix: str = "") -> list[str
     return found
 
 
+def _optuna() -> ModuleType:
+    try:
+        import optuna
+    except ImportError:
+        raise MissingExtraError("optuna", "optuna") from None
+    return optuna
+
+
 def __getattr__(name: str) -> Any:
     """``ValidSearcher``: defined on first use, as it subclasses Ray's Searcher and so imports Ray."""
     if name == "ValidSearcher":
@@ -108,7 +117,7 @@ def searcher_class() -> type[Any]:
         raise MissingExtraError("ray[tune]", "ray") from None
 
     class ValidSearcher(Searcher):
-        """A Ray Tune searcher whose every suggestion is a valid assignment of ``space``, drawn uniformly.
+        """A Ray Tune searcher whose every suggestion is a valid assignment of ``space``, drawn uniformly (or by an Optuna sampler).
 
         Parameters
         ----------
@@ -118,7 +127,13 @@ def searcher_class() -> type[Any]:
             The metric the trials report and ``"min"`` or ``"max"``; recorded with each completed trial.
             Ray Tune fills them in from the Tuner's only when ``param_space`` is not empty (see :func:`tune_config`).
         seed : int
-            The draws are a function of the seed and the number of suggestions before them.
+            The uniform draws are a function of the seed and the number of suggestions before them.
+        sampler : optuna.samplers.BaseSampler, optional
+            Model-based search instead of uniform draws: an Optuna sampler (``TPESampler(seed=0)``) chooses each
+            decision among the values that still admit a valid completion
+            (:func:`convsolve.integrations.optuna.suggest_valid`) and learns from each completed trial's metric;
+            needs ``metric`` and ``mode`` and the optuna extra. Failed trials, and trials that did not report the
+            metric, are told to Optuna as failed.
 
         Attributes
         ----------
@@ -132,29 +147,59 @@ def searcher_class() -> type[Any]:
         UsageError
             When no assignment of the space is valid.
         MissingExtraError
-            When Ray Tune is not installed.
+            When Ray Tune is not installed, or a sampler is given and Optuna is not.
         """
 
-        def __init__(self, space: Space | str | Path, metric: str | None = None, mode: str | None = None, seed: int = 0) -> None:
+        def __init__(self, space: Space | str | Path, metric: str | None = None, mode: str | None = None, seed: int = 0,
+                     sampler: Any = None) -> None:
             super().__init__(metric=metric, mode=mode)
             self.space = space if isinstance(space, Space) else load_space(space)
             self.draws = ValidDraws(self.space)
             self.seed = seed
             self.rng = random.Random(seed)
+            self.sampler = sampler
+            self.study: Any = None
+            """The Optuna study of a model-based searcher, created at its first suggestion (when the mode is known)."""
+            self.asked: dict[str, Any] = {}
+            """Trial id -> the Optuna trial of a suggestion not yet completed."""
             self.suggested: dict[str, dict[str, Any]] = {}
             self.results: dict[str, dict[str, Any] | None] = {}
+            if sampler is not None:
+                _optuna()
 
         def suggest(self, trial_id: str) -> dict[str, Any]:
-            """A valid assignment, uniform over all valid assignments of the space."""
-            ranking = self.draws.ranking
-            drawn = ranking.values(ranking.assignments([self.rng.randrange(ranking.total)]))[0]
+            """A valid assignment: uniform over all valid assignments of the space, or the sampler's choice among them.
+
+            Raises:
+                UsageError: a model-based searcher without a metric and mode.
+            """
+            if self.sampler is None:
+                ranking = self.draws.ranking
+                drawn = ranking.values(ranking.assignments([self.rng.randrange(ranking.total)]))[0]
+            else:
+                if self.study is None:
+                    if self._metric is None or self._mode not in ("min", "max"):
+                        raise UsageError("a ValidSearcher with a sampler learns from a metric: give it metric and mode "
+                                         "(mode 'min' or 'max'), or use tune_config(space, metric=..., mode=..., sampler=...)")
+                    direction = "minimize" if self._mode == "min" else "maximize"
+                    self.study = _optuna().create_study(direction=direction, sampler=self.sampler)
+                trial = self.asked[trial_id] = self.study.ask()
+                drawn = suggest_valid(trial, self.space, draws=self.draws)
             assignment = {name: drawn[name] for name in self.space.params if name in drawn}
             self.suggested[trial_id] = assignment
             return dict(assignment)
 
         def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-            """Record the trial's last result (None when it failed)."""
+            """Record the trial's last result (None when it failed), and tell the sampler its metric."""
             self.results[trial_id] = None if error or result is None else dict(result)
+            trial = self.asked.pop(trial_id, None)
+            if trial is None:
+                return
+            score = None if error or result is None or self._metric is None else result.get(self._metric)
+            if score is None:
+                self.study.tell(trial, state=_optuna().trial.TrialState.FAIL)
+            else:
+                self.study.tell(trial, float(score))
 
         def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
             """Take the Tuner's metric and mode where none were given; refuse a ``param_space`` with search domains
@@ -182,7 +227,8 @@ def searcher_class() -> type[Any]:
         def get_state(self) -> dict[str, Any]:
             """What :meth:`save` writes: the draws so far, the random state and the results."""
             return {"space": space_key(self.space), "seed": self.seed, "rng": self.rng.getstate(), "metric": self._metric,
-                    "mode": self._mode, "suggested": dict(self.suggested), "results": dict(self.results)}
+                    "mode": self._mode, "suggested": dict(self.suggested), "results": dict(self.results),
+                    "sampler": self.sampler, "study": self.study, "asked": dict(self.asked)}
 
         def set_state(self, state: dict[str, Any]) -> None:
             """Continue from :meth:`get_state`'s dictionary.
@@ -196,6 +242,7 @@ def searcher_class() -> type[Any]:
             self.seed, self._metric, self._mode = state["seed"], state["metric"], state["mode"]
             self.rng.setstate(state["rng"])
             self.suggested, self.results = dict(state["suggested"]), dict(state["results"])
+            self.sampler, self.study, self.asked = state["sampler"], state["study"], dict(state["asked"])
 
         def __getstate__(self) -> dict[str, Any]:
             """Pickled with its space's config, not the space (whose compiled expressions do not pickle): the Tuner
@@ -225,14 +272,14 @@ def searcher_class() -> type[Any]:
 
 
 def tune_config(space: Space | str | Path, *, metric: str | None = None, mode: str | None = None, seed: int = 0,
-                **options: Any) -> TuneConfig:
+                sampler: Any = None, **options: Any) -> TuneConfig:
     """A ``ray.tune.TuneConfig`` searching ``space`` with a :data:`ValidSearcher`, the metric and mode given to both.
 
     Parameters
     ----------
     space : Space, or a path to a search-space config
         The search space.
-    metric, mode, seed
+    metric, mode, seed, sampler
         As for :data:`ValidSearcher`.
     **options
         Any other field of ``TuneConfig`` (``num_samples``, ``max_concurrent_trials``, ``scheduler``, ...).
@@ -242,7 +289,7 @@ def tune_config(space: Space | str | Path, *, metric: str | None = None, mode: s
     MissingExtraError
         When Ray Tune is not installed.
     """
-    searcher = searcher_class()(space, metric=metric, mode=mode, seed=seed)
+    searcher = searcher_class()(space, metric=metric, mode=mode, seed=seed, sampler=sampler)
     from ray import tune
 
     return tune.TuneConfig(search_alg=searcher, metric=metric, mode=mode, **options)
