@@ -1,7 +1,6 @@
 """The DAG programme against brute force: counts, enumeration, samples, pruning and suggestions agree."""
 
 import random
-from collections import Counter
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from convsolve.sizesets import SizeRange
 from convsolve.solve import compile_problem, engine
 from convsolve.space import Space
 from small_spaces import SPACES, canonical, conv, pool, space_of
+from uniformity import assert_uniform
 
 
 @pytest.fixture(scope="module", params=sorted(SPACES))
@@ -84,13 +84,7 @@ def test_samples_are_valid_and_reproducible(case):
 def test_samples_are_uniform_chi_square(brute_force):
     space = SPACES["residual"]()
     valid = canonical(brute_force(space))
-    draws = 40 * len(valid)
-    seen = Counter(canonical(ops.sample(space, draws, seed=7)))
-    expected = draws / len(valid)
-    chi2 = sum((seen[key] - expected) ** 2 / expected for key in valid)
-    dof = len(valid) - 1
-    # the 0.999 quantile of chi-square is below dof + 4.5 * sqrt(2 * dof) for these sizes
-    assert chi2 < dof + 4.5 * (2 * dof) ** 0.5, (chi2, dof)
+    assert_uniform(canonical(ops.sample(space, 40 * len(valid), seed=7)), valid)
 
 
 def test_infeasible_partial_assignment_says_why():

@@ -190,13 +190,7 @@ class NetworkLoader:
     def layer_head(self, raw: Any, index: int, raw_layers: list[Any]) -> LayerHead:
         """A layer's name, type, inputs and line, with its other fields still raw."""
         line = line_of(raw_layers, index)
-        if not isinstance(raw, Mapping):
-            raise self.error(f"layer #{index + 1} must be a mapping with 'name' and 'type', got {show_config_value(raw)}", line=line)
-        name = raw.get("name")
-        if not isinstance(name, str) or not name:
-            raise self.error(f"layer #{index + 1} needs a 'name' (a non-empty string)", field="name", line=line)
-        if name == INPUT:
-            raise self.error(f"{INPUT!r} is reserved for the network input; rename the layer", node=name, field="name", line=line)
+        name = self.layer_name(raw, index, line)
         structural = [key for key in ("choose", "repeat") if key in raw] or (["inputs"] if isinstance(raw.get("inputs"), Mapping) else [])
         if structural:
             raise self.error(
@@ -212,6 +206,17 @@ class NetworkLoader:
             )
         values = {k: v for k, v in raw.items() if k not in ("name", "type", "inputs")}
         return LayerHead(name, type_name, cls, tuple(inputs or ()), line, values)
+
+    def layer_name(self, raw: Any, index: int, line: int | None) -> str:
+        """The name of layer #``index + 1`` (a mapping with a non-empty ``name`` other than ``input``)."""
+        if not isinstance(raw, Mapping):
+            raise self.error(f"layer #{index + 1} must be a mapping with 'name' and 'type', got {show_config_value(raw)}", line=line)
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise self.error(f"layer #{index + 1} needs a 'name' (a non-empty string)", field="name", line=line)
+        if name == INPUT:
+            raise self.error(f"{INPUT!r} is reserved for the network input; rename the layer", node=name, field="name", line=line)
+        return name
 
     def layer_type(self, raw: Mapping[str, Any], name: str, line: int | None, field: str = "type") -> tuple[str, type[Layer]]:
         """The type name a layer mapping gives (aliases resolved) and its class."""

@@ -190,11 +190,7 @@ class Unroller:
         for index, raw in enumerate(items):
             item_path = (*path, index)
             line = line_of(items, index)
-            if not isinstance(raw, Mapping):
-                raise self.error(f"layer #{index + 1} must be a mapping with 'name' and 'type', got {show_config_value(raw)}", line=line)
-            name = raw.get("name")
-            if not isinstance(name, str) or not name:
-                raise self.error(f"layer #{index + 1} needs a 'name' (a non-empty string)", field="name", line=line)
+            self.loader.network_loader.layer_name(raw, index, line)
             if "repeat" in raw:
                 previous = self._unroll_block(raw, item_path, prefix, scope, previous, gates, copy, line)
             else:
