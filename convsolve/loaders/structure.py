@@ -16,8 +16,15 @@ copy before); a block's name, read from outside, is its last copy's output.
 Nothing here is sized by a value of the config before :data:`MAX_UNROLLED` bounds it.
 
 Example:
-    >>> from convsolve import load_space
-    >>> space = load_space("configs/spaces/nas_toy.yaml")      # doctest: +SKIP
+    >>> from convsolve.space import Space
+    >>> space = Space.from_config({"input": {"channels": 1, "size": 8}, "layers": [
+    ...     {"name": "b", "repeat": {"choice": [1, 2]}, "layers": [{"name": "c", "type": "conv2d", "out_channels": 1, "kernel": 3,
+    ...                                                             "padding": 1}]},
+    ...     {"name": "h", "type": "relu", "inputs": {"choice": ["b", "input"]}}]})
+    >>> space.order
+    ['input', 'b.0.c', 'b.1.c', 'h:input', 'h']
+    >>> [str(gate) for gate in space.template("b.1.c").gates]
+    ['b.depth > 1']
 """
 
 from __future__ import annotations
@@ -80,7 +87,6 @@ class Entry:
     declares: list[Declaration] = field(default_factory=list)
     through: int | None = None
     """The input passed on when a gate fails (set for the nodes of gated copies)."""
-    hidden: bool = False
 
 
 @dataclass
@@ -117,7 +123,7 @@ class Unroller:
         first = INPUT
         if resolution is not None:
             self.entries.append(Entry(RESIZE_NODE, None, (INPUT,), {None: ({}, ("input", "size"))},
-                                      resolution=resolution.name, declares=[resolution], hidden=True))
+                                      resolution=resolution.name, declares=[resolution]))
             top.table[INPUT] = first = RESIZE_NODE
         self._unroll_list(raw_layers, ("layers",), "", top, first, (), ())
         for nodes, start, end, block in self.copies:
@@ -256,7 +262,7 @@ class Unroller:
         for position in range(count):
             hidden = f"{node}:input" if count == 1 else f"{node}:input{position}"
             self.entries.append(Entry(hidden, line, sources, {None: ({}, path)}, gates=gates,
-                                      pick=Pick(param, tuple(names), position), copy=copy, hidden=True))
+                                      pick=Pick(param, tuple(names), position), copy=copy))
             self._note(hidden, scope)
             picks.append(hidden)
         return tuple(picks), [declaration]
@@ -284,7 +290,7 @@ class Unroller:
         expression = LocalExpression(parsed, {}, {n: v for n, v in constants.items() if n in parsed.names}) if constants else parsed
         candidates = tuple(f"{current.prefix}{block}.{k}.{rest}" for k in range(current.blocks[block]))
         self.entries.append(Entry(hidden, line, candidates, {None: ({}, path)}, gates=gates,
-                                  pick=Pick(None, candidates, 0, expression), copy=copy, hidden=True))
+                                  pick=Pick(None, candidates, 0, expression), copy=copy))
         self._note(hidden, scope)
         return hidden
 
