@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -118,7 +118,14 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
         order = [n for n in graph.nodes if n != INPUT]
     else:
         order = [n for n in nx.lexicographical_topological_sort(graph, key=written.__getitem__) if n != INPUT]
-    passed = _passed_on(space, order, domains)
+    sampled: dict[str, list[Layer]] = {}  # each node's kinds of layer, built once for every use below
+
+    def sample(node: str) -> list[Layer]:
+        if node not in sampled:
+            sampled[node] = _sample_layers(space, node, domains)
+        return sampled[node]
+
+    passed = _passed_on(space, order, sample)
     inputs_of = {node: tuple(passed.get(name, name) for name in space.graph.nodes[node]["inputs"]) for node in order}
     order = [node for node in order if node not in passed]
     position = {node: i + 1 for i, node in enumerate(order)}
@@ -144,7 +151,7 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
     twins, written_as = _twins(space, order, domains)
     samples: dict[str, list[Layer]] = {}
     for node in order:
-        samples[node] = samples[twins[node]] if twins[node] != node else _sample_layers(space, node, domains)
+        samples[node] = samples[twins[node]] if twins[node] != node else sample(node)
     full = _full_nodes(order, inputs_of, consumers, samples)
     flat: set[str] = set()
     for node in order:
@@ -333,7 +340,7 @@ class _Channels:
         return frozenset(made)
 
 
-def _passed_on(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]) -> dict[str, str]:
+def _passed_on(space: Any, order: list[str], sample: Callable[[str], list[Layer]]) -> dict[str, str]:
     """Layers that pass their input on unchanged -> the step whose output they pass on.
 
     An activation, a normalisation without groups or a dropout (a shape-preserving layer with no
@@ -349,7 +356,7 @@ def _passed_on(space: Any, order: list[str], domains: dict[str, tuple[Any, ...]]
         if (node in targeted or template.own or template.through or (template.pick is not None and template.pick.names)
                 or not set(space.layer_params(node)) <= gates):
             continue  # (a layer whose only parameters are its gates passes its input on whether it is there or not)
-        layers = _sample_layers(space, node, domains)
+        layers = sample(node)
         if layers and all(layer.passes_input_on() for layer in layers):
             source = space.graph.nodes[node]["inputs"][0]
             passed[node] = passed.get(source, source)
