@@ -117,8 +117,27 @@ CONSTRAINED = {  # constraints over ops, inputs and copies' fields; one reading 
                     'e1.op != "conv3" or e1.conv3.stride == 1'],
 }
 
-SPACES = {"composite": COMPOSITE, "constrained": CONSTRAINED, "toy": TOY, "unet_tied": UNET_TIED, "tied_ops": TIED_OPS, "nested": NESTED,
-          "unet_skips": UNET_SKIPS}
+CELLS = {  # a cell repeated with one shared op per edge; most ops keep the shape, so the plan passes them on
+    "input": {"channels": 2, "size": {"range": [5, 14]}},
+    "params": {"edge_a": {"choice": ["sep", "pool", "skip", "shrink"]}, "edge_b": {"choice": ["sep", "skip", "wide"]}},
+    "layers": [
+        {"name": "cells", "repeat": {"choice": [1, 2]}, "layers": [
+            {"name": "a", "op": {"param": "edge_a"}, "choose": {
+                "sep": [{"name": "dw", "type": "conv2d", "out_channels": 2, "groups": 2, "kernel": 3, "padding": 1},
+                        {"name": "pw", "type": "conv2d", "out_channels": 2, "kernel": 1}],
+                "pool": {"type": "avg_pool2d", "kernel": 3, "stride": 1, "padding": 1},
+                "skip": {"type": "identity"},
+                "shrink": {"type": "conv2d", "out_channels": 2, "kernel": 5}}},
+            {"name": "b", "op": {"param": "edge_b"}, "inputs": ["input"], "choose": {
+                "sep": {"type": "conv2d", "out_channels": 2, "kernel": 3, "padding": 1},
+                "skip": {"type": "identity"},
+                "wide": {"type": "conv2d", "out_channels": 4, "kernel": 1}}},
+            {"name": "sum", "type": "add", "inputs": ["a", "b"]}]},
+    ],
+}
+
+SPACES = {"cells": CELLS, "composite": COMPOSITE, "constrained": CONSTRAINED, "toy": TOY, "unet_tied": UNET_TIED, "tied_ops": TIED_OPS,
+          "nested": NESTED, "unet_skips": UNET_SKIPS}
 
 
 def active_assignments(space: Space) -> Iterator[dict[str, Any]]:
@@ -205,6 +224,15 @@ def test_prune_and_suggest_keep_exactly_the_values_of_valid_assignments(case: tu
                     assert other in result.absent
                 else:
                     assert result.domains[other] == tuple(v for v in param.values if any(r.get(other) == v for r in matching))
+
+
+def test_layers_every_option_of_which_keeps_the_shape_are_no_steps() -> None:
+    from convsolve.solve.plan import make_plan
+
+    space = Space.from_config(json.loads(json.dumps(CELLS)))
+    steps = [step.node for step in make_plan(space).steps]
+    assert steps == ["cells.0.a.shrink", "cells.0.b", "cells.0.sum", "cells.1.a.shrink", "cells.1.b", "cells.1.sum"]
+    assert len(space.order) == 17  # dw, pw, pool and skip of each cell pass their input on; b has an option that widens
 
 
 def test_samples_are_valid_active_assignments(case: tuple[Space, list[dict[str, Any]]]) -> None:

@@ -125,8 +125,9 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
             sampled[node] = _sample_layers(space, node, domains)
         return sampled[node]
 
-    passed = _passed_on(space, order, sample)
+    passed = _passed_on(space, order, sample, _Channels(space, domains))
     inputs_of = {node: tuple(passed.get(name, name) for name in space.graph.nodes[node]["inputs"]) for node in order}
+    written_order = order
     order = [node for node in order if node not in passed]
     position = {node: i + 1 for i, node in enumerate(order)}
     uses = {node: tuple(space.layer_params(node)) for node in order}
@@ -134,6 +135,13 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
     for node in order:
         for name in uses[node]:
             intro.setdefault(name, position[node])
+    following = len(order)  # a parameter only layers passed on read (an op every option of which keeps the shape)
+    for node in reversed(written_order):  # is decided at the next step, where nothing remembers it
+        if node in position:
+            following = position[node]
+        else:
+            for name in space.layer_params(node):
+                intro.setdefault(name, max(following, 1))
     for name in space.params:
         intro.setdefault(name, 1)
     declared = {name: i for i, name in enumerate(space.params)}
@@ -340,27 +348,51 @@ class _Channels:
         return frozenset(made)
 
 
-def _passed_on(space: Any, order: list[str], sample: Callable[[str], list[Layer]]) -> dict[str, str]:
+def _passed_on(space: Any, order: list[str], sample: Callable[[str], list[Layer]], channels: _Channels) -> dict[str, str]:
     """Layers that pass their input on unchanged -> the step whose output they pass on.
 
     An activation, a normalisation without groups or a dropout (a shape-preserving layer with no
     parameters and no target) never fails and leaves channels and sizes as they are: it is no step of
     the programme, and its readers read its input. Of a generated ResNet-style config's 17 steps, 5 are
-    activations.
+    activations. So is a layer of an op choice or of a gated copy, with no parameter of its own, whose
+    every layer keeps the size and the channels that reach it (a cell's stride-1 separable conv, a pool
+    padded to keep the size, and the input passed on when another op is chosen): most of a DARTS cell.
     """
     targeted = {target.node for target in space.targets}
+    receptive = set()  # nodes whose jump and field a target reads: a conv widens the field where it keeps the size
+    for target in space.targets:
+        if target.stride is not None or target.receptive_field is not None:
+            receptive |= nx.ancestors(space.graph, target.node) | {target.node}
     passed: dict[str, str] = {}
     for node in order:
         template = space.template(node)
-        gates = {gate.param for gate in template.gates}
+        structure = {gate.param for gate in template.gates} | ({template.switch} if template.switch else set())
         if (node in targeted or template.own or template.through or (template.pick is not None and template.pick.names)
-                or not set(space.layer_params(node)) <= gates):
-            continue  # (a layer whose only parameters are its gates passes its input on whether it is there or not)
+                or not set(space.layer_params(node)) <= structure):
+            continue  # (a layer read only by its gates and op: sample builds it for each of their values)
         layers = sample(node)
-        if layers and all(layer.passes_input_on() for layer in layers):
+        chosen = bool(structure) and node not in receptive
+        if layers and (all(layer.passes_input_on() for layer in layers)
+                       or (chosen and _acts_as_identity(layers, channels.possible(node), space.convention))):
             source = space.graph.nodes[node]["inputs"][0]
             passed[node] = passed.get(source, source)
     return passed
+
+
+def _acts_as_identity(layers: list[Layer], possible: frozenset[int] | None, convention: Any) -> bool:
+    """Whether each of ``layers`` keeps the size, valid at every size, and gives back every channel count in ``possible``."""
+    if possible is None:
+        return False
+    for layer in layers:
+        if not layer.keeps_size() or layer.static_problems(convention):
+            return False
+        for count in possible:
+            try:
+                if layer.out_channels_for(count) != count:
+                    return False
+            except ValueError:
+                return False
+    return True
 
 
 def _full_nodes(
