@@ -938,8 +938,9 @@ def _repair_assignment(
         trial: dict[str, Any] = {}
         if assignment is not None:
             data = read_config(assignment, max_bytes=max_config_bytes)
-            if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, (int, bool)) for k, v in data.items()):
-                raise UsageError(f"{assignment}: expected a mapping of parameter name to integer or true/false", field="--assignment")
+            if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, (int, bool, str)) for k, v in data.items()):
+                raise UsageError(f"{assignment}: expected a mapping of parameter name to integer, true/false or a name (an op, an "
+                                 "input)", field="--assignment")
             trial.update(data)
         trial.update(_parse_setting(text) for text in settings)
         with _time_limit(timeout), _progress("repairing") as progress:

@@ -567,7 +567,7 @@ class Space:
         for name, values in domains.items():
             values = [v for v in values if v is not INACTIVE]
             for path in self._sites[name]:
-                if path[-1] == "choose" and name == f"{self._node_at(path)}.op":
+                if path[-1] == "choose":  # an op's own parameter (a field's site goes on into its option)
                     options.setdefault(path, []).extend(values)
                 else:
                     kept.setdefault(path, []).extend(values)
@@ -592,11 +592,6 @@ class Space:
             _write_domain(marker, list(dict.fromkeys(values)) if not all(isinstance(v, int) for v in values)
                           else sorted(set(values), key=list(dict.fromkeys(values)).index))
         return data
-
-    def _node_at(self, path: ConfigPath) -> str:
-        """The node name a choose site belongs to (for telling an op's site from a field's)."""
-        return next(node for node, template in self._templates.items() if template.switch and
-                    any(variant.path[:-1] == path for variant in template.variants.values()))
 
     def _network_config(self, assignment: Mapping[str, Value]) -> Any:
         """The plain network config of a whole assignment: the layers in the network, each written as its variant is

@@ -100,3 +100,19 @@ def test_unet_space_pairs_each_decoder_level_with_its_mirror() -> None:
         skips = [network.inputs_of(f"dec.{i}.cat")[1] for i in range(depth)]
         assert skips == [f"enc.{depth - 1 - i}.conv2" for i in range(depth)]
         assert f"dec.{depth}.cat" not in network.graph
+
+
+def test_pruned_domains_write_back_a_space_with_the_same_valid_assignments(space: Space) -> None:
+    pruned = ops.prune(space)
+    again = Space.from_config(json.loads(json.dumps(space.to_config(domains=pruned.domains))))
+    assert ops.count(again).valid == pruned.valid and again.total <= space.total
+
+
+def test_an_invalid_trial_is_repaired_within_the_space() -> None:
+    from convsolve.ops.nearest import nearest
+
+    space = load_space(SPACES / "nas_bench_201.yaml")
+    trial = {**ops.sample(space, 1, seed=4)[0], "input.size": 30}  # the second reduction sees 15
+    found = nearest(space, trial)
+    assert found.status == "repaired" and [change.param for change in found.changes] == ["input.size"]
+    assert found.assignment is not None and runs_in_torch(space, found.assignment)
