@@ -235,6 +235,15 @@ def test_layers_every_option_of_which_keeps_the_shape_are_no_steps() -> None:
     assert len(space.order) == 17  # dw, pw, pool and skip of each cell pass their input on; b has an option that widens
 
 
+def test_ops_whose_every_option_keeps_the_shape_are_still_counted() -> None:
+    """Every layer passes its input on: one stays a step to decide the ops (each of 2 x 2 choices is valid)."""
+    identity_or = {"a": {"type": "identity"}, "b": {"type": "conv2d", "out_channels": 2, "kernel": 3, "padding": 1}}
+    space = Space.from_config({"input": {"channels": 2, "size": {"range": [4, 8]}},
+                               "layers": [{"name": "e", "choose": identity_or}, {"name": "f", "choose": identity_or}]})
+    assert ops.count(space).valid == 4 == len(list(ops.enumerate_assignments(space)))
+    assert len({json.dumps(a, sort_keys=True) for a in ops.sample(space, 200, seed=0)}) == 4
+
+
 def test_samples_are_valid_active_assignments(case: tuple[Space, list[dict[str, Any]]]) -> None:
     space, valid = case
     keys = set(canonical(valid))

@@ -125,7 +125,11 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
             sampled[node] = _sample_layers(space, node, domains)
         return sampled[node]
 
-    passed = _passed_on(space, order, sample, _Channels(space, domains))
+    channels = _Channels(space, domains)
+    passed = _passed_on(space, order, sample, channels)
+    if all(node in passed for node in order) and any(space.layer_params(node) for node in order):
+        # no step would be left to decide the ops: the last layer reading one stays a step
+        passed = _passed_on(space, order, sample, channels, keep=[node for node in order if space.layer_params(node)][-1])
     inputs_of = {node: tuple(passed.get(name, name) for name in space.graph.nodes[node]["inputs"]) for node in order}
     written_order = order
     order = [node for node in order if node not in passed]
@@ -173,7 +177,6 @@ def make_plan(space: Any, narrowed: dict[str, Sequence[Any]] | None = None) -> P
                                   file=space.source, node=target.node, field="targets")
             receptive |= nx.ancestors(space.graph, target.node) | {target.node}
     targeted = {target.node for target in space.targets}
-    channels = _Channels(space, domains)
     unnoticed = {
         (node, name) for node in order if node not in receptive and node not in targeted
         for name in uses[node] if intro[name] < position[node] and name not in checked_names.get(position[node], ())
@@ -348,7 +351,9 @@ class _Channels:
         return frozenset(made)
 
 
-def _passed_on(space: Any, order: list[str], sample: Callable[[str], list[Layer]], channels: _Channels) -> dict[str, str]:
+def _passed_on(
+    space: Any, order: list[str], sample: Callable[[str], list[Layer]], channels: _Channels, keep: str | None = None,
+) -> dict[str, str]:
     """Layers that pass their input on unchanged -> the step whose output they pass on.
 
     An activation, a normalisation without groups or a dropout (a shape-preserving layer with no
@@ -367,7 +372,7 @@ def _passed_on(space: Any, order: list[str], sample: Callable[[str], list[Layer]
     for node in order:
         template = space.template(node)
         structure = {gate.param for gate in template.gates} | ({template.switch} if template.switch else set())
-        if (node in targeted or template.own or template.through or (template.pick is not None and template.pick.names)
+        if (node in targeted or node == keep or template.own or template.through or (template.pick is not None and template.pick.names)
                 or not set(space.layer_params(node)) <= structure):
             continue  # (a layer read only by its gates and op: sample builds it for each of their values)
         layers = sample(node)
