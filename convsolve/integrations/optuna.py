@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import MissingExtraError, UsageError
 from ..space import INACTIVE, Space, load_space
 
-__all__ = ["ASSIGNMENT_ATTR", "ValidDraws", "assignment_of", "objective", "suggest_valid"]
+__all__ = ["ASSIGNMENT_ATTR", "ValidDraws", "assignment_of", "import_optuna", "objective", "suggest_valid"]
 
 ASSIGNMENT_ATTR = "assignment"
 """The trial user attribute holding the drawn assignment."""
@@ -51,7 +51,8 @@ Chooser = Callable[[str, tuple[Any, ...]], Any]
 """Picks one of the still-possible values of a parameter: ``choose(name, values) -> value``."""
 
 
-def _import_optuna() -> ModuleType:
+def import_optuna() -> ModuleType:
+    """The optuna package, or MissingExtraError naming the ``optuna`` extra."""
     try:
         import optuna
     except ImportError:
@@ -158,7 +159,7 @@ def suggest_valid(trial: Any, space: Space, *, draws: ValidDraws | None = None) 
     MissingExtraError
         When optuna is not installed.
     """
-    _import_optuna()
+    import_optuna()
     draws = draws or ValidDraws(space)
 
     def choose(name: str, values: tuple[Any, ...]) -> Any:
@@ -195,7 +196,7 @@ def objective(space: Space | str | Path, train: Callable[[dict[str, Any]], Any])
     UsageError
         When no assignment of the space is valid.
     """
-    _import_optuna()
+    import_optuna()
     if not isinstance(space, Space):
         space = load_space(space)
     draws = ValidDraws(space)

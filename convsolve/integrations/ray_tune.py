@@ -42,12 +42,11 @@ import random
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingExtraError, UsageError
 from ..space import Space, load_space
-from .optuna import ValidDraws, suggest_valid
+from .optuna import ValidDraws, import_optuna, suggest_valid
 
 if TYPE_CHECKING:
     from ray.tune import TuneConfig
@@ -87,14 +86,6 @@ def search_domains(param_space: Mapping[str, Any], prefix: str = "") -> list[str
         elif type(value).__module__.startswith("ray.tune.search"):  # a Domain (Categorical, Float, Function, ...)
             found.append(name)
     return found
-
-
-def _optuna() -> ModuleType:
-    try:
-        import optuna
-    except ImportError:
-        raise MissingExtraError("optuna", "optuna") from None
-    return optuna
 
 
 def __getattr__(name: str) -> Any:
@@ -165,7 +156,7 @@ def searcher_class() -> type[Any]:
             self.suggested: dict[str, dict[str, Any]] = {}
             self.results: dict[str, dict[str, Any] | None] = {}
             if sampler is not None:
-                _optuna()
+                import_optuna()
 
         def suggest(self, trial_id: str) -> dict[str, Any]:
             """A valid assignment: uniform over all valid assignments of the space, or the sampler's choice among them.
@@ -182,7 +173,7 @@ def searcher_class() -> type[Any]:
                         raise UsageError("a ValidSearcher with a sampler learns from a metric: give it metric and mode "
                                          "(mode 'min' or 'max'), or use tune_config(space, metric=..., mode=..., sampler=...)")
                     direction = "minimize" if self._mode == "min" else "maximize"
-                    self.study = _optuna().create_study(direction=direction, sampler=self.sampler)
+                    self.study = import_optuna().create_study(direction=direction, sampler=self.sampler)
                 trial = self.asked[trial_id] = self.study.ask()
                 drawn = suggest_valid(trial, self.space, draws=self.draws)
             assignment = {name: drawn[name] for name in self.space.params if name in drawn}
@@ -197,7 +188,7 @@ def searcher_class() -> type[Any]:
                 return
             score = None if error or result is None or self._metric is None else result.get(self._metric)
             if score is None:
-                self.study.tell(trial, state=_optuna().trial.TrialState.FAIL)
+                self.study.tell(trial, state=import_optuna().trial.TrialState.FAIL)
             else:
                 self.study.tell(trial, float(score))
 
